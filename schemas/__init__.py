@@ -1,0 +1,38 @@
+"""The wire contract of fluxlab: pydantic v2 models only (imports nothing of services)."""
+
+from schemas.base import MAX_MESSAGE_BYTES, Message, WireModel, new_id, utcnow
+from schemas.campaign import (
+    AutoPolicy,
+    CampaignEvent,
+    CampaignEventKind,
+    CampaignSpec,
+    ExecutorKind,
+    ExecutorSpec,
+    ExpressionParam,
+    MediumParam,
+    Objective,
+    OrganismSpec,
+    RangeParam,
+    ReviewMode,
+    ReviewSpec,
+    SearchSpace,
+    Sense,
+    SimulatorSpec,
+    Strategy,
+)
+from schemas.deadletter import DeadLetter
+from schemas.design import Design
+from schemas.errors import describe_validation_error
+from schemas.measurement import Measurement, MeasurementSource, Value
+from schemas.model import DesignPrediction, ErrorDetail, ModelTrained, PredictReply, PredictRequest
+from schemas.proposal import Prediction, Proposal, ReviewAction, ReviewDecision
+from schemas.work import RunFailed, WorkOrder
+
+__all__ = [
+    "MAX_MESSAGE_BYTES", "AutoPolicy", "CampaignEvent", "CampaignEventKind", "CampaignSpec", "DeadLetter",
+    "Design", "DesignPrediction", "ErrorDetail", "ExecutorKind", "ExecutorSpec", "ExpressionParam",
+    "Measurement", "MeasurementSource", "MediumParam", "Message", "ModelTrained", "Objective", "OrganismSpec",
+    "PredictReply", "PredictRequest", "Prediction", "Proposal", "RangeParam", "ReviewAction", "ReviewDecision",
+    "ReviewMode", "ReviewSpec", "RunFailed", "SearchSpace", "Sense", "SimulatorSpec", "Strategy", "Value",
+    "WireModel", "WorkOrder", "describe_validation_error", "new_id", "utcnow",
+]

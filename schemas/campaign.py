@@ -1,0 +1,223 @@
+"""Campaign specification and lifecycle events."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from schemas.base import FiniteFloat, Identifier, Message, NonNegFloat, UtcDatetime, WireModel, new_id, utcnow
+
+
+class Strategy(StrEnum):
+    """How the optimizer proposes designs."""
+
+    GA = "ga"
+    BO = "bo"
+    HYBRID = "hybrid"
+    RANDOM = "random"
+
+
+class Sense(StrEnum):
+    """Direction of optimisation."""
+
+    MAXIMIZE = "maximize"
+    MINIMIZE = "minimize"
+
+
+class OrganismSpec(WireModel):
+    """The genome-scale model the campaign works on."""
+
+    model: str = Field(
+        default="textbook", min_length=1, max_length=1024,
+        description="Bundled model name ('textbook' = E. coli core, 'iJO1366') or a path to an SBML/JSON file.",
+    )
+    medium: dict[Identifier, NonNegFloat] = Field(
+        default_factory=dict, description="Base medium overrides: exchange id -> max uptake (mmol/gDW/h)."
+    )
+
+
+class Objective(WireModel):
+    """What to optimise, under which constraints."""
+
+    target: Identifier = Field(
+        description="Readout to optimise: an exchange/flux reaction id (mmol/gDW/h), 'growth' (1/h), "
+        "or the name of a black-box function output."
+    )
+    sense: Sense = Sense.MAXIMIZE
+    growth_floor: float = Field(
+        default=0.2, ge=0.0, le=1.0, allow_inf_nan=False,
+        description="Minimum growth as a fraction of wild-type growth (dimensionless); 0 disables.",
+    )
+    second_target: Identifier | None = Field(
+        default=None, description="Optional second readout; two objectives give a Pareto set."
+    )
+    second_sense: Sense = Sense.MAXIMIZE
+
+
+class ExpressionParam(WireModel):
+    """A gene whose expression level is a design variable."""
+
+    gene: Identifier
+    min_fold: float = Field(default=0.25, gt=0.0, allow_inf_nan=False, description="Lowest fold change.")
+    max_fold: float = Field(default=4.0, gt=0.0, allow_inf_nan=False, description="Highest fold change.")
+    levels: list[float] | None = Field(
+        default=None, max_length=64, description="Discrete fold-change levels; None = continuous in [min, max]."
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> ExpressionParam:
+        if self.min_fold > self.max_fold:
+            raise ValueError("min_fold must not exceed max_fold")
+        if self.levels is not None and any(not (lv > 0) for lv in self.levels):
+            raise ValueError("levels must be positive fold changes")
+        return self
+
+
+class MediumParam(WireModel):
+    """A medium component whose uptake bound is a design variable."""
+
+    exchange: Identifier
+    min_uptake: NonNegFloat = 0.0
+    max_uptake: NonNegFloat = Field(default=10.0, description="mmol/gDW/h")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> MediumParam:
+        if self.min_uptake > self.max_uptake:
+            raise ValueError("min_uptake must not exceed max_uptake")
+        return self
+
+
+class RangeParam(WireModel):
+    """A continuous parameter of a black-box function."""
+
+    name: Identifier
+    low: FiniteFloat
+    high: FiniteFloat
+
+    @model_validator(mode="after")
+    def _bounds(self) -> RangeParam:
+        if self.low >= self.high:
+            raise ValueError("low must be below high")
+        return self
+
+
+class SearchSpace(WireModel):
+    """The interventions the optimizer may combine."""
+
+    knockout_candidates: list[Identifier] = Field(default_factory=list, max_length=2000)
+    max_knockouts: int = Field(default=3, ge=0, le=20)
+    expression: list[ExpressionParam] = Field(default_factory=list, max_length=500)
+    medium: list[MediumParam] = Field(default_factory=list, max_length=200)
+    parameters: list[RangeParam] = Field(default_factory=list, max_length=100)
+    forbidden: list[list[Identifier]] = Field(
+        default_factory=list, description="Knockout combinations that must never be proposed together."
+    )
+    max_interventions: int | None = Field(default=None, ge=1, description="Knockouts + changed genes + medium.")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> SearchSpace:
+        if not (self.knockout_candidates or self.expression or self.medium or self.parameters):
+            raise ValueError("search space is empty")
+        return self
+
+
+class ReviewMode(StrEnum):
+    """Who decides on proposals."""
+
+    HUMAN = "human"
+    AUTO = "auto"
+
+
+class AutoPolicy(StrEnum):
+    """Automatic review policies."""
+
+    APPROVE_ALL = "approve_all"
+    GROWTH_AND_UNCERTAINTY = "growth_and_uncertainty"
+
+
+class ReviewSpec(WireModel):
+    """How proposals are reviewed."""
+
+    mode: ReviewMode = ReviewMode.AUTO
+    policy: AutoPolicy = AutoPolicy.APPROVE_ALL
+    max_relative_uncertainty: float = Field(
+        default=1.0, gt=0, allow_inf_nan=False,
+        description="growth_and_uncertainty: reject when objective sd / |mean| exceeds this.",
+    )
+
+
+class ExecutorKind(StrEnum):
+    """Where approved work goes."""
+
+    ROBOT = "robot"
+    BENCH = "bench"
+
+
+class ExecutorSpec(WireModel):
+    """The queue approved designs are sent to."""
+
+    kind: ExecutorKind = ExecutorKind.ROBOT
+    station: Identifier = "sim1"
+
+
+class SimulatorSpec(WireModel):
+    """Which stand-in answers the work orders during tests and demos (ignored by a real lab)."""
+
+    kind: Literal["cell", "function"] = "cell"
+    profile: str = Field(default="default", description="Named, seeded hidden profile of the true cell.")
+    expression: str | None = Field(
+        default=None, max_length=2000,
+        description="kind=function: a Python expression over the parameters, e.g. 'sin(x0) + cos(x1)'.",
+    )
+    noise: float = Field(default=0.05, ge=0, le=1, allow_inf_nan=False, description="Relative noise (CV).")
+    failure_rate: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
+
+
+class CampaignSpec(WireModel):
+    """Everything needed to run one design-build-test-learn campaign."""
+
+    SCHEMA = "campaign_spec.v1"
+
+    id: Identifier = Field(default_factory=lambda: "c" + new_id()[:12])
+    name: str = Field(default="campaign", max_length=200)
+    organism: OrganismSpec = Field(default_factory=OrganismSpec)
+    objective: Objective
+    search_space: SearchSpace
+    budget: int = Field(default=48, ge=1, le=100_000, description="Maximum number of experiments.")
+    batch_size: int = Field(default=8, ge=1, le=1000)
+    strategy: Strategy = Strategy.HYBRID
+    review: ReviewSpec = Field(default_factory=ReviewSpec)
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
+    simulator: SimulatorSpec | None = None
+    seed: int = 0
+    base_model: str | None = Field(default=None, description="Start from this earlier campaign's model.")
+
+
+class CampaignEventKind(StrEnum):
+    """Lifecycle of a campaign.
+
+    created -> started -> (paused <-> resumed)* -> completed | stopped
+    """
+
+    CREATED = "created"
+    STARTED = "started"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    STOPPED = "stopped"
+    COMPLETED = "completed"
+
+
+class CampaignEvent(Message):
+    """A change in a campaign's lifecycle."""
+
+    SCHEMA = "campaign_event.v1"
+
+    campaign_id: Identifier
+    kind: CampaignEventKind
+    spec: CampaignSpec | None = Field(default=None, description="Present on 'created'.")
+    detail: str = Field(default="", max_length=4000)
+    best_value: FiniteFloat | None = None
+    best_design_key: str | None = Field(default=None, max_length=8000)
+    at: UtcDatetime = Field(default_factory=utcnow)

@@ -1,0 +1,135 @@
+"""Read-side queries of the tracker (used by the RPC endpoints, the CLI and the review pages)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from schemas import CampaignSpec, Design, Measurement, Sense
+from schemas.queries import CampaignSummary
+from services.tracker.repository import Repository, parse_spec
+from services.tracker.tables import (
+    CampaignRow,
+    MeasurementRow,
+    ModelVersionRow,
+    ProposalRow,
+    ReviewRow,
+    RunFailureRow,
+    WorkOrderRow,
+)
+
+
+def _count(session: Session, column: Any, *where: Any) -> int:
+    return int(session.scalar(select(func.count(column)).where(*where)) or 0)
+
+
+def measurements(repo: Repository, campaign_id: str) -> list[Measurement]:
+    """Every measurement of a campaign, oldest first."""
+    with repo.session() as s:
+        rows = s.scalars(select(col(MeasurementRow.data_json)).where(col(MeasurementRow.campaign_id) == campaign_id)
+                         .order_by(col(MeasurementRow.measured_at)))
+        return [Measurement.model_validate_json(r) for r in rows]
+
+
+def best_measured(spec: CampaignSpec | None, items: list[Measurement]) -> tuple[float | None, Design | None]:
+    """Best measured objective value and its design (sense from the spec)."""
+    if spec is None:
+        return None, None
+    scored = [(m.readout(spec.objective.target), m) for m in items]
+    valid = [(v, m) for v, m in scored if v is not None]
+    if not valid:
+        return None, None
+    pick = max if spec.objective.sense == Sense.MAXIMIZE else min
+    value, best = pick(valid, key=lambda vm: vm[0])
+    return value, best.design
+
+
+def summary(repo: Repository, campaign_id: str) -> CampaignSummary | None:
+    """Counts and best-so-far of one campaign."""
+    with repo.session() as s:
+        row = s.get(CampaignRow, campaign_id)
+        if row is None:
+            return None
+        cid = campaign_id
+        counts = {
+            "n_proposals": _count(s, col(ProposalRow.id), col(ProposalRow.campaign_id) == cid),
+            "n_pending_review": _count(s, col(ProposalRow.id), col(ProposalRow.campaign_id) == cid,
+                                       col(ProposalRow.status) == "pending"),
+            "n_work_orders": _count(s, col(WorkOrderRow.id), col(WorkOrderRow.campaign_id) == cid),
+            "n_measurements": _count(s, col(MeasurementRow.id), col(MeasurementRow.campaign_id) == cid),
+            "n_failed": _count(s, col(RunFailureRow.id), col(RunFailureRow.campaign_id) == cid),
+            "n_rejected": _count(s, col(ReviewRow.id), col(ReviewRow.campaign_id) == cid,
+                                 col(ReviewRow.action) == "reject"),
+            "n_models": _count(s, col(ModelVersionRow.id), col(ModelVersionRow.campaign_id) == cid),
+        }
+        spec = parse_spec(row)
+        name, status = row.name, row.status
+    value, design = best_measured(spec, measurements(repo, campaign_id))
+    return CampaignSummary(campaign_id=cid, name=name, status=status, best_value=value, best_design=design, **counts)
+
+
+def campaign_ids(repo: Repository) -> list[str]:
+    """Every campaign id, newest first."""
+    with repo.session() as s:
+        return list(s.scalars(select(col(CampaignRow.id)).order_by(col(CampaignRow.created_at).desc())))
+
+
+def campaign_spec(repo: Repository, campaign_id: str) -> CampaignSpec | None:
+    """The stored spec of a campaign."""
+    with repo.session() as s:
+        row = s.get(CampaignRow, campaign_id)
+        return parse_spec(row) if row else None
+
+
+def proposals(repo: Repository, campaign_id: str, status: str | None = None) -> list[dict[str, Any]]:
+    """Proposals of a campaign as plain records (design and predictions decoded)."""
+    with repo.session() as s:
+        query = select(ProposalRow).where(col(ProposalRow.campaign_id) == campaign_id)
+        if status:
+            query = query.where(col(ProposalRow.status) == status)
+        rows = s.scalars(query.order_by(col(ProposalRow.round), col(ProposalRow.created_at)))
+        return [_proposal_record(r) for r in rows]
+
+
+def _proposal_record(r: ProposalRow) -> dict[str, Any]:
+    return {
+        "id": r.id, "campaign_id": r.campaign_id, "round": r.round, "design": json.loads(r.design_json),
+        "predicted": json.loads(r.predicted_json), "strategy": r.strategy, "acquisition": r.acquisition,
+        "feasible": r.feasible, "model_version": r.model_version, "version": r.version, "parent_id": r.parent_id,
+        "status": r.status, "created_at": r.created_at.isoformat(),
+    }
+
+
+def reviews(repo: Repository, campaign_id: str) -> list[dict[str, Any]]:
+    """Review decisions of a campaign, oldest first."""
+    with repo.session() as s:
+        rows = s.scalars(select(ReviewRow).where(col(ReviewRow.campaign_id) == campaign_id)
+                         .order_by(col(ReviewRow.decided_at)))
+        return [r.model_dump(mode="json") for r in rows]
+
+
+def model_versions(repo: Repository, campaign_id: str) -> list[dict[str, Any]]:
+    """Model versions with metrics, oldest first."""
+    with repo.session() as s:
+        rows = s.scalars(select(ModelVersionRow).where(col(ModelVersionRow.campaign_id) == campaign_id)
+                         .order_by(col(ModelVersionRow.version)))
+        return [{**r.model_dump(mode="json"), "metrics": json.loads(r.metrics_json)} for r in rows]
+
+
+def work_orders(repo: Repository, campaign_id: str | None = None, queue: str | None = None,
+                status: str | None = None) -> list[dict[str, Any]]:
+    """Work orders, optionally filtered."""
+    with repo.session() as s:
+        query = select(WorkOrderRow)
+        if campaign_id:
+            query = query.where(col(WorkOrderRow.campaign_id) == campaign_id)
+        if queue:
+            query = query.where(col(WorkOrderRow.queue) == queue)
+        if status:
+            query = query.where(col(WorkOrderRow.status) == status)
+        rows = s.scalars(query.order_by(col(WorkOrderRow.issued_at)))
+        return [{**r.model_dump(mode="json"), "design": json.loads(r.design_json)} for r in rows]

@@ -1,0 +1,269 @@
+"""Database access for the tracker: idempotent batch ingest and queries. Knows nothing of NATS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy.orm import Session
+from sqlmodel import col
+
+from schemas import (
+    CampaignEvent,
+    CampaignEventKind,
+    CampaignSpec,
+    DeadLetter,
+    Measurement,
+    MeasurementSource,
+    Message,
+    ModelTrained,
+    Proposal,
+    ReviewAction,
+    ReviewDecision,
+    RunFailed,
+    WorkOrder,
+    utcnow,
+)
+from services.runtime.consumer import InvalidMessage
+from services.tracker.migrations import upgrade_to_head
+from services.tracker.tables import (
+    CampaignRow,
+    DeadLetterRow,
+    EventLog,
+    MeasurementRow,
+    ModelVersionRow,
+    ProposalRow,
+    ReviewRow,
+    RunFailureRow,
+    WorkOrderRow,
+)
+
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """One event to record: its message id, subject and parsed model."""
+
+    msg_id: str
+    subject: str
+    model: Message
+
+
+def make_engine(url: str) -> Engine:
+    """Engine with SQLite tuned for a single writer (WAL, NORMAL sync)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Repository:
+    """The tracker's store."""
+
+    def __init__(self, url: str, migrate: bool = True) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        if migrate:
+            upgrade_to_head(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session committed on success, rolled back on error."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    def ingest(self, events: Sequence[IncomingEvent]) -> int:
+        """Record a batch in one transaction; returns the number of new events (duplicates are skipped)."""
+        with self.session() as session:
+            fresh = self._new_events(session, events)
+            if not fresh:
+                return 0
+            now = utcnow()
+            session.execute(insert(EventLog), [_event_log_row(e, now) for e in fresh])
+            _Applier(session).apply([e.model for e in fresh])
+        return len(fresh)
+
+    def _new_events(self, session: Session, events: Sequence[IncomingEvent]) -> list[IncomingEvent]:
+        unique: dict[str, IncomingEvent] = {}
+        for e in events:
+            unique.setdefault(e.msg_id, e)
+        ids = list(unique)
+        seen: set[str] = set()
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start:start + _CHUNK]
+            seen.update(session.scalars(select(col(EventLog.msg_id)).where(col(EventLog.msg_id).in_(chunk))))
+        return [e for msg_id, e in unique.items() if msg_id not in seen]
+
+    def dispose(self) -> None:
+        """Close pooled connections."""
+        self.engine.dispose()
+
+
+def _event_log_row(e: IncomingEvent, now: Any) -> dict[str, Any]:
+    parts = e.subject.split(".")
+    kind = parts[2] if len(parts) > 2 and parts[1] == "evt" else parts[1] if len(parts) > 1 else ""
+    return {
+        "msg_id": e.msg_id, "subject": e.subject, "schema_name": type(e.model).SCHEMA, "kind": kind,
+        "campaign_id": getattr(e.model, "campaign_id", "") or "", "data": e.model.model_dump_json(),
+        "received_at": now,
+    }
+
+
+class _Applier:
+    """Applies a batch of new events to the domain tables, in stream order."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.rows: dict[type, list[dict[str, Any]]] = {}
+
+    def apply(self, models: Sequence[Message]) -> None:
+        measurements = [m for m in models if isinstance(m, Measurement)]
+        work = [m for m in models if isinstance(m, WorkOrder)]
+        self._work_orders(work)
+        self._flush()
+        self._measurements(measurements)
+        for model in models:
+            if isinstance(model, CampaignEvent):
+                self._campaign(model)
+            elif isinstance(model, Proposal):
+                self._proposal(model)
+            elif isinstance(model, ReviewDecision):
+                self._review(model)
+            elif isinstance(model, RunFailed):
+                self._run_failed(model)
+            elif isinstance(model, ModelTrained):
+                self._add(ModelVersionRow, id=model.id, campaign_id=model.campaign_id, version=model.version,
+                          artifact=model.artifact, model_kind=model.model_kind, n_train=model.n_train,
+                          metrics_json=json.dumps(model.metrics), trained_at=model.trained_at)
+            elif isinstance(model, DeadLetter):
+                self._add(DeadLetterRow, id=model.id, service=model.service, subject=model.subject,
+                          field=model.field, reason=model.reason, error=model.error, data_b64=model.data_b64,
+                          original_msg_id=model.original_msg_id, deliveries=model.deliveries,
+                          received_at=model.received_at)
+        self._flush()
+
+    def _add(self, table: type, **row: Any) -> None:
+        self.rows.setdefault(table, []).append(row)
+
+    def _flush(self) -> None:
+        for table, rows in self.rows.items():
+            if rows:
+                self.session.execute(insert(table), rows)
+        self.rows = {}
+
+    def _campaign(self, e: CampaignEvent) -> None:
+        existing = self.session.get(CampaignRow, e.campaign_id)
+        if existing is None:
+            spec = e.spec or None
+            self.session.add(CampaignRow(
+                id=e.campaign_id, name=spec.name if spec else "", status=e.kind.value,
+                spec_json=spec.model_dump_json() if spec else "", created_at=e.at, updated_at=e.at))
+            self.session.flush()
+            return
+        if e.kind != CampaignEventKind.CREATED:
+            existing.status = e.kind.value
+        elif e.spec is not None and not existing.spec_json:
+            existing.spec_json, existing.name = e.spec.model_dump_json(), e.spec.name
+        existing.updated_at = e.at
+        if e.best_value is not None:
+            existing.best_value, existing.best_design_key = e.best_value, e.best_design_key
+        self.session.flush()
+
+    def _proposal(self, p: Proposal) -> None:
+        self._add(ProposalRow, id=p.id, campaign_id=p.campaign_id, round=p.round, design_key=p.design.key(),
+                  design_json=p.design.model_dump_json(),
+                  predicted_json=json.dumps({k: v.model_dump() for k, v in p.predicted.items()}),
+                  strategy=p.strategy, acquisition=p.acquisition, feasible=p.feasible,
+                  model_version=p.model_version, version=p.version, parent_id=p.parent_id, status="pending",
+                  created_at=p.created_at)
+        self._flush()
+
+    def _set_proposal_status(self, proposal_id: str, status: str) -> None:
+        self.session.execute(update(ProposalRow).where(col(ProposalRow.id) == proposal_id).values(status=status))
+
+    def _review(self, r: ReviewDecision) -> None:
+        self._add(ReviewRow, id=r.id, campaign_id=r.campaign_id, proposal_id=r.proposal_id, action=r.action.value,
+                  reviewer=r.reviewer, reason=r.reason, meaning=r.meaning, decided_at=r.decided_at,
+                  amended_design_json=r.amended_design.model_dump_json() if r.amended_design else None)
+        status = {ReviewAction.APPROVE: "approved", ReviewAction.REJECT: "rejected", ReviewAction.AMEND: "amended"}
+        self._flush()
+        self._set_proposal_status(r.proposal_id, status[r.action])
+
+    def _work_orders(self, orders: Sequence[WorkOrder]) -> None:
+        if not orders:
+            return
+        known = set(self.session.scalars(select(col(WorkOrderRow.run_id)).where(
+            col(WorkOrderRow.run_id).in_([o.run_id for o in orders]))))
+        for o in orders:
+            if o.run_id in known:
+                continue
+            known.add(o.run_id)
+            self._add(WorkOrderRow, id=o.id, run_id=o.run_id, campaign_id=o.campaign_id, proposal_id=o.proposal_id,
+                      queue=o.queue.value, station=o.station, design_json=o.design.model_dump_json(),
+                      status="issued", issued_at=o.issued_at)
+
+    def _measurements(self, items: Sequence[Measurement]) -> None:
+        if not items:
+            return
+        issued: dict[str, tuple[str | None, str, str]] = {}
+        run_ids = [m.run_id for m in items]
+        for start in range(0, len(run_ids), _CHUNK):
+            w = WorkOrderRow
+            rows = self.session.execute(
+                select(col(w.run_id), col(w.station), col(w.campaign_id), col(w.proposal_id))
+                .where(col(w.run_id).in_(run_ids[start:start + _CHUNK])))
+            issued.update({r[0]: (r[1], r[2], r[3]) for r in rows})
+        for m in items:
+            _check_issued(m, issued)
+            self._add(MeasurementRow, id=m.id, campaign_id=m.campaign_id, run_id=m.run_id, design_key=m.design.key(),
+                      growth=m.growth_rate.value if m.growth_rate else None, source=m.source.value,
+                      station=m.station, batch_id=m.batch_id, data_json=m.model_dump_json(),
+                      measured_at=m.measured_at)
+        self._flush()
+        measured = [m.run_id for m in items if m.run_id in issued]
+        if measured:
+            self.session.execute(update(WorkOrderRow).where(col(WorkOrderRow.run_id).in_(measured))
+                                 .values(status="measured"))
+            proposals = list({issued[r][2] for r in measured})
+            self.session.execute(update(ProposalRow).where(col(ProposalRow.id).in_(proposals))
+                                 .values(status="measured"))
+
+    def _run_failed(self, f: RunFailed) -> None:
+        self._add(RunFailureRow, id=f.id, campaign_id=f.campaign_id, run_id=f.run_id, reason=f.reason,
+                  station=f.station, failed_at=f.failed_at)
+        self._flush()
+        order = self.session.scalars(select(WorkOrderRow).where(col(WorkOrderRow.run_id) == f.run_id)).first()
+        if order is not None:
+            order.status = "failed"
+            self._set_proposal_status(order.proposal_id, "failed")
+
+
+def _check_issued(m: Measurement, issued: dict[str, tuple[str | None, str, str]]) -> None:
+    """A robot/bench measurement must quote a run id issued to that station for that campaign."""
+    if m.source == MeasurementSource.IMPORT:
+        return
+    if m.run_id not in issued:
+        raise InvalidMessage("run_id", f"run id '{m.run_id}' was never issued")
+    station, campaign_id, _ = issued[m.run_id]
+    if campaign_id != m.campaign_id:
+        raise InvalidMessage("campaign_id", f"run '{m.run_id}' belongs to campaign '{campaign_id}'")
+    if m.source == MeasurementSource.ROBOT and station != m.station:
+        raise InvalidMessage("station", f"run '{m.run_id}' was issued to station '{station}', not '{m.station}'")
+
+
+def parse_spec(row: CampaignRow) -> CampaignSpec | None:
+    """The campaign's spec, if recorded."""
+    return CampaignSpec.model_validate_json(row.spec_json) if row.spec_json else None

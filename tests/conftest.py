@@ -1,0 +1,81 @@
+"""Shared fixtures: a real nats-server with JetStream per test, a unique namespace, SQLite/PostgreSQL URLs."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from services.runtime.bus import Bus
+from services.runtime.nats_server import EmbeddedNats
+from services.runtime.settings import Settings
+
+POSTGRES_URL = os.environ.get("FLUXLAB_TEST_POSTGRES_URL")
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[EmbeddedNats]:
+    """A fresh nats-server (JetStream, file store in a temp dir) on a free port."""
+    server = EmbeddedNats(tmp_path / "nats")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A unique subject namespace, so tests never see each other's messages."""
+    return "t" + uuid.uuid4().hex[:10]
+
+
+def _postgres_db_url(namespace: str) -> str:
+    """A fresh schema-isolated PostgreSQL database for one test."""
+    import sqlalchemy as sa
+
+    assert POSTGRES_URL is not None
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{namespace}"'))
+    admin.dispose()
+    return POSTGRES_URL.rsplit("/", 1)[0] + f"/{namespace}"
+
+
+def _drop_postgres_db(namespace: str) -> None:
+    import sqlalchemy as sa
+
+    assert POSTGRES_URL is not None
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{namespace}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, namespace: str) -> Iterator[str]:
+    """SQLite always; PostgreSQL too when FLUXLAB_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fluxlab.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL not configured: set FLUXLAB_TEST_POSTGRES_URL to run this backend")
+    url = _postgres_db_url(namespace)
+    yield url
+    _drop_postgres_db(namespace)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, nats_server: EmbeddedNats, namespace: str) -> Settings:
+    """Settings pointing at the test's nats-server, namespace and data dir (SQLite)."""
+    return Settings(data_dir=tmp_path / "data", nats_url=nats_server.url, namespace=namespace, grace_s=2.0,
+                    max_deliver=3)
+
+
+@pytest.fixture
+async def bus(nats_server: EmbeddedNats, namespace: str) -> AsyncIterator[Bus]:
+    """A connected bus with the namespace's streams."""
+    connected = await Bus.connect(nats_server.url, namespace)
+    yield connected
+    await connected.close()

@@ -1,0 +1,45 @@
+"""Builders of valid wire messages for tests and benchmarks' smoke runs."""
+
+from __future__ import annotations
+
+from schemas import (
+    CampaignEvent,
+    CampaignEventKind,
+    CampaignSpec,
+    Design,
+    ExecutorKind,
+    Measurement,
+    Objective,
+    SearchSpace,
+    Value,
+    WorkOrder,
+)
+
+
+def campaign_spec(campaign_id: str = "c1") -> CampaignSpec:
+    """A small succinate campaign spec on E. coli core."""
+    return CampaignSpec(
+        id=campaign_id, name="test", objective=Objective(target="EX_succ_e"),
+        search_space=SearchSpace(knockout_candidates=["b1380", "b2297", "b0903"], max_knockouts=2),
+    )
+
+
+def created(spec: CampaignSpec) -> CampaignEvent:
+    """The 'created' event of a campaign."""
+    return CampaignEvent(campaign_id=spec.id, kind=CampaignEventKind.CREATED, spec=spec)
+
+
+def work_order(campaign_id: str, i: int, station: str = "s1") -> WorkOrder:
+    """Work order number i (run id `run-<i>`)."""
+    return WorkOrder(id=f"wo-{campaign_id}-{i}", campaign_id=campaign_id, run_id=f"run-{i}", proposal_id=f"p-{i}",
+                     design=Design(knockouts=["b1380"]), queue=ExecutorKind.ROBOT, station=station)
+
+
+def measurement(campaign_id: str, i: int, station: str = "s1") -> Measurement:
+    """A measurement answering work order i."""
+    return Measurement(
+        id=f"m-{campaign_id}-{i}", campaign_id=campaign_id, run_id=f"run-{i}", design=Design(knockouts=["b1380"]),
+        growth_rate=Value(value=0.5 + i * 1e-4, sd=0.01), products={"EX_succ_e": Value(value=1.0 + i * 1e-3, sd=0.05)},
+        fluxes={"PGI": Value(value=4.9, sd=0.2), "PFK": Value(value=7.4, sd=0.3)}, station=station,
+        batch_id=f"b{i // 96}", plate_id=f"p{i // 96}",
+    )
