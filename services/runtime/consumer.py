@@ -88,6 +88,7 @@ class PullConsumer:
         self._stopping = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._done = asyncio.Event()
         self._sub: Any = None
 
     async def ensure(self) -> None:
@@ -109,31 +110,42 @@ class PullConsumer:
         self._sub = await self.bus.js.pull_subscribe_bind(spec.durable, stream=spec.stream)
 
     async def run(self) -> None:
-        """Fetch, handle and ack until `stop()`; the current batch always finishes."""
+        """Fetch, handle and ack until `stop()`; the next batch is fetched while this one is handled."""
         if self._sub is None:
             await self.ensure()
-        while not self._stopping.is_set():
-            try:
-                msgs = await self._sub.fetch(self.spec.batch, timeout=self.spec.fetch_timeout_s)
-            except NatsTimeoutError:
-                continue
-            except Exception as exc:  # connection hiccup: keep going, the client reconnects
-                if self._stopping.is_set():
-                    break
+        pending: asyncio.Task[list[Msg]] | None = None
+        while True:
+            if pending is None:
+                pending = asyncio.create_task(self._fetch())
+            msgs = await pending  # a fetch in flight at stop time is still handled: nothing is left unacked
+            pending = None if self._stopping.is_set() else asyncio.create_task(self._fetch())
+            if msgs:
+                self._idle.clear()
+                try:
+                    await self._process(msgs)
+                finally:
+                    self._idle.set()
+            if pending is None:
+                self._done.set()
+                return
+
+    async def _fetch(self) -> list[Msg]:
+        try:
+            msgs: list[Msg] = await self._sub.fetch(self.spec.batch, timeout=self.spec.fetch_timeout_s)
+            return msgs
+        except NatsTimeoutError:
+            return []
+        except Exception as exc:  # connection hiccup: the client reconnects; back off briefly
+            if not self._stopping.is_set():
                 log.warning("%s: fetch failed: %s", self.spec.durable, exc)
                 await asyncio.sleep(0.5)
-                continue
-            self._idle.clear()
-            try:
-                await self._process(msgs)
-            finally:
-                self._idle.set()
+            return []
 
     async def stop(self, grace_s: float) -> None:
-        """Stop fetching; wait up to `grace_s` for the batch in hand, then unsubscribe."""
+        """Stop fetching; wait up to `grace_s` for the batch in hand (and the fetch in flight), then unsubscribe."""
         self._stopping.set()
         try:
-            await asyncio.wait_for(self._idle.wait(), timeout=grace_s)
+            await asyncio.wait_for(self._done.wait(), timeout=grace_s + self.spec.fetch_timeout_s)
         except TimeoutError:
             log.warning("%s: batch still running after %.1fs grace", self.spec.durable, grace_s)
         if self._sub is not None:

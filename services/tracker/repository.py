@@ -52,6 +52,12 @@ class IncomingEvent:
     msg_id: str
     subject: str
     model: Message
+    data: bytes | None = None
+    """The message body as received (stored verbatim); None = serialise the model."""
+
+    def raw_json(self) -> str:
+        """The verbatim JSON body."""
+        return self.data.decode() if self.data is not None else self.model.model_dump_json()
 
 
 def make_engine(url: str) -> Engine:
@@ -92,8 +98,8 @@ class Repository:
             if not fresh:
                 return 0
             now = utcnow()
-            session.execute(insert(EventLog), [_event_log_row(e, now) for e in fresh])
-            _Applier(session).apply([e.model for e in fresh])
+            session.connection().execute(insert(_table(EventLog)), [_event_log_row(e, now) for e in fresh])
+            _Applier(session).apply(fresh)
         return len(fresh)
 
     def _new_events(self, session: Session, events: Sequence[IncomingEvent]) -> list[IncomingEvent]:
@@ -112,12 +118,17 @@ class Repository:
         self.engine.dispose()
 
 
+def _table(model: type) -> Any:
+    """The Core table of a SQLModel class (Core inserts skip the ORM's per-row bookkeeping)."""
+    return model.__table__  # type: ignore[attr-defined]
+
+
 def _event_log_row(e: IncomingEvent, now: Any) -> dict[str, Any]:
     parts = e.subject.split(".")
     kind = parts[2] if len(parts) > 2 and parts[1] == "evt" else parts[1] if len(parts) > 1 else ""
     return {
         "msg_id": e.msg_id, "subject": e.subject, "schema_name": type(e.model).SCHEMA, "kind": kind,
-        "campaign_id": getattr(e.model, "campaign_id", "") or "", "data": e.model.model_dump_json(),
+        "campaign_id": getattr(e.model, "campaign_id", "") or "", "data": e.raw_json(),
         "received_at": now,
     }
 
@@ -128,8 +139,11 @@ class _Applier:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.rows: dict[type, list[dict[str, Any]]] = {}
+        self.raw: dict[str, IncomingEvent] = {}
 
-    def apply(self, models: Sequence[Message]) -> None:
+    def apply(self, events: Sequence[IncomingEvent]) -> None:
+        models = [e.model for e in events]
+        self.raw = {e.model.id: e for e in events}
         measurements = [m for m in models if isinstance(m, Measurement)]
         work = [m for m in models if isinstance(m, WorkOrder)]
         self._work_orders(work)
@@ -161,7 +175,7 @@ class _Applier:
     def _flush(self) -> None:
         for table, rows in self.rows.items():
             if rows:
-                self.session.execute(insert(table), rows)
+                self.session.connection().execute(insert(_table(table)), rows)
         self.rows = {}
 
     def _campaign(self, e: CampaignEvent) -> None:
@@ -230,7 +244,7 @@ class _Applier:
             _check_issued(m, issued)
             self._add(MeasurementRow, id=m.id, campaign_id=m.campaign_id, run_id=m.run_id, design_key=m.design.key(),
                       growth=m.growth_rate.value if m.growth_rate else None, source=m.source.value,
-                      station=m.station, batch_id=m.batch_id, data_json=m.model_dump_json(),
+                      station=m.station, batch_id=m.batch_id, data_json=self.raw[m.id].raw_json(),
                       measured_at=m.measured_at)
         self._flush()
         measured = [m.run_id for m in items if m.run_id in issued]

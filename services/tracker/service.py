@@ -45,7 +45,7 @@ class TrackerService(Service):
     async def record(self, envelopes: list[Envelope]) -> None:
         """Commit a batch; the consumer acks only after this returns."""
         assert self.repo is not None
-        events = [IncomingEvent(e.msg_id, e.subject, e.model) for e in envelopes]
+        events = [IncomingEvent(e.msg_id, e.subject, e.model, e.msg.data) for e in envelopes]
         await asyncio.to_thread(self.repo.ingest, events)
 
     async def rpc_campaigns(self, data: bytes) -> BaseModel:

@@ -1,0 +1,37 @@
+"""Helpers shared by benchmarks: argument parsing, progress on stderr, one JSON object on stdout."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+
+progress_console = Console(stderr=True)
+
+
+def parser(description: str) -> argparse.ArgumentParser:
+    """An argument parser with the flags every benchmark takes."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--json", action="store_true", help="print only one JSON object")
+    p.add_argument("--quick", action="store_true", help="small smoke run (tests)")
+    p.add_argument("--repeat", type=int, default=3, help="repetitions; figures are medians")
+    return p
+
+
+def emit(result: dict[str, Any], as_json: bool, title: str) -> None:
+    """Print the result: JSON only, or a readable block with a final line."""
+    if as_json:
+        sys.stdout.write(json.dumps(result) + "\n")
+        return
+    progress_console.print_json(json.dumps(result))
+    progress_console.print(f"[bold]{title} done[/bold]")
+
+
+def median(values: Sequence[float]) -> float:
+    """Median of a non-empty sequence."""
+    return float(statistics.median(values))

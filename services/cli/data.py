@@ -1,0 +1,103 @@
+"""`fluxlab schemas export`, `fluxlab import measurements`, `fluxlab export`."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from schemas import Measurement
+from schemas.queries import CampaignQuery, RecordList
+from services.cli import UserError
+from services.cli.options import Config, DataDir, Namespace, NatsUrl, settings_from
+from services.runtime.bus import Bus
+from services.runtime.settings import Settings
+from services.tracker.csvio import CsvRowError, load_measurements, write_measurements
+
+console = Console(stderr=True)
+schemas_app = typer.Typer(help="The wire contract.", no_args_is_help=True)
+import_app = typer.Typer(help="Import data.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the data commands."""
+    app.add_typer(schemas_app, name="schemas")
+    app.add_typer(import_app, name="import")
+    app.command("export")(export)
+
+
+@schemas_app.command("export")
+def schemas_export(check: Annotated[bool, typer.Option("--check", help="Fail if files differ.")] = False) -> None:
+    """Write JSON Schemas to schemas/json/ and the AsyncAPI document schemas/asyncapi.yaml."""
+    from schemas.export import drift, write
+
+    if check:
+        stale = drift()
+        if stale:
+            raise UserError("generated contract is stale: " + ", ".join(p.name for p in stale))
+        console.print("contract up to date")
+        return
+    for path in write():
+        console.print(f"wrote {path}")
+
+
+@import_app.command("measurements")
+def import_measurements(
+    file: Annotated[Path, typer.Argument(help="CSV file, one row per run (format in README).")],
+    campaign: Annotated[str, typer.Option("--campaign", help="Campaign id.")],
+    data_dir: DataDir = None, nats_url: NatsUrl = None, namespace: Namespace = None, config: Config = None,
+) -> None:
+    """Validate every row, then publish them all as Measurement events (nothing is published on any error)."""
+    if not file.is_file():
+        raise UserError(f"file: '{file}' does not exist")
+    try:
+        items = load_measurements(file, campaign)
+    except CsvRowError as exc:
+        raise UserError(str(exc)) from None
+    settings = settings_from(data_dir, nats_url, None, namespace, config)
+    acks = asyncio.run(_publish(settings, items))
+    new = sum(1 for a in acks if not a.duplicate)
+    console.print(f"imported {new} measurement(s) into campaign {campaign} ({len(acks) - new} already present)")
+
+
+async def _publish(settings: Settings, items: list[Measurement]) -> list:  # type: ignore[type-arg]
+    bus = await Bus.connect(settings.resolved_nats_url(), settings.namespace, name="fluxlab-import")
+    try:
+        subject = bus.subjects.event("measurement", items[0].campaign_id)
+        return await bus.publish_many([(subject, m) for m in items])
+    finally:
+        await bus.close()
+
+
+def export(
+    campaign: Annotated[str, typer.Argument(help="Campaign id.")],
+    fmt: Annotated[str, typer.Option("--format", help="Output format (csv).")] = "csv",
+    out: Annotated[Path | None, typer.Option("--out", help="File to write (default stdout).")] = None,
+    data_dir: DataDir = None, nats_url: NatsUrl = None, namespace: Namespace = None, config: Config = None,
+) -> None:
+    """Export a campaign's measurements (CSV, the import format)."""
+    if fmt != "csv":
+        raise UserError(f"format: '{fmt}' is not supported (use csv)")
+    settings = settings_from(data_dir, nats_url, None, namespace, config)
+    records = asyncio.run(_fetch(settings, campaign))
+    text = write_measurements(Measurement.model_validate(r) for r in records)
+    if out is None:
+        print(text, end="")
+    else:
+        out.write_text(text)
+        console.print(f"wrote {len(records)} measurement(s) to {out}")
+
+
+async def _fetch(settings: Settings, campaign: str) -> list[dict]:  # type: ignore[type-arg]
+    bus = await Bus.connect(settings.resolved_nats_url(), settings.namespace, name="fluxlab-export", ensure=False)
+    try:
+        payload = CampaignQuery(campaign_id=campaign).model_dump_json().encode()
+        reply = await bus.nc.request(bus.subjects.rpc("tracker", "measurements"), payload, timeout=10)
+        if reply.headers and reply.headers.get("Nats-Service-Error"):
+            raise UserError(reply.headers["Nats-Service-Error"])
+        return RecordList.model_validate_json(reply.data).records
+    finally:
+        await bus.close()

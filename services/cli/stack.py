@@ -1,0 +1,153 @@
+"""`fluxlab up`, `fluxlab serve`, `fluxlab status`."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import signal
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from schemas.queries import CampaignList, CampaignQuery
+from services.cli.options import Config, DataDir, DbUrl, Json, Namespace, NatsUrl, settings_from
+from services.registry import SIMULATORS, load_service_class, service_names
+from services.runtime.bus import Bus
+from services.runtime.settings import Settings
+from services.runtime.supervisor import Stack
+
+console = Console()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the stack commands to the app."""
+    app.command()(up)
+    app.command()(serve)
+    app.command()(status)
+
+
+def up(
+    data_dir: DataDir = None, nats_url: NatsUrl = None, db_url: DbUrl = None, namespace: Namespace = None,
+    config: Config = None,
+    simulate: Annotated[bool, typer.Option("--simulate", help="Also run the robot and bench simulators.")] = False,
+    station: Annotated[str, typer.Option(help="Robot simulator station.")] = "sim1",
+) -> None:
+    """Start embedded NATS and every service in the foreground; Ctrl-C stops cleanly."""
+    settings = settings_from(data_dir, nats_url, db_url, namespace, config)
+    names = service_names() + (list(SIMULATORS) if simulate else [])
+    extra = {"robot-sim": ["--station", station]}
+    stack = Stack(settings, names, extra_args=extra).start()
+    stopping = {"flag": False}
+
+    def _stop(*_: Any) -> None:
+        stopping["flag"] = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    console.print(f"fluxlab up: NATS {stack.nats_url}, namespace {settings.namespace}, "
+                  f"db {settings.resolved_db_url()}, services: {', '.join(names)}")
+    console.print(f"review page: http://127.0.0.1:{settings.http_port}/  (Ctrl-C to stop)")
+    try:
+        while not stopping["flag"]:
+            for name in stack.poll():
+                console.print(f"[yellow]{name} exited; restarted[/yellow]")
+            time.sleep(0.5)
+    finally:
+        console.print("stopping…")
+        stack.stop()
+        console.print("fluxlab stopped cleanly")
+
+
+def serve(
+    service: Annotated[str, typer.Argument(help="tracker, predictor, optimizer, review, robot-sim, bench-sim")],
+    data_dir: DataDir = None, nats_url: NatsUrl = None, db_url: DbUrl = None, namespace: Namespace = None,
+    config: Config = None,
+    station: Annotated[str | None, typer.Option(help="Robot station (robot-sim).")] = None,
+) -> None:
+    """Run one service in the foreground until SIGINT/SIGTERM."""
+    settings = settings_from(data_dir, nats_url, db_url, namespace, config)
+    cls = load_service_class(service)
+    kwargs: dict[str, Any] = {}
+    if station is not None and "station" in inspect.signature(cls).parameters:
+        kwargs["station"] = station
+    instance = cls(settings, **kwargs)
+    asyncio.run(instance.run_until_signalled())
+
+
+async def _ping(bus: Bus, wait_s: float = 0.5) -> list[dict[str, Any]]:
+    inbox = bus.nc.new_inbox()
+    replies: list[dict[str, Any]] = []
+    sub = await bus.nc.subscribe(inbox)
+    await bus.nc.publish("$SRV.PING", b"", reply=inbox)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            msg = await sub.next_msg(timeout=max(deadline - time.monotonic(), 0.01))
+        except Exception:
+            break
+        info = json.loads(msg.data)
+        if (info.get("metadata") or {}).get("namespace") == bus.subjects.ns:
+            replies.append({"name": info["name"], "id": info["id"], "version": info["version"]})
+    await sub.unsubscribe()
+    return sorted(replies, key=lambda r: r["name"])
+
+
+async def collect_status(settings: Settings) -> dict[str, Any]:
+    """Services answering $SRV.PING, stream and consumer lag, campaigns."""
+    bus = await Bus.connect(settings.resolved_nats_url(), settings.namespace, name="fluxlab-status", ensure=False)
+    try:
+        services = await _ping(bus)
+        streams: list[dict[str, Any]] = []
+        consumers: list[dict[str, Any]] = []
+        s = bus.subjects
+        for stream in (s.events_stream, s.work_stream, s.dlq_stream):
+            try:
+                info = await bus.js.stream_info(stream)
+            except Exception:
+                continue
+            streams.append({"stream": stream, "messages": info.state.messages, "bytes": info.state.bytes})
+            for c in await bus.js.consumers_info(stream):
+                consumers.append({"stream": stream, "consumer": c.name, "pending": c.num_pending,
+                                  "ack_pending": c.num_ack_pending, "redelivered": c.num_redelivered})
+        campaigns: list[dict[str, Any]] = []
+        try:
+            data = await bus.request(s.rpc("tracker", "campaigns"), CampaignQuery().model_dump_json().encode(), 3.0)
+            campaigns = [c.model_dump(mode="json") for c in CampaignList.model_validate_json(data).campaigns]
+        except Exception:
+            pass
+        return {"nats_url": bus.nc.connected_url.geturl() if bus.nc.connected_url else "",
+                "namespace": s.ns, "services": services, "streams": streams, "consumers": consumers,
+                "campaigns": campaigns}
+    finally:
+        await bus.close()
+
+
+def status(
+    data_dir: DataDir = None, nats_url: NatsUrl = None, namespace: Namespace = None, config: Config = None,
+    json_out: Json = False,
+) -> None:
+    """Show services answering $SRV.PING, stream and consumer lag, and campaigns."""
+    settings = settings_from(data_dir, nats_url, None, namespace, config)
+    report = asyncio.run(collect_status(settings))
+    if json_out:
+        print(json.dumps(report))
+        return
+    console.print(f"NATS {report['nats_url']}  namespace [bold]{report['namespace']}[/bold]")
+    _table("services", ["name", "id", "version"], report["services"])
+    _table("streams", ["stream", "messages", "bytes"], report["streams"])
+    _table("consumers", ["stream", "consumer", "pending", "ack_pending", "redelivered"], report["consumers"])
+    _table("campaigns", ["campaign_id", "status", "n_measurements", "n_pending_review", "best_value"],
+           report["campaigns"])
+
+
+def _table(title: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(str(row.get(c, "")) for c in columns))
+    console.print(table)

@@ -1,0 +1,122 @@
+"""Run a whole stack on one machine: the embedded nats-server plus each service as its own process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.runtime.nats_server import EmbeddedNats
+from services.runtime.settings import NATS_URL_FILE, Settings
+
+
+@dataclass
+class Child:
+    """One supervised service process."""
+
+    name: str
+    args: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+
+
+@dataclass
+class Stack:
+    """Embedded NATS (unless a URL is given) and supervised `fluxlab serve <name>` children."""
+
+    settings: Settings
+    services: list[str]
+    extra_args: dict[str, list[str]] = field(default_factory=dict)
+    restart: bool = True
+    log_dir: Path | None = None
+    server: EmbeddedNats | None = None
+    children: dict[str, Child] = field(default_factory=dict)
+
+    @property
+    def nats_url(self) -> str:
+        """URL the services connect to."""
+        return self.settings.nats_url or (self.server.url if self.server else "")
+
+    def env(self) -> dict[str, str]:
+        """Environment handed to every child (settings travel as FLUXLAB_* variables)."""
+        env = dict(os.environ)
+        s = self.settings
+        env.update({
+            "FLUXLAB_NATS_URL": self.nats_url, "FLUXLAB_DATA_DIR": str(s.data_dir.resolve()),
+            "FLUXLAB_DB_URL": s.resolved_db_url(), "FLUXLAB_NAMESPACE": s.namespace,
+            "FLUXLAB_GRACE_S": str(s.grace_s), "FLUXLAB_HTTP_PORT": str(s.http_port),
+        })
+        return env
+
+    def start(self) -> Stack:
+        """Start NATS (if embedded) and every child."""
+        data_dir = self.settings.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.settings.nats_url:
+            self.server = EmbeddedNats(data_dir / "nats").start()
+            (data_dir / NATS_URL_FILE).write_text(self.server.url)
+        self.log_dir = self.log_dir or data_dir / "logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in self.services:
+            args = [sys.executable, "-m", "services.cli", "serve", name, *self.extra_args.get(name, [])]
+            self.children[name] = Child(name=name, args=args)
+            self.spawn(name)
+        return self
+
+    def spawn(self, name: str) -> None:
+        """(Re)start one child."""
+        child = self.children[name]
+        assert self.log_dir is not None
+        log = (self.log_dir / f"{name}.log").open("ab")
+        child.process = subprocess.Popen(child.args, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                                         start_new_session=True)
+        child.started_at = time.monotonic()
+
+    def poll(self) -> list[str]:
+        """Restart children that died (with a 1 s backoff); returns the names restarted."""
+        restarted = []
+        for name, child in self.children.items():
+            if child.process is not None and child.process.poll() is not None and self.restart:
+                if time.monotonic() - child.started_at < 1.0:
+                    continue
+                child.restarts += 1
+                self.spawn(name)
+                restarted.append(name)
+        return restarted
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Send a signal to one child (fault tests, demos of recovery)."""
+        child = self.children[name]
+        if child.process is not None and child.process.poll() is None:
+            child.process.send_signal(sig)
+
+    def stop(self, timeout_s: float | None = None) -> None:
+        """SIGTERM every child, wait for the drain, SIGKILL stragglers, stop NATS."""
+        self.restart = False
+        timeout = timeout_s if timeout_s is not None else self.settings.grace_s + 10
+        for child in self.children.values():
+            if child.process is not None and child.process.poll() is None:
+                child.process.terminate()
+        deadline = time.monotonic() + timeout
+        for child in self.children.values():
+            if child.process is None:
+                continue
+            try:
+                child.process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+        if self.server is not None:
+            self.server.stop()
+            (self.settings.data_dir / NATS_URL_FILE).unlink(missing_ok=True)
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
