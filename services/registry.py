@@ -7,10 +7,15 @@ from typing import Any
 
 SERVICES: dict[str, str] = {
     "tracker": "services.tracker.service:TrackerService",
+    "predictor": "services.predictor.service:PredictorService",
+    "optimizer": "services.optimizer.service:OptimizerService",
 }
 """Service name -> 'module:Class'. `fluxlab up` starts every service listed here."""
 
-SIMULATORS: dict[str, str] = {}
+SIMULATORS: dict[str, str] = {
+    "robot-sim": "simulators.executors:RobotSimService",
+    "bench-sim": "simulators.executors:BenchSimService",
+}
 """Wet-lab stand-ins started by `fluxlab up --simulate` and `fluxlab demo` (not by a real deployment)."""
 
 

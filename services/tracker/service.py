@@ -40,6 +40,9 @@ class TrackerService(Service):
             "proposals": (subjects.rpc(self.name, "proposals"), self.rpc_proposals),
             "measurements": (subjects.rpc(self.name, "measurements"), self.rpc_measurements),
             "best": (subjects.rpc(self.name, "best"), self.rpc_campaigns),
+            "work_orders": (subjects.rpc(self.name, "work_orders"), self.rpc_work_orders),
+            "reviews": (subjects.rpc(self.name, "reviews"), self.rpc_reviews),
+            "models": (subjects.rpc(self.name, "models"), self.rpc_models),
         })
 
     async def record(self, envelopes: list[Envelope]) -> None:
@@ -72,6 +75,25 @@ class TrackerService(Service):
         query = _require_campaign(CampaignQuery.model_validate_json(data or b"{}"))
         items = await asyncio.to_thread(queries.measurements, self.repo, query.campaign_id or "")
         return RecordList(records=[m.model_dump(mode="json") for m in items[: query.limit]])
+
+    async def rpc_work_orders(self, data: bytes) -> BaseModel:
+        """Work orders (campaign optional; `status` filters by order status; bench and robot alike)."""
+        assert self.repo is not None
+        query = CampaignQuery.model_validate_json(data or b"{}")
+        records = await asyncio.to_thread(queries.work_orders, self.repo, query.campaign_id, None, query.status)
+        return RecordList(records=records[: query.limit])
+
+    async def rpc_reviews(self, data: bytes) -> BaseModel:
+        """Review decisions of a campaign."""
+        assert self.repo is not None
+        query = _require_campaign(CampaignQuery.model_validate_json(data or b"{}"))
+        return RecordList(records=await asyncio.to_thread(queries.reviews, self.repo, query.campaign_id or ""))
+
+    async def rpc_models(self, data: bytes) -> BaseModel:
+        """Model versions and metrics of a campaign."""
+        assert self.repo is not None
+        query = _require_campaign(CampaignQuery.model_validate_json(data or b"{}"))
+        return RecordList(records=await asyncio.to_thread(queries.model_versions, self.repo, query.campaign_id or ""))
 
     async def teardown(self) -> None:
         if self.repo is not None:

@@ -1,0 +1,123 @@
+"""What the optimizer knows about one campaign, folded from events (idempotent by message id)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from schemas import (
+    CampaignSpec,
+    Design,
+    Measurement,
+    Message,
+    ModelTrained,
+    Proposal,
+    ReviewAction,
+    ReviewDecision,
+    RunFailed,
+    Sense,
+    WorkOrder,
+)
+from services.optimizer.context import History
+
+RESOLVED = {"measured", "failed", "rejected", "amended"}
+
+
+@dataclass
+class CampaignLedger:
+    """Proposals and their fate, measurements, failures and model versions of one campaign."""
+
+    spec: CampaignSpec
+    seen: set[str] = field(default_factory=set)
+    proposals: dict[str, Proposal] = field(default_factory=dict)
+    status: dict[str, str] = field(default_factory=dict)
+    run_to_proposal: dict[str, str] = field(default_factory=dict)
+    measurements: dict[str, Measurement] = field(default_factory=dict)
+    failures: dict[str, RunFailed] = field(default_factory=dict)
+    model_version: int = 0
+    model_n_train: int = 0
+    last_measured_at: float = 0.0
+    completed: bool = False
+
+    def apply(self, model: Message) -> bool:
+        """Fold one event in; returns False when it was already applied."""
+        if model.id in self.seen:
+            return False
+        self.seen.add(model.id)
+        if isinstance(model, Proposal):
+            self.proposals[model.id] = model
+            self.status.setdefault(model.id, "pending")
+        elif isinstance(model, ReviewDecision):
+            resolved = {ReviewAction.REJECT: "rejected", ReviewAction.AMEND: "amended"}.get(model.action)
+            if resolved:
+                self.status[model.proposal_id] = resolved
+        elif isinstance(model, WorkOrder):
+            self.run_to_proposal[model.run_id] = model.proposal_id
+        elif isinstance(model, Measurement):
+            self.measurements[model.run_id] = model
+            self._resolve_run(model.run_id, "measured")
+            self.last_measured_at = time.monotonic()
+        elif isinstance(model, RunFailed):
+            self.failures[model.run_id] = model
+            self._resolve_run(model.run_id, "failed")
+        elif isinstance(model, ModelTrained) and model.version > self.model_version:
+            self.model_version, self.model_n_train = model.version, model.n_train
+        return True
+
+    def _resolve_run(self, run_id: str, status: str) -> None:
+        proposal_id = self.run_to_proposal.get(run_id)
+        if proposal_id is not None:
+            self.status[proposal_id] = status
+
+    @property
+    def pending(self) -> list[Proposal]:
+        """Proposals neither measured, failed, rejected nor amended."""
+        return [p for pid, p in self.proposals.items() if self.status.get(pid) not in RESOLVED]
+
+    @property
+    def used(self) -> int:
+        """Experiments spent: runs measured or failed."""
+        return len(self.measurements) + len(self.failures)
+
+    @property
+    def next_round(self) -> int:
+        """Round number of the next batch."""
+        return 1 + max((p.round for p in self.proposals.values()), default=0)
+
+    def capacity(self) -> int:
+        """How many proposals may be added now (batch size and budget both respected)."""
+        pending = len(self.pending)
+        return max(0, min(self.spec.batch_size - pending, self.spec.budget - self.used - pending))
+
+    def observations(self) -> list[tuple[Design, float]]:
+        """Measured designs with their objective value."""
+        target = self.spec.objective.target
+        out = []
+        for m in self.measurements.values():
+            value = m.readout(target)
+            if value is not None:
+                out.append((m.design, value))
+        return out
+
+    def history(self) -> History:
+        """The optimizer core's view."""
+        rejected = {self.proposals[pid].design.key() for pid, s in self.status.items()
+                    if s == "rejected" and pid in self.proposals}
+        failed_runs = {self.run_to_proposal.get(r) for r in self.failures}
+        failed = [self.proposals[pid].design for pid in failed_runs if pid in self.proposals]
+        return History(measured=self.observations(), pending=[p.design for p in self.pending], failed=failed,
+                       rejected_keys=rejected)
+
+    def best(self) -> tuple[float | None, Design | None]:
+        """Best measured value and design (by the objective's sense)."""
+        obs = self.observations()
+        if not obs:
+            return None, None
+        pick = max if self.spec.objective.sense == Sense.MAXIMIZE else min
+        design, value = pick(obs, key=lambda dv: dv[1])
+        return value, design
+
+    @property
+    def budget_spent(self) -> bool:
+        """Every experiment of the budget has a result."""
+        return self.used >= self.spec.budget and not self.pending

@@ -1,0 +1,51 @@
+"""A Surrogate backed by the predictor service (`rpc.predict`), callable from a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import numpy as np
+
+from schemas import Design, PredictReply, PredictRequest
+from services.runtime.bus import Bus
+from services.runtime.rpc import call
+
+MAX_BATCH = 2000
+
+
+class RemoteSurrogate:
+    """Objective (and growth) mean/sd from the predictor; the planner runs in a thread, NATS in the loop."""
+
+    def __init__(self, bus: Bus, loop: asyncio.AbstractEventLoop, campaign_id: str, target: str,
+                 timeout_s: float = 30.0) -> None:
+        self.bus = bus
+        self.loop = loop
+        self.campaign_id = campaign_id
+        self.target = target
+        self.timeout_s = timeout_s
+        self.model_version: int | None = None
+
+    def _outputs(self, designs: Sequence[Design], name: str) -> tuple[np.ndarray, np.ndarray]:
+        means: list[float] = []
+        sds: list[float] = []
+        for start in range(0, len(designs), MAX_BATCH):
+            chunk = list(designs[start:start + MAX_BATCH])
+            request = PredictRequest(campaign_id=self.campaign_id, designs=chunk, outputs=[self.target, "growth"])
+            future = asyncio.run_coroutine_threadsafe(
+                call(self.bus, self.bus.subjects.predict, request, PredictReply, self.timeout_s), self.loop)
+            reply = future.result(self.timeout_s + 5)
+            self.model_version = reply.model_version
+            for prediction in reply.predictions:
+                value = prediction.outputs.get(name)
+                means.append(value.mean if value else np.nan)
+                sds.append(value.sd if value else np.nan)
+        return np.array(means), np.array(sds)
+
+    def predict(self, designs: Sequence[Design]) -> tuple[np.ndarray, np.ndarray]:
+        """Objective mean and sd per design."""
+        return self._outputs(designs, self.target)
+
+    def predict_growth(self, designs: Sequence[Design]) -> tuple[np.ndarray, np.ndarray]:
+        """Growth mean and sd per design (NaN when the model has no growth output)."""
+        return self._outputs(designs, "growth")

@@ -1,0 +1,198 @@
+"""Optimizer service: proposes batches on campaign start, after each new model or freed capacity.
+
+State is folded from the events stream (replayed at start), so a restart resumes without re-proposing;
+proposal ids derive from the design, so a re-publish after a crash is a duplicate JetStream drops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+
+import numpy as np
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas import CampaignEvent, CampaignEventKind, Message, Prediction, Proposal
+from services.optimizer.context import PlannedProposal
+from services.optimizer.feasibility import FeasibilityFilter
+from services.optimizer.ledger import CampaignLedger
+from services.optimizer.planner import plan_batch
+from services.optimizer.remote import RemoteSurrogate
+from services.runtime.bus import Bus
+from services.runtime.campaigns import CampaignDirectory
+from services.runtime.consumer import ConsumerSpec, Envelope, subject_parser
+from services.runtime.organism import load_organism
+from services.runtime.replay import replay
+from services.runtime.service import Service
+from services.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+EVENT_KINDS = ("proposal", "review", "work", "measurement", "run_failed", "model")
+
+
+class OptimizerSettings(BaseSettings):
+    """Optimizer-specific settings (FLUXLAB_OPTIMIZER_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLUXLAB_OPTIMIZER_", extra="ignore")
+
+    model_wait_s: float = Field(default=30.0, ge=0, description="Wait this long for a model of new data.")
+    tick_s: float = Field(default=0.3, gt=0)
+
+
+class OptimizerService(Service):
+    """Plans batches with the campaign's strategy and publishes Proposals."""
+
+    name = "optimizer"
+
+    def __init__(self, settings: Settings, bus: Bus | None = None, options: OptimizerSettings | None = None) -> None:
+        super().__init__(settings, bus)
+        self.options = options or OptimizerSettings()
+        self.ledgers: dict[str, CampaignLedger] = {}
+        self.directory: CampaignDirectory | None = None
+        self.filters: dict[str, FeasibilityFilter] = {}
+        self.rejected_infeasible: dict[str, int] = {}
+        self.pending_events: list[tuple[str, Message]] = []
+
+    def ledger(self, campaign_id: str) -> CampaignLedger | None:
+        """The campaign's ledger, once its spec is known."""
+        if campaign_id not in self.ledgers and self.directory is not None:
+            state = self.directory.get(campaign_id)
+            if state is None:
+                return None
+            self.ledgers[campaign_id] = CampaignLedger(state.spec)
+        return self.ledgers.get(campaign_id)
+
+    async def setup(self) -> None:
+        subjects = self.bus.subjects
+        self.directory = CampaignDirectory(self.bus)
+        await self.directory.start()
+        for campaign_id, state in self.directory.campaigns.items():
+            if state.status == CampaignEventKind.COMPLETED:
+                self.ledgers[campaign_id] = CampaignLedger(state.spec, completed=True)
+        await replay(self.bus, f"{subjects.ns}.evt.>", self._apply)
+        self.add_consumer(ConsumerSpec(
+            service=self.name, durable="optimizer-events", stream=subjects.events_stream,
+            filter_subjects=[subjects.events(kind) for kind in EVENT_KINDS], parse=subject_parser(self.bus),
+            handler=self.on_events, batch=256,
+        ))
+        self.spawn(self._planner_loop())
+
+    def _apply(self, _subject: str, model: Message) -> None:
+        campaign_id = getattr(model, "campaign_id", None)
+        if campaign_id is None or isinstance(model, CampaignEvent):
+            return
+        ledger = self.ledger(campaign_id)
+        if ledger is not None:
+            ledger.apply(model)
+
+    async def on_events(self, envelopes: list[Envelope]) -> None:
+        """Fold live events into the ledgers (planning happens in the loop)."""
+        assert self.directory is not None
+        for envelope in envelopes:
+            campaign_id = getattr(envelope.model, "campaign_id", "")
+            if self.directory.get(campaign_id) is None:  # its 'created' event may still be on its way
+                await self.directory.wait_for(campaign_id, 5.0)
+            self._apply(envelope.subject, envelope.model)
+
+    async def _planner_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.tick_s)
+            assert self.directory is not None
+            for campaign_id, state in list(self.directory.campaigns.items()):
+                if not state.active:
+                    continue
+                ledger = self.ledger(campaign_id)
+                if ledger is None or ledger.completed:
+                    continue
+                try:
+                    await self.step(campaign_id, ledger)
+                except Exception:
+                    log.exception("%s: planning failed", campaign_id)
+
+    def _waiting_for_model(self, ledger: CampaignLedger) -> bool:
+        new_data = len(ledger.measurements) > ledger.model_n_train
+        recent = time.monotonic() - ledger.last_measured_at < self.options.model_wait_s
+        return new_data and recent and len(ledger.measurements) >= 3
+
+    async def step(self, campaign_id: str, ledger: CampaignLedger) -> None:
+        """Complete the campaign, or propose up to its free capacity."""
+        if ledger.budget_spent:
+            await self.complete(campaign_id, ledger, "budget spent")
+            return
+        capacity = ledger.capacity()
+        if capacity <= 0 or self._waiting_for_model(ledger):
+            return
+        planned = await self.plan(campaign_id, ledger, capacity)
+        if not planned and not ledger.pending:
+            await self.complete(campaign_id, ledger, "search space exhausted")
+            return
+        round_ = ledger.next_round
+        for item in planned:
+            proposal = self._proposal(campaign_id, round_, item, ledger)
+            await self.bus.publish_event(proposal)
+            ledger.apply(proposal)
+        if planned:
+            log.info("%s: round %d, %d proposal(s)", campaign_id, round_, len(planned))
+
+    async def plan(self, campaign_id: str, ledger: CampaignLedger, n: int) -> list[PlannedProposal]:
+        """Run the planner in a worker thread (the surrogate calls back into this loop over NATS)."""
+        spec = ledger.spec
+        surrogate = None
+        if ledger.model_version > 0:
+            surrogate = RemoteSurrogate(self.bus, asyncio.get_running_loop(), campaign_id, spec.objective.target)
+        feasibility = await asyncio.to_thread(self._feasibility, campaign_id)
+        seed = int.from_bytes(hashlib.sha256(f"{spec.seed}:{campaign_id}:{ledger.next_round}".encode()).digest()[:8],
+                              "little")
+        rng = np.random.default_rng(seed)
+        planned = await asyncio.to_thread(plan_batch, spec, ledger.history(), surrogate, n, rng, feasibility)
+        if feasibility is not None:
+            self.rejected_infeasible[campaign_id] = feasibility.n_rejected
+        return planned
+
+    def _feasibility(self, campaign_id: str) -> FeasibilityFilter | None:
+        spec = self.ledgers[campaign_id].spec
+        is_cell = bool(spec.search_space.knockout_candidates or spec.search_space.expression
+                       or spec.search_space.medium)
+        if not is_cell or spec.objective.growth_floor <= 0:
+            return None
+        if campaign_id not in self.filters:
+            organism = load_organism(spec.organism.model)
+            self.filters[campaign_id] = FeasibilityFilter(organism, spec.objective.growth_floor,
+                                                          base_medium=dict(spec.organism.medium) or None)
+        return self.filters[campaign_id]
+
+    def _proposal(self, campaign_id: str, round_: int, item: PlannedProposal, ledger: CampaignLedger) -> Proposal:
+        target = ledger.spec.objective.target
+        predicted: dict[str, Prediction] = {}
+        if item.mean is not None and item.sd is not None and np.isfinite(item.mean) and np.isfinite(item.sd):
+            predicted[target] = Prediction(mean=item.mean, sd=max(item.sd, 0.0))
+        if item.growth_mean is not None and item.growth_sd is not None and np.isfinite(item.growth_mean) \
+                and np.isfinite(item.growth_sd):
+            predicted["growth"] = Prediction(mean=item.growth_mean, sd=max(item.growth_sd, 0.0))
+        digest = hashlib.sha256(item.design.key().encode()).hexdigest()[:20]
+        acquisition = item.acquisition if item.acquisition is not None and np.isfinite(item.acquisition) else None
+        return Proposal(id=f"prop-{campaign_id}-{digest}", campaign_id=campaign_id, round=round_,
+                        design=item.design, predicted=predicted, strategy=item.strategy, acquisition=acquisition,
+                        feasible=item.feasible, model_version=ledger.model_version or None)
+
+    async def complete(self, campaign_id: str, ledger: CampaignLedger, why: str) -> None:
+        """Publish completion with the best measured design (idempotent id)."""
+        value, design = ledger.best()
+        event = CampaignEvent(
+            id=f"complete-{campaign_id}", campaign_id=campaign_id, kind=CampaignEventKind.COMPLETED,
+            detail=f"{why}; {ledger.used} experiments; infeasible designs filtered: "
+                   f"{self.rejected_infeasible.get(campaign_id, 0)}",
+            best_value=value, best_design_key=design.key() if design else None,
+        )
+        await self.bus.publish_event(event)
+        ledger.completed = True
+        log.info("%s: completed (%s), best %s", campaign_id, why, value)
+
+    async def teardown(self) -> None:
+        if self.directory is not None:
+            with contextlib.suppress(Exception):
+                await self.directory.stop()

@@ -1,0 +1,223 @@
+"""Predictor service: retrains on measurement events (debounced), versions models, answers `rpc.predict`.
+
+State is rebuilt at start by replaying measurement and model events (the stream is the system of record)
+and loading the latest weights from the object store, so a restart does not retrain from scratch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas import (
+    CampaignSpec,
+    DesignPrediction,
+    Measurement,
+    Message,
+    ModelTrained,
+    Prediction,
+    PredictReply,
+    PredictRequest,
+)
+from services.predictor.deepmodel import DeepModel
+from services.predictor.errors import PredictorError
+from services.runtime.bus import Bus
+from services.runtime.campaigns import CampaignDirectory
+from services.runtime.consumer import ConsumerSpec, Envelope, subject_parser
+from services.runtime.replay import replay
+from services.runtime.service import RpcError, Service
+from services.runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class PredictorSettings(BaseSettings):
+    """Predictor-specific settings (FLUXLAB_PREDICTOR_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLUXLAB_PREDICTOR_", extra="ignore")
+
+    kind: str = Field(default="hybrid", description="Model for cell campaigns: hybrid, mlp or fusion.")
+    ensemble: int = Field(default=5, ge=1)
+    debounce_s: float = Field(default=3.0, ge=0, description="Retrain this long after the first new measurement.")
+    debounce_n: int | None = Field(default=None, ge=1, description="Retrain after N new ones (default batch size).")
+    epochs: int = Field(default=300, ge=1)
+
+
+@dataclass
+class CampaignModel:
+    """Training data and the current model of one campaign."""
+
+    measurements: dict[str, Measurement] = field(default_factory=dict)
+    model: DeepModel | None = None
+    version: int = 0
+    trained_on: int = 0
+    first_untrained_at: float | None = None
+    artifact: str | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class PredictorService(Service):
+    """The deep surrogate as a service."""
+
+    name = "predictor"
+
+    def __init__(self, settings: Settings, bus: Bus | None = None,
+                 options: PredictorSettings | None = None) -> None:
+        super().__init__(settings, bus)
+        self.options = options or PredictorSettings()
+        self.state: dict[str, CampaignModel] = {}
+        self.directory: CampaignDirectory | None = None
+        self.store: Any = None
+
+    def campaign(self, campaign_id: str) -> CampaignModel:
+        """State of a campaign (created on first use)."""
+        return self.state.setdefault(campaign_id, CampaignModel())
+
+    async def setup(self) -> None:
+        subjects = self.bus.subjects
+        self.directory = CampaignDirectory(self.bus)
+        await self.directory.start()
+        try:
+            self.store = await self.bus.js.object_store(subjects.models_bucket)
+        except (BucketNotFoundError, NotFoundError):
+            self.store = await self.bus.js.create_object_store(subjects.models_bucket)
+        await replay(self.bus, subjects.events("model"), self._apply)
+        await replay(self.bus, subjects.events("measurement"), self._apply)
+        for campaign_id, cm in self.state.items():
+            if cm.artifact:
+                await self._load(campaign_id, cm)
+        self.add_consumer(ConsumerSpec(
+            service=self.name, durable="predictor-measurements", stream=subjects.events_stream,
+            filter_subjects=[subjects.events("measurement")], parse=subject_parser(self.bus),
+            handler=self.on_measurements, batch=256,
+        ))
+        await self.add_endpoints({"predict": (subjects.predict, self.rpc_predict)})
+        self.spawn(self._trainer())
+
+    def _apply(self, _subject: str, model: Message) -> None:
+        if isinstance(model, Measurement):
+            cm = self.campaign(model.campaign_id)
+            if model.id not in cm.measurements:
+                cm.measurements[model.id] = model
+        elif isinstance(model, ModelTrained):
+            cm = self.campaign(model.campaign_id)
+            if model.version > cm.version:
+                cm.version, cm.trained_on, cm.artifact = model.version, model.n_train, model.artifact
+
+    async def _load(self, campaign_id: str, cm: CampaignModel) -> None:
+        try:
+            obj = await self.store.get(cm.artifact)
+        except ObjectNotFoundError:
+            log.warning("%s: artifact %s missing; will retrain", campaign_id, cm.artifact)
+            cm.trained_on = 0
+            return
+        cm.model = await asyncio.to_thread(DeepModel.from_bytes, obj.data)
+        log.info("%s: loaded model v%d (%d measurements)", campaign_id, cm.version, cm.trained_on)
+
+    async def on_measurements(self, envelopes: list[Envelope]) -> None:
+        """Add new measurements to their campaign's training data (retraining is debounced)."""
+        now = time.monotonic()
+        for envelope in envelopes:
+            before = len(self.campaign(envelope.model.campaign_id).measurements)  # type: ignore[attr-defined]
+            self._apply(envelope.subject, envelope.model)
+            cm = self.campaign(envelope.model.campaign_id)  # type: ignore[attr-defined]
+            if len(cm.measurements) > before and cm.first_untrained_at is None:
+                cm.first_untrained_at = now
+
+    async def _trainer(self) -> None:
+        while True:
+            await asyncio.sleep(0.2)
+            for campaign_id, cm in list(self.state.items()):
+                if self._due(campaign_id, cm):
+                    try:
+                        await self.train(campaign_id, cm)
+                    except Exception:
+                        log.exception("%s: training failed", campaign_id)
+                        cm.first_untrained_at = time.monotonic()
+
+    def _due(self, campaign_id: str, cm: CampaignModel) -> bool:
+        new = len(cm.measurements) - cm.trained_on
+        if new <= 0 or len(cm.measurements) < 3:
+            return False
+        state = self.directory.get(campaign_id) if self.directory else None
+        if state is None:
+            return False
+        threshold = self.options.debounce_n or state.spec.batch_size
+        waited = time.monotonic() - (cm.first_untrained_at or time.monotonic())
+        return new >= threshold or waited >= self.options.debounce_s
+
+    def _new_model(self, spec: CampaignSpec) -> DeepModel:
+        is_function = (spec.simulator is not None and spec.simulator.kind == "function") or not (
+            spec.search_space.knockout_candidates or spec.search_space.expression or spec.search_space.medium)
+        kind = "mlp" if is_function else self.options.kind
+        organism = None if is_function else spec.organism.model
+        return DeepModel(kind=kind, organism=organism, ensemble=self.options.ensemble,
+                         search_space=spec.search_space, epochs=self.options.epochs, seed=spec.seed,
+                         base_medium=dict(spec.organism.medium) or None)
+
+    async def train(self, campaign_id: str, cm: CampaignModel) -> ModelTrained:
+        """Train a new version on every measurement so far, store it, publish ModelTrained, hot-swap."""
+        assert self.directory is not None
+        spec = self.directory.campaigns[campaign_id].spec
+        data = list(cm.measurements.values())
+        started = time.perf_counter()
+        model = self._new_model(spec)
+        report = await asyncio.to_thread(model.train_on_measurements, data)
+        version = cm.version + 1
+        artifact = f"{campaign_id}/v{version:04d}.pt"
+        await self.store.put(artifact, await asyncio.to_thread(model.to_bytes))
+        metrics = {k: float(v) for k, v in report.items()
+                   if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
+        metrics["train_s"] = time.perf_counter() - started
+        event = ModelTrained(id=f"model-{campaign_id}-v{version}", campaign_id=campaign_id, version=version,
+                             artifact=artifact, model_kind=model.config.kind, n_train=len(data), metrics=metrics)
+        await self.bus.publish_event(event)
+        cm.model, cm.version, cm.trained_on, cm.artifact = model, version, len(data), artifact
+        cm.first_untrained_at = None
+        log.info("%s: model v%d trained on %d measurements", campaign_id, version, len(data))
+        return event
+
+    async def rpc_predict(self, data: bytes) -> BaseModel:
+        """Batched predictions with calibrated sd; errors name the field."""
+        request = PredictRequest.model_validate_json(data)
+        cm = self.state.get(request.campaign_id)
+        if cm is None or cm.model is None:
+            raise RpcError("campaign_id", f"no model trained yet for campaign '{request.campaign_id}'")
+        model, version = cm.model, cm.version
+        async with cm.lock:
+            try:
+                result = await asyncio.to_thread(model.predict, request.designs)
+                attributions = (await asyncio.to_thread(_attributions, model, request)
+                                if request.attributions else None)
+            except PredictorError as exc:
+                raise RpcError(exc.field, exc.reason) from None
+        wanted = set(request.outputs) if request.outputs else None
+        predictions = []
+        for i in range(len(request.designs)):
+            outputs = {name: Prediction(mean=m, sd=s) for name, (m, s) in result.row(i).items()
+                       if (wanted is None or name in wanted) and math.isfinite(m) and math.isfinite(s)}
+            predictions.append(DesignPrediction(outputs=outputs,
+                                                attributions=attributions[i] if attributions else None))
+        return PredictReply(model_version=version, predictions=predictions)
+
+    async def teardown(self) -> None:
+        if self.directory is not None:
+            with contextlib.suppress(Exception):
+                await self.directory.stop()
+
+
+def _attributions(model: DeepModel, request: PredictRequest) -> list[dict[str, float]] | None:
+    """Per-design attributions of each intervention/modality to the first requested (or first) output."""
+    from services.predictor import attributions as attr
+
+    output = request.outputs[0] if request.outputs else model.names[0]
+    return attr.attribute(model, request.designs, output)  # type: ignore[no-any-return]
