@@ -133,11 +133,11 @@ class PullConsumer:
         try:
             msgs: list[Msg] = await self._sub.fetch(self.spec.batch, timeout=self.spec.fetch_timeout_s)
             return msgs
-        except NatsTimeoutError:
+        except (NatsTimeoutError, TimeoutError):
             return []
         except Exception as exc:  # connection hiccup: the client reconnects; back off briefly
             if not self._stopping.is_set():
-                log.warning("%s: fetch failed: %s", self.spec.durable, exc)
+                log.warning("%s: fetch failed: %r", self.spec.durable, exc)
                 await asyncio.sleep(0.5)
             return []
 

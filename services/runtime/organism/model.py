@@ -164,19 +164,26 @@ class Organism:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Flux bounds of a design: default bounds, base medium then design medium, knockouts, expression.
 
-        Gene knockouts block reactions whose GPR is false; reaction-id knockouts block
-        the reaction; an expression fold change multiplies both bounds of each reaction
-        it touches by the reaction's relative capacity (gpr module). Plain FBA bounds of
-        +-1000 are effectively open, so only strong down-regulation changes an FBA optimum.
+        Knockouts follow cobra: a gene knockout blocks each reaction whose GPR becomes
+        false (losing one isozyme leaves the bounds alone); a reaction-id knockout blocks
+        that reaction. An expression fold change multiplies both bounds of each reaction
+        it touches by the reaction's relative capacity (gpr module: AND = min, OR = sum).
+        Plain FBA bounds of +-1000 are effectively open, so only strong down-regulation
+        changes an FBA optimum.
         """
         self.validate_design(design)
         lb, ub = self.lb.copy(), self.ub.copy()
         if base_medium:
             self.medium_bounds(lb, ub, base_medium)
         self.medium_bounds(lb, ub, design.medium)
-        for r, scale in self.reaction_levels(self.gene_levels(design)).items():
+        expression = {g: float(f) for g, f in design.expression.items() if g not in design.knockouts}
+        for r, scale in self.reaction_levels(expression).items():
             lb[r] *= scale
             ub[r] *= scale
+        knocked = {ko: 0.0 for ko in design.knockouts if ko in self._genes}
+        for r, level in self.reaction_levels(knocked).items():
+            if level == 0.0:
+                lb[r] = ub[r] = 0.0
         for ko in design.knockouts:
             if ko in self._rindex and ko not in self._genes:
                 lb[self._rindex[ko]] = ub[self._rindex[ko]] = 0.0

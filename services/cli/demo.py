@@ -1,0 +1,110 @@
+"""`fluxlab demo`: a complete simulated campaign on the embedded stack, with a report.
+
+The demo drives the simulators (the true cell stands in for the lab, and gives the true optimum for the
+report); the services themselves never import `simulators`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from schemas import CampaignSpec, Design, ReviewMode, ReviewSpec
+from services.cli import UserError
+from services.runtime.bus import Bus
+from services.runtime.campaign_client import CampaignClient
+from services.runtime.local_stack import temporary_stack
+from services.runtime.settings import Settings
+
+console = Console(stderr=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the demo command."""
+    app.command()(demo)
+
+
+def demo(
+    budget: Annotated[int, typer.Option(help="Experiments in the campaign.")] = 48,
+    batch: Annotated[int, typer.Option(help="Designs per round.")] = 8,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    out: Annotated[Path, typer.Option(help="Report folder.")] = Path("demo-out"),
+    review: Annotated[str, typer.Option(help="auto, or human (approve on the web page).")] = "auto",
+    http_port: Annotated[int, typer.Option(help="Review page port.")] = 8700,
+    json_out: Annotated[bool, typer.Option("--json", help="Print only the summary JSON.")] = False,
+) -> None:
+    """Run a simulated closed-loop campaign (succinate in E. coli core) and write a report to OUT."""
+    from simulators.examples import succinate_core_spec
+
+    if review not in ("auto", "human"):
+        raise UserError(f"review: '{review}' is not auto or human")
+    if budget < 1 or batch < 1:
+        raise UserError("budget/batch: must be at least 1")
+    spec = succinate_core_spec(seed=seed, budget=budget, batch_size=batch)
+    spec = spec.model_copy(update={"id": f"demo-{seed}-{int(time.time())}",
+                                   "review": ReviewSpec(mode=ReviewMode(review))})
+    truth: dict[str, Any] = {}
+    oracle = threading.Thread(target=_ground_truth, args=(spec, truth), daemon=True)
+    oracle.start()
+    settings = Settings(data_dir=out / "stack", http_port=http_port, grace_s=3.0)
+    started = time.perf_counter()
+    with temporary_stack(settings, spec) as ready:
+        if review == "human":
+            console.print(f"review the proposals at http://127.0.0.1:{http_port}/ (reviewer credentials in "
+                          f"{settings.data_dir})")
+        summary, records = asyncio.run(_campaign(ready, spec, quiet=json_out))
+    oracle.join()
+    from services.report.build import write_report
+
+    full = write_report(out, spec, records, summary, truth.get("optimum"), truth.get("reference"),
+                        truth.get("threshold", 0.05))
+    full["elapsed_s"] = round(time.perf_counter() - started, 1)
+    (out / "summary.json").write_text(json.dumps(full, indent=2) + "\n")
+    if json_out:
+        print(json.dumps(full))
+        return
+    console.print(f"best {full['best_value']:.3f} of true optimum {full['true_optimum']:.3f} "
+                  f"({full['best_design_text']}); report: {out / 'report.html'}")
+    console.print(f"demo finished in {full['elapsed_s']} s")
+
+
+def _ground_truth(spec: CampaignSpec, truth: dict[str, Any]) -> None:
+    """True optimum and wild-type value on the noise-free simulated cell (runs beside the campaign)."""
+    from simulators.ground_truth import true_optimum
+    from simulators.truecell import TrueCell
+
+    profile = spec.simulator.profile if spec.simulator else "default"
+    cell = TrueCell(spec.organism.model, profile)
+    reference = cell.respond(Design()).flux(spec.objective.target)
+    gt = true_optimum(spec)
+    truth.update(optimum=gt.value, reference=reference, threshold=max(0.1 * abs(reference), 0.05))
+
+
+async def _campaign(settings: Settings, spec: CampaignSpec, quiet: bool) -> tuple[dict[str, Any], Any]:
+    bus = await Bus.connect(settings.resolved_nats_url(), settings.namespace, name="fluxlab-demo")
+    client = CampaignClient(bus)
+    try:
+        await client.start(spec)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, disable=quiet) as progress:
+            task = progress.add_task("round 1, best so far -", total=spec.budget)
+
+            def show(done: int, total: int, best: float | None) -> None:
+                round_ = min(done // spec.batch_size + 1, -(-total // spec.batch_size))
+                best_text = "-" if best is None else f"{best:.3f}"
+                progress.update(task, completed=done, description=f"round {round_}, best so far {best_text}")
+
+            await client.wait_completed(spec, timeout_s=1500, progress=show)
+            progress.update(task, completed=spec.budget)
+        summary = await client.summary(spec)
+        return summary, await client.records(spec.id)
+    finally:
+        await bus.close()

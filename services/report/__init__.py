@@ -1,0 +1,1 @@
+"""Campaign reports: prospective evaluation, plots and an HTML page."""

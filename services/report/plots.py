@@ -1,0 +1,81 @@
+"""The report's PNG plots (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from services.report.prospective import Pair
+
+
+def best_so_far(values: list[float], path: Path, true_optimum: float | None, reference: float | None,
+                target: str, maximize: bool = True) -> None:
+    """Best measured objective against experiments, with the true optimum and the reference."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    if values:
+        best = np.maximum.accumulate(values) if maximize else np.minimum.accumulate(values)
+        x = np.arange(1, len(values) + 1)
+        ax.scatter(x, values, s=12, color="0.6", label="measured")
+        ax.step(x, best, where="post", color="C0", lw=2, label="best so far")
+    if true_optimum is not None:
+        ax.axhline(true_optimum, color="C3", ls="--", label=f"true optimum ({true_optimum:.3g})")
+        ax.axhline(0.95 * true_optimum, color="C3", ls=":", lw=1, label="95 % of optimum")
+    if reference is not None:
+        ax.axhline(reference, color="C2", ls="-.", label=f"wild type ({reference:.3g})")
+    ax.set_xlabel("experiments")
+    ax.set_ylabel(target)
+    ax.set_title("Best so far")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def predicted_vs_measured(pairs: list[Pair], path: Path, target: str) -> None:
+    """Prospective predictions (± 1.96 sd) against measurements, with the y = x line."""
+    fig, ax = plt.subplots(figsize=(5.2, 5.2))
+    if pairs:
+        mu = np.array([p.predicted for p in pairs])
+        sd = np.array([p.sd for p in pairs])
+        y = np.array([p.measured for p in pairs])
+        rounds = np.array([p.round for p in pairs])
+        ax.errorbar(mu, y, xerr=1.959964 * sd, fmt="none", ecolor="0.75", lw=0.8)
+        points = ax.scatter(mu, y, c=rounds, cmap="viridis", s=20, zorder=3)
+        fig.colorbar(points, ax=ax, label="round")
+        lo, hi = float(min(mu.min(), y.min())), float(max(mu.max(), y.max()))
+        pad = 0.05 * (hi - lo or 1.0)
+        ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1, label="y = x")
+        ax.legend(fontsize=8)
+    ax.set_xlabel(f"predicted {target} (before the experiment)")
+    ax.set_ylabel(f"measured {target}")
+    ax.set_title("Prospective predictions")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def model_metrics(models: list[dict[str, Any]], path: Path, max_panels: int = 4) -> None:
+    """Model metrics by version (the numeric metrics every version reports)."""
+    versions = [m["version"] for m in models]
+    keys: list[str] = []
+    if models:
+        common = set.intersection(*(set(m["metrics"]) for m in models))
+        preferred = [k for k in ("val_r2", "r2", "val_loss", "coverage95", "train_s") if k in common]
+        keys = (preferred + sorted(common - set(preferred)))[:max_panels - 1]
+    fig, axes = plt.subplots(1, len(keys) + 1, figsize=(3.2 * (len(keys) + 1), 3.2), squeeze=False)
+    axes[0][0].plot(versions, [m["n_train"] for m in models], "o-")
+    axes[0][0].set_title("training measurements")
+    for ax, key in zip(axes[0][1:], keys, strict=False):
+        ax.plot(versions, [m["metrics"][key] for m in models], "o-", color="C1")
+        ax.set_title(key)
+    for ax in axes[0]:
+        ax.set_xlabel("model version")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

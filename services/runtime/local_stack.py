@@ -1,0 +1,72 @@
+"""Find the stack running for a data dir, or run a temporary one for a single campaign."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlparse
+
+from schemas import CampaignSpec, ExecutorKind
+from services.registry import service_names
+from services.runtime.settings import NATS_URL_FILE, Settings
+from services.runtime.supervisor import Stack
+
+
+def _reachable(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 4222), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def running_stack_or_none(settings: Settings) -> str | None:
+    """The URL of the embedded server `fluxlab up` started for this data dir, if it answers."""
+    url_file = settings.data_dir / NATS_URL_FILE
+    if not url_file.is_file():
+        return None
+    url = url_file.read_text().strip()
+    return url if _reachable(url) else None
+
+
+def executor_args(spec: CampaignSpec) -> tuple[str, list[str]]:
+    """The simulator that answers this campaign's work orders, with its arguments."""
+    if spec.executor.kind == ExecutorKind.BENCH:
+        return "bench-sim", []
+    return "robot-sim", ["--station", spec.executor.station]
+
+
+@contextmanager
+def temporary_stack(settings: Settings, spec: CampaignSpec, wait_s: float = 90.0) -> Iterator[Settings]:
+    """Embedded NATS, every service and the campaign's simulator, stopped on exit."""
+    executor, args = executor_args(spec)
+    stack = Stack(settings, [*service_names(), executor], extra_args={executor: args})
+    stack.start()
+    try:
+        ready = settings.model_copy(update={"nats_url": stack.nats_url})
+        wait_until_ready(ready, wait_s)
+        yield ready
+    finally:
+        stack.stop()
+
+
+def wait_until_ready(settings: Settings, wait_s: float) -> None:
+    """Block until every service with endpoints answers $SRV.PING."""
+    import asyncio
+
+    from services.cli.stack import collect_status
+
+    wanted = {f"fluxlab-{name}" for name in service_names() if name in ("tracker", "predictor", "review")}
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            report = asyncio.run(collect_status(settings))
+            if wanted <= {s["name"] for s in report["services"]}:
+                return
+        except Exception:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"services did not come up within {wait_s:.0f}s (see {settings.data_dir / 'logs'})")

@@ -1,0 +1,241 @@
+"""NATS accounts and per-subject permissions for one namespace, and the credentials that go with them.
+
+`render_accounts_config` writes the `accounts { FLUXLAB { ... } }` block that nats-server reads
+(`deploy/nats/accounts.conf` is its output for namespace `fluxlab`). Every user may only publish
+and consume what its part of the loop needs (DESIGN.md's subject table):
+
+- the core services (tracker, predictor, optimizer, review) read the streams they consume through
+  durable pull consumers, publish only their own events and dead letters, and answer their rpc subjects;
+- a robot user `robot-<station>` may pull only from its own station's work-queue consumer
+  (durable `robot-<station>`, filter `<ns>.work.robot.<station>`) and publish only measurements
+  and run failures; `bench` likewise for the bench queue;
+- `cli` creates campaigns, imports measurements and calls rpc endpoints; `operator` may do anything
+  inside the account.
+
+Passwords are either env references (`$FLUXLAB_NATS_PW_TRACKER`, substituted by nats-server at start,
+so no secret is ever written into a config file) or literal strings (tests, temp configs only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.runtime.subjects import Subjects
+
+ACCOUNT = "FLUXLAB"
+CORE_SERVICES = ("tracker", "predictor", "optimizer", "review")
+CREDENTIALS_FILE = "nats-credentials.json"
+DEFAULT_STATIONS = ("sim1", "sim2")
+_ENV_REF = re.compile(r"^\$[A-Z_][A-Z0-9_]*$")
+
+
+@dataclass
+class Permissions:
+    """What one user may publish and subscribe to."""
+
+    publish: list[str] = field(default_factory=list)
+    subscribe: list[str] = field(default_factory=list)
+    allow_responses: bool = False
+
+
+def robot_user(station: str) -> str:
+    """User name of a robot station."""
+    return f"robot-{station}"
+
+
+def robot_durable(station: str) -> str:
+    """Durable consumer name of a robot station on the work stream (the only one its user may pull from)."""
+    return f"robot-{station}"
+
+
+BENCH_DURABLE = "bench"
+
+
+def users(stations: Iterable[str] = DEFAULT_STATIONS) -> list[str]:
+    """Every user of the account, in config order."""
+    return [*CORE_SERVICES, *(robot_user(s) for s in stations), "bench", "cli", "operator"]
+
+
+def password_env_var(user: str) -> str:
+    """Environment variable that carries a user's password (`robot-sim1` -> `FLUXLAB_NATS_PW_ROBOT_SIM1`)."""
+    return "FLUXLAB_NATS_PW_" + re.sub(r"[^A-Za-z0-9]", "_", user).upper()
+
+
+def env_password_refs(user_names: Iterable[str]) -> dict[str, str]:
+    """Passwords as env references, for configs that are committed or shared."""
+    return {user: "$" + password_env_var(user) for user in user_names}
+
+
+def password_environment(passwords: dict[str, str]) -> dict[str, str]:
+    """The environment a nats-server needs to read a config rendered with `env_password_refs`."""
+    return {password_env_var(user): password for user, password in passwords.items()}
+
+
+def _stream_admin(streams: Iterable[str]) -> list[str]:
+    return [f"$JS.API.STREAM.{verb}.{stream}" for stream in streams for verb in ("INFO", "CREATE", "UPDATE")]
+
+
+def _consumer_api(stream: str) -> list[str]:
+    """Durable consumers of any name on one stream: create, info, fetch, ack."""
+    return [
+        f"$JS.API.CONSUMER.*.{stream}.*",
+        f"$JS.API.CONSUMER.CREATE.{stream}.*.>",
+        f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.*",
+        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.*",
+        f"$JS.ACK.{stream}.*.>",
+    ]
+
+
+def _one_consumer(stream: str, durable: str, filter_subject: str) -> list[str]:
+    """Exactly one durable with a fixed filter (the filter is part of the create subject, so it is enforced)."""
+    return [
+        f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.{filter_subject}",
+        f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
+        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+        f"$JS.ACK.{stream}.{durable}.>",
+    ]
+
+
+def _object_store(bucket: str) -> list[str]:
+    stream = f"OBJ_{bucket}"
+    return [
+        f"$O.{bucket}.>", "$JS.API.STREAM.NAMES",
+        *(f"$JS.API.STREAM.{verb}.{stream}" for verb in ("INFO", "CREATE", "UPDATE", "PURGE", "MSG.GET")),
+        f"$JS.API.DIRECT.GET.{stream}", f"$JS.API.DIRECT.GET.{stream}.>",
+        f"$JS.API.CONSUMER.CREATE.{stream}", f"$JS.API.CONSUMER.CREATE.{stream}.>",
+        f"$JS.API.CONSUMER.INFO.{stream}.*", f"$JS.API.CONSUMER.DELETE.{stream}.*",
+    ]
+
+
+def permissions(namespace: str, stations: Iterable[str] = DEFAULT_STATIONS) -> dict[str, Permissions]:
+    """Per-user permissions of one namespace (see the module docstring)."""
+    s = Subjects(namespace)
+    ns = s.ns
+    events, work, dlq = s.events_stream, s.work_stream, s.dlq_stream
+    common_pub = ["$JS.API.INFO", *(f"$JS.API.STREAM.INFO.{x}" for x in (events, work, dlq))]
+    inbox = "_INBOX.>"
+    service_pub = [*common_pub, *_stream_admin((events, work, dlq))]
+    result: dict[str, Permissions] = {
+        "tracker": Permissions(
+            publish=[*service_pub, s.dlq("tracker"), *_consumer_api(events), *_consumer_api(dlq)],
+            subscribe=[s.all_events, s.all_dlq, f"{ns}.rpc.tracker.>", "$SRV.>", inbox],
+            allow_responses=True,
+        ),
+        "predictor": Permissions(
+            publish=[*service_pub, f"{ns}.evt.model.>", s.dlq("predictor"), *_consumer_api(events),
+                     *_object_store(s.models_bucket)],
+            subscribe=[f"{ns}.evt.measurement.>", f"{ns}.evt.campaign.>", s.predict, f"{ns}.rpc.predictor.>",
+                       "$SRV.>", inbox],
+            allow_responses=True,
+        ),
+        "optimizer": Permissions(
+            publish=[*service_pub, f"{ns}.evt.proposal.>", f"{ns}.evt.campaign.>", s.dlq("optimizer"), s.predict,
+                     *_consumer_api(events)],
+            subscribe=[s.all_events, f"{ns}.rpc.optimizer.>", "$SRV.>", inbox],
+            allow_responses=True,
+        ),
+        "review": Permissions(
+            publish=[*service_pub, f"{ns}.evt.review.>", f"{ns}.evt.work.>", s.all_work, f"{ns}.evt.proposal.>",
+                     s.dlq("review"), *_consumer_api(events)],
+            subscribe=[s.all_events, f"{ns}.rpc.review.>", "$SRV.>", inbox],
+            allow_responses=True,
+        ),
+    }
+    lab_pub = [*common_pub, f"{ns}.evt.measurement.>", f"{ns}.evt.run_failed.>"]
+    for station in stations:
+        durable = robot_durable(station)
+        result[robot_user(station)] = Permissions(
+            publish=[*lab_pub, s.dlq(durable), s.dlq("robot-sim"), *_one_consumer(work, durable, s.robot(station))],
+            subscribe=[inbox],
+        )
+    result["bench"] = Permissions(
+        publish=[*lab_pub, s.dlq("bench"), s.dlq("bench-sim"), *_one_consumer(work, BENCH_DURABLE, s.bench)],
+        subscribe=[inbox],
+    )
+    result["cli"] = Permissions(
+        publish=[*service_pub, f"{ns}.evt.campaign.>", f"{ns}.evt.measurement.>", f"{ns}.rpc.>", "$SRV.>",
+                 *_consumer_api(events), *_consumer_api(dlq)],
+        subscribe=[inbox],
+    )
+    result["operator"] = Permissions(publish=[">"], subscribe=[">"], allow_responses=True)
+    return result
+
+
+def _quote(value: str) -> str:
+    return json.dumps(value)
+
+
+def _password(value: str) -> str:
+    if _ENV_REF.match(value):
+        return value
+    if any(c in value for c in '"\\\n\r$') or not value:
+        raise ValueError("a literal password must be non-empty and hold no quote, backslash, '$' or newline")
+    return _quote(value)
+
+
+def _unique(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _list(items: list[str], indent: str) -> str:
+    inner = ",\n".join(f"{indent}  {_quote(item)}" for item in items)
+    return f"[\n{inner}\n{indent}]"
+
+
+def _user_block(user: str, password: str, perms: Permissions) -> str:
+    pad = "        "
+    lines = [
+        "      {",
+        f"{pad}user: {_quote(user)}",
+        f"{pad}password: {_password(password)}",
+        f"{pad}permissions: {{",
+        f"{pad}  publish: {{ allow: {_list(_unique(perms.publish), pad + '  ')} }}",
+        f"{pad}  subscribe: {{ allow: {_list(_unique(perms.subscribe), pad + '  ')} }}",
+    ]
+    if perms.allow_responses:
+        lines.append(f"{pad}  allow_responses: true")
+    lines += [f"{pad}}}", "      }"]
+    return "\n".join(lines)
+
+
+def render_accounts_config(namespace: str, passwords: dict[str, str], stations: list[str]) -> str:
+    """The nats-server `accounts` block of one namespace; `passwords` maps every user to a literal or `$ENV_VAR`."""
+    perms = permissions(namespace, stations)
+    missing = sorted(set(perms) - set(passwords))
+    if missing:
+        raise KeyError(f"no password for user(s): {', '.join(missing)}")
+    blocks = ",\n".join(_user_block(user, passwords[user], p) for user, p in perms.items())
+    return (
+        f"# Generated by services.runtime.security.render_accounts_config(namespace={namespace!r}).\n"
+        "# Passwords are $FLUXLAB_NATS_PW_<USER> environment references: set them where nats-server runs.\n"
+        "accounts {\n"
+        f"  {ACCOUNT} {{\n"
+        "    jetstream: enabled\n"
+        "    users: [\n"
+        f"{blocks}\n"
+        "    ]\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+def generate_credentials(data_dir: Path, stations: Iterable[str] = DEFAULT_STATIONS) -> dict[str, str]:
+    """Random passwords for every user, kept in `<data_dir>/nats-credentials.json` (mode 0600); reused if present."""
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / CREDENTIALS_FILE
+    existing: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    wanted = users(stations)
+    credentials = {user: existing.get(user) or secrets.token_urlsafe(24) for user in wanted}
+    if credentials != existing:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(credentials, handle, indent=2)
+    os.chmod(path, 0o600)
+    return credentials

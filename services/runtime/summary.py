@@ -1,0 +1,50 @@
+"""A campaign's outcome computed from the tracker's records (pure functions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas import CampaignSpec, Measurement, Sense
+
+
+def best_by_batch(spec: CampaignSpec, proposals: list[dict[str, Any]], work_orders: list[dict[str, Any]],
+                  measurements: list[Measurement]) -> list[float | None]:
+    """Best measured objective value so far after each proposal round."""
+    round_of = {p["id"]: p["round"] for p in proposals}
+    proposal_of = {w["run_id"]: w["proposal_id"] for w in work_orders}
+    by_round: dict[int, list[float]] = {}
+    for m in measurements:
+        value = m.readout(spec.objective.target)
+        round_ = round_of.get(proposal_of.get(m.run_id, ""))
+        if value is not None and round_ is not None:
+            by_round.setdefault(round_, []).append(value)
+    pick = max if spec.objective.sense == Sense.MAXIMIZE else min
+    out: list[float | None] = []
+    best: float | None = None
+    for round_ in sorted({p["round"] for p in proposals}):
+        values = by_round.get(round_, [])
+        if values:
+            best = pick([*values, best]) if best is not None else pick(values)
+        out.append(best)
+    return out
+
+
+def campaign_summary(spec: CampaignSpec, proposals: list[dict[str, Any]], work_orders: list[dict[str, Any]],
+                     measurements: list[Measurement], failures: int, reviews: list[dict[str, Any]],
+                     models: list[dict[str, Any]]) -> dict[str, Any]:
+    """The JSON summary of `fluxlab campaign run`."""
+    scored = [(m.readout(spec.objective.target), m) for m in measurements]
+    valid = [(v, m) for v, m in scored if v is not None]
+    pick = max if spec.objective.sense == Sense.MAXIMIZE else min
+    best_value, best = pick(valid, key=lambda vm: vm[0]) if valid else (None, None)
+    return {
+        "campaign_id": spec.id,
+        "best_value": best_value,
+        "best_design": best.design.model_dump(mode="json") if best else None,
+        "best_design_text": best.design.describe() if best else None,
+        "best_by_batch": best_by_batch(spec, proposals, work_orders, measurements),
+        "n_measurements": len(measurements),
+        "n_failed": failures,
+        "n_rejected": sum(1 for r in reviews if r["action"] == "reject"),
+        "model_versions": len(models),
+    }
