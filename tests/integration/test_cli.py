@@ -1,0 +1,66 @@
+"""The `fluxlab` command as a user runs it: help, bad input (one line, exit 2, nothing lost), import/export."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from services.runtime.bus import Bus
+from services.runtime.nats_server import EmbeddedNats
+
+
+def fluxlab(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the CLI in a subprocess."""
+    return subprocess.run([sys.executable, "-m", "services.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def test_help_lists_the_commands() -> None:
+    result = fluxlab("--help")
+    assert result.returncode == 0
+    for command in ("up", "serve", "status", "schemas", "import", "export", "bench", "campaign", "demo"):
+        assert command in result.stdout
+
+
+def test_unknown_service_is_one_clear_line() -> None:
+    result = fluxlab("serve", "nosuch")
+    assert result.returncode == 2
+    assert "unknown service 'nosuch'" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_bad_csv_row_is_reported_and_nothing_is_published(
+    tmp_path: Path, nats_server: EmbeddedNats, namespace: str, bus: Bus
+) -> None:
+    env = {"FLUXLAB_NATS_URL": nats_server.url, "FLUXLAB_NAMESPACE": namespace}
+    bad = tmp_path / "bad.csv"
+    bad.write_text("run_id,ko,growth,product:EX_succ_e\nr1,b1380,0.6,1.2\nr2,b0903,NaN,1.1\n")
+    result = await asyncio.to_thread(fluxlab, "import", "measurements", str(bad), "--campaign", "c1", env=env)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == ["error: row 2, column 'growth': must be a finite number (NaN and infinity are rejected)"]
+    info = await bus.js.stream_info(bus.subjects.events_stream)
+    assert info.state.messages == 0
+    good = tmp_path / "good.csv"
+    good.write_text("run_id,ko,growth,product:EX_succ_e\nr1,b1380,0.6,1.2\nr2,b0903,0.5,1.1\n")
+    result = await asyncio.to_thread(fluxlab, "import", "measurements", str(good), "--campaign", "c1", env=env)
+    assert result.returncode == 0, result.stderr
+    again = await asyncio.to_thread(fluxlab, "import", "measurements", str(good), "--campaign", "c1", env=env)
+    assert "0 measurement(s)" in again.stderr and "2 already present" in again.stderr
+    info = await bus.js.stream_info(bus.subjects.events_stream)
+    assert info.state.messages == 2
+
+
+def test_missing_spec_file_is_one_line(tmp_path: Path) -> None:
+    result = fluxlab("campaign", "start", str(tmp_path / "nope.toml"), "--nats-url", "nats://127.0.0.1:1")
+    assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_invalid_spec_names_the_field(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.toml"
+    spec.write_text('budget = -3\n[objective]\ntarget = "EX_succ_e"\n[search_space]\nknockout_candidates = ["b1"]\n')
+    result = fluxlab("campaign", "start", str(spec), "--nats-url", "nats://127.0.0.1:1")
+    assert result.returncode == 2
+    assert "budget: Input should be greater than or equal to 1" in result.stderr

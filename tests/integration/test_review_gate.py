@@ -1,0 +1,258 @@
+"""The review gate against a real nats-server, with the tracker in-process as the system of record."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from factories import campaign_spec, created
+
+from nats.js.errors import NotFoundError
+
+from schemas import (
+    AutoPolicy,
+    CampaignSpec,
+    Design,
+    ExecutorKind,
+    ExecutorSpec,
+    Prediction,
+    Proposal,
+    ReviewMode,
+    ReviewSpec,
+    WorkOrder,
+)
+from services.review.auth import write_reviewers_file
+from services.review.models import AmendRequest, ApproveRequest, Credentials, DecisionReply, ListReply, ListRequest
+from services.review.service import ReviewService
+from services.review.settings import ReviewSettings
+from services.review.tracker_client import TrackerClient
+from services.runtime.bus import MSG_ID, SCHEMA, Bus
+from services.runtime.rpc import RpcFailed, call
+from services.runtime.settings import Settings
+from services.tracker.service import TrackerService
+
+ALICE = Credentials(user="alice", password="wonderland-42")
+
+
+async def wait_until(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
+    """Poll an async check until it returns something truthy."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.1)
+
+
+def spec_with(campaign_id: str, mode: ReviewMode, policy: AutoPolicy = AutoPolicy.APPROVE_ALL,
+              kind: ExecutorKind = ExecutorKind.ROBOT) -> CampaignSpec:
+    """The factories' campaign with a review mode and an executor."""
+    return campaign_spec(campaign_id).model_copy(update={
+        "review": ReviewSpec(mode=mode, policy=policy, max_relative_uncertainty=0.5),
+        "executor": ExecutorSpec(kind=kind, station="s1"),
+    })
+
+
+def proposal(campaign_id: str, i: int, sd: float = 0.1) -> Proposal:
+    """Proposal i of a campaign (knockout b1380 plus a distinct fold change)."""
+    return Proposal(id=f"p-{campaign_id}-{i}", campaign_id=campaign_id, round=0, strategy="ga",
+                    design=Design(knockouts=["b1380"], expression={"b3956": 1.5 + i}),
+                    predicted={"EX_succ_e": Prediction(mean=1.0, sd=sd), "growth": Prediction(mean=0.5, sd=0.05)})
+
+
+async def work_queue(bus: Bus) -> list[WorkOrder]:
+    """Every work order waiting on the work queues (read without consuming)."""
+    info = await bus.js.stream_info(bus.subjects.work_stream)
+    if not info.state.messages:
+        return []
+    orders = []
+    for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        msg = await bus.js.get_msg(bus.subjects.work_stream, seq)
+        orders.append(WorkOrder.model_validate_json(msg.data))
+    return orders
+
+
+@dataclass
+class Stack:
+    bus: Bus
+    review: ReviewService
+    tracker: TrackerClient
+
+    async def rpc(self, verb: str, request: Any, reply: type[Any] = DecisionReply) -> Any:
+        return await call(self.bus, self.bus.subjects.rpc("review", verb), request, reply)
+
+    async def pending(self, campaign_id: str, n: int) -> list[dict[str, Any]]:
+        async def check() -> list[dict[str, Any]] | None:
+            records = await self.tracker.proposals(campaign_id, "pending")
+            return records if len(records) >= n else None
+        return await wait_until(check)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def stack(settings: Settings, bus: Bus, tmp_path: Path) -> AsyncIterator[Stack]:
+    """Tracker and review service in-process, one reviewer (alice)."""
+    reviewers = tmp_path / "reviewers.toml"
+    write_reviewers_file(reviewers, {ALICE.user: ALICE.password}, names={"alice": "Alice Liddell"})
+    settings.http_port = 0
+    review_settings = ReviewSettings(reviewers_file=reviewers, campaign_wait_s=1.0)
+    async with TrackerService(settings, bus=bus), ReviewService(settings, bus=bus,
+                                                                review_settings=review_settings) as review:
+        assert isinstance(review, ReviewService)
+        yield Stack(bus, review, TrackerClient(bus))
+
+
+async def test_auto_policy_dispatches_one_order_per_proposal_even_if_delivered_twice(stack: Stack) -> None:
+    bus = stack.bus
+    await bus.publish_event(created(spec_with("c1", ReviewMode.AUTO)))
+    proposals = [proposal("c1", i) for i in range(3)]
+    for p in proposals:  # delivered twice: JetStream keeps both copies (different Nats-Msg-Id)
+        for copy in ("a", "b"):
+            await bus.js.publish(bus.subjects.event("proposal", "c1"), p.to_bytes(),
+                                 headers={MSG_ID: f"{p.id}-{copy}", SCHEMA: Proposal.SCHEMA})
+
+    async def all_dispatched() -> list[dict[str, Any]] | None:
+        orders = await stack.tracker.work_orders("c1")
+        return orders if len(orders) >= 3 else None
+
+    await wait_until(all_dispatched)
+    await wait_until(lambda: _consumer_idle(bus, "review-proposals"))
+    queued = await work_queue(bus)
+    assert sorted(o.proposal_id for o in queued) == sorted(p.id for p in proposals)
+    assert all(o.queue == ExecutorKind.ROBOT and o.station == "s1" for o in queued)
+    reviews = await stack.tracker.reviews("c1")
+    assert len(reviews) == 3 and {r["reviewer"] for r in reviews} == {"policy:approve_all"}
+    assert len(await stack.tracker.work_orders("c1")) == 3
+
+
+async def _consumer_idle(bus: Bus, durable: str) -> bool:
+    info = await bus.js.consumer_info(bus.subjects.events_stream, durable)
+    return info.num_pending == 0 and info.num_ack_pending == 0
+
+
+async def test_growth_and_uncertainty_rejects_uncertain_designs(stack: Stack) -> None:
+    bus = stack.bus
+    await bus.publish_event(created(spec_with("c2", ReviewMode.AUTO, AutoPolicy.GROWTH_AND_UNCERTAINTY)))
+    await bus.publish_event(proposal("c2", 0, sd=0.1))
+    await bus.publish_event(proposal("c2", 1, sd=0.9))
+
+    async def decided() -> list[dict[str, Any]] | None:
+        reviews = await stack.tracker.reviews("c2")
+        return reviews if len(reviews) == 2 else None
+
+    reviews = {r["proposal_id"]: r for r in await wait_until(decided)}
+    assert reviews["p-c2-0"]["action"] == "approve"
+    assert reviews["p-c2-1"]["action"] == "reject" and "relative uncertainty" in reviews["p-c2-1"]["reason"]
+    assert reviews["p-c2-1"]["reviewer"] == "policy:growth_and_uncertainty"
+    assert [o.proposal_id for o in await work_queue(bus)] == ["p-c2-0"]
+
+
+async def test_proposal_of_unknown_campaign_is_dead_lettered(stack: Stack) -> None:
+    bus = stack.bus
+    await bus.publish_event(proposal("nope", 0))
+
+    async def letter() -> Any:
+        try:
+            return await bus.js.get_last_msg(bus.subjects.dlq_stream, bus.subjects.dlq("review"))
+        except NotFoundError:
+            return None
+    msg = await wait_until(letter)
+    assert b"unknown campaign" in msg.data
+    assert await work_queue(bus) == []
+
+
+async def test_human_approval_records_reviewer_and_time_and_queues_one_order(stack: Stack) -> None:
+    bus = stack.bus
+    await bus.publish_event(created(spec_with("c3", ReviewMode.HUMAN, kind=ExecutorKind.BENCH)))
+    await bus.publish_event(proposal("c3", 0))
+    await stack.pending("c3", 1)
+    await asyncio.sleep(0.3)
+    assert await work_queue(bus) == []  # human mode: the proposal waits
+
+    listed = await stack.rpc("list", ListRequest(campaign_id="c3"), ListReply)
+    assert [p["id"] for p in listed.proposals] == ["p-c3-0"]
+    reply = await stack.rpc("approve", ApproveRequest(credentials=ALICE, proposal_id="p-c3-0"))
+    assert reply.work_order["queue"] == "bench"
+
+    async def approved() -> list[dict[str, Any]] | None:
+        reviews = await stack.tracker.reviews("c3")
+        return reviews or None
+    (review,) = await wait_until(approved)
+    assert review["action"] == "approve" and review["reviewer"] == "Alice Liddell <alice>"
+    assert review["decided_at"] and "approved" in review["meaning"]
+    queued = await work_queue(bus)
+    assert len(queued) == 1 and queued[0].proposal_id == "p-c3-0" and queued[0].queue == ExecutorKind.BENCH
+    orders = await wait_until(lambda: stack.tracker.work_orders("c3"))
+    assert orders[0]["run_id"] == queued[0].run_id
+
+    with pytest.raises(RpcFailed, match="already"):
+        await stack.rpc("approve", ApproveRequest(credentials=ALICE, proposal_id="p-c3-0", campaign_id="c3"))
+    with pytest.raises(RpcFailed, match="already"):
+        await stack.rpc("reject", {"credentials": ALICE.model_dump(), "proposal_id": "p-c3-0", "reason": "late"})
+    assert len(await work_queue(bus)) == 1
+
+
+async def test_refusals_name_the_problem(stack: Stack) -> None:
+    bus = stack.bus
+    await bus.publish_event(created(spec_with("c4", ReviewMode.HUMAN)))
+    await bus.publish_event(proposal("c4", 0))
+    await stack.pending("c4", 1)
+    with pytest.raises(RpcFailed) as no_reason:
+        await stack.rpc("reject", _Raw({"credentials": ALICE.model_dump(), "proposal_id": "p-c4-0", "reason": " "}))
+    assert no_reason.value.detail.field == "reason" and "needs a reason" in no_reason.value.detail.reason
+    wrong = Credentials(user="alice", password="guess")
+    with pytest.raises(RpcFailed) as unauthenticated:
+        await stack.rpc("approve", ApproveRequest(credentials=wrong, proposal_id="p-c4-0"))
+    assert unauthenticated.value.detail.field == "credentials"
+    with pytest.raises(RpcFailed) as unknown:
+        await stack.rpc("approve", ApproveRequest(credentials=ALICE, proposal_id="p-missing"))
+    assert unknown.value.detail.field == "proposal_id"
+    assert await work_queue(bus) == [] and await stack.tracker.reviews("c4") == []
+
+    reply = await stack.rpc("reject", _Raw({"credentials": ALICE.model_dump(), "proposal_id": "p-c4-0",
+                                            "reason": "b3956 over-expression is toxic in our hands"}))
+    assert reply.decision["action"] == "reject" and reply.work_order is None
+    (review,) = await wait_until(lambda: stack.tracker.reviews("c4"))
+    assert review["reason"] == "b3956 over-expression is toxic in our hands"
+
+
+async def test_amend_publishes_version_two_approves_and_dispatches_it(stack: Stack) -> None:
+    bus = stack.bus
+    await bus.publish_event(created(spec_with("c5", ReviewMode.HUMAN)))
+    await bus.publish_event(proposal("c5", 0))
+    await stack.pending("c5", 1)
+    edited = Design(knockouts=["b1380", "b2297"], expression={"b3956": 2.0})
+    reply = await stack.rpc("amend", AmendRequest(credentials=ALICE, proposal_id="p-c5-0", design=edited,
+                                                  reason="add the pta deletion"))
+    new_id = reply.amended_proposal["id"]
+
+    async def recorded() -> dict[str, dict[str, Any]] | None:
+        records = {p["id"]: p for p in await stack.tracker.proposals("c5")}
+        done = new_id in records and records[new_id]["status"] == "approved"
+        return records if done else None
+    records = await wait_until(recorded)
+    assert records["p-c5-0"]["status"] == "amended"
+    v2 = records[new_id]
+    assert (v2["version"], v2["parent_id"], v2["round"], v2["strategy"]) == (2, "p-c5-0", 0, "amended")
+    assert Design.model_validate(v2["design"]).key() == edited.key()
+    reviews = {r["proposal_id"]: r for r in await stack.tracker.reviews("c5")}
+    assert reviews["p-c5-0"]["action"] == "amend" and reviews[new_id]["action"] == "approve"
+    assert reviews[new_id]["reviewer"] == reviews["p-c5-0"]["reviewer"] == "Alice Liddell <alice>"
+    (order,) = await work_queue(bus)
+    assert order.proposal_id == new_id and order.design.key() == edited.key()
+
+
+class _Raw(ApproveRequest.__base__):  # type: ignore[misc,name-defined]
+    """A request sent as raw JSON (to reach the service's own validation)."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        object.__setattr__(self, "_payload", payload)
+
+    def model_dump_json(self, **_: Any) -> str:  # type: ignore[override]
+        import json
+        return json.dumps(self._payload)

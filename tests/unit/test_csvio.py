@@ -1,0 +1,47 @@
+"""The measurement CSV: every row validated first, errors name the row and column, export round-trips."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.tracker.csvio import CsvRowError, read_measurements, write_measurements
+
+GOOD = ("run_id,ko,expr:b3956,growth,sd:growth,product:EX_succ_e,sd:product:EX_succ_e,flux:PGI,batch_id\n"
+        "r1,b1380;b2297,2.0,0.61,0.02,1.5,0.1,4.2,B1\n"
+        "r2,,1.0,0.70,0.02,0.1,0.01,,B1\n")
+
+
+def test_good_file_parses_with_dropouts_as_missing() -> None:
+    items = read_measurements(GOOD, "c1")
+    assert [m.run_id for m in items] == ["r1", "r2"]
+    assert items[0].design.knockouts == ["b1380", "b2297"] and items[0].design.expression == {"b3956": 2.0}
+    assert items[0].products["EX_succ_e"].sd == 0.1 and "PGI" not in items[1].fluxes
+    assert all(m.source == "import" for m in items)
+
+
+@pytest.mark.parametrize("bad_cell, row, column, reason", [
+    ("r2,,1.0,NaN,0.02,0.1,0.01,,B1", 2, "growth", "finite"),
+    ("r2,,-1,0.7,0.02,0.1,0.01,,B1", 2, "expr:b3956", "greater than 0"),
+    ("r2,,1.0,fast,0.02,0.1,0.01,,B1", 2, "growth", "not a number"),
+    ("r1,,1.0,0.7,0.02,0.1,0.01,,B1", 2, "run_id", "twice"),
+    ("r2,,1.0,0.7,-0.02,0.1,0.01,,B1", 2, "sd:growth", "greater than or equal to 0"),
+])
+def test_a_bad_row_names_row_column_and_reason(bad_cell: str, row: int, column: str, reason: str) -> None:
+    lines = GOOD.splitlines()
+    text = "\n".join([lines[0], lines[1], bad_cell]) + "\n"
+    with pytest.raises(CsvRowError) as info:
+        read_measurements(text, "c1")
+    assert (info.value.row, info.value.column) == (row, column)
+    assert reason in info.value.reason
+
+
+def test_unknown_column_is_refused() -> None:
+    with pytest.raises(CsvRowError, match="column 'colour': unknown column"):
+        read_measurements("run_id,colour\nr1,red\n", "c1")
+
+
+def test_export_round_trips_through_import() -> None:
+    items = read_measurements(GOOD, "c1")
+    again = read_measurements(write_measurements(items), "c1")
+    assert [(m.run_id, m.design.key(), m.readout("EX_succ_e"), m.readout("growth")) for m in again] == \
+        [(m.run_id, m.design.key(), m.readout("EX_succ_e"), m.readout("growth")) for m in items]
