@@ -9,6 +9,7 @@ SERVICES: dict[str, str] = {
     "tracker": "services.tracker.service:TrackerService",
     "predictor": "services.predictor.service:PredictorService",
     "optimizer": "services.optimizer.service:OptimizerService",
+    "review": "services.review.service:ReviewService",
 }
 """Service name -> 'module:Class'. `fluxlab up` starts every service listed here."""
 

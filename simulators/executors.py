@@ -81,9 +81,13 @@ class ExecutorService(Service):
         """The work-queue subject this executor serves."""
         return self.bus.subjects.robot(self.station)
 
+    def durable(self) -> str:
+        """Its durable consumer (one per station: robots share a station's queue as replicas)."""
+        return f"{self.name}-{self.station}"
+
     async def setup(self) -> None:
         self.add_consumer(ConsumerSpec(
-            service=self.name, durable=f"{self.name}-{self.station}", stream=self.bus.subjects.work_stream,
+            service=self.name, durable=self.durable(), stream=self.bus.subjects.work_stream,
             filter_subjects=[self.subject()], parse=subject_parser(self.bus), handler=self.execute, batch=16,
             ack_wait_s=120.0,
         ))
@@ -124,3 +128,6 @@ class BenchSimService(ExecutorService):
 
     def subject(self) -> str:
         return self.bus.subjects.bench
+
+    def durable(self) -> str:
+        return self.name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -21,5 +22,15 @@ def settings_from(
     data_dir: Path | None = None, nats_url: str | None = None, db_url: str | None = None,
     namespace: str | None = None, config: Path | None = None,
 ) -> Settings:
-    """Settings: defaults -> file -> environment -> these command-line values."""
-    return load_settings(data_dir=data_dir, nats_url=nats_url, db_url=db_url, namespace=namespace, config=config)
+    """Settings: defaults -> file -> environment -> these command-line values.
+
+    Against a stack started with `fluxlab up --secure`, commands connect as its `cli` user.
+    """
+    settings = load_settings(data_dir=data_dir, nats_url=nats_url, db_url=db_url, namespace=namespace,
+                             config=config)
+    credentials = settings.data_dir / "nats-credentials.json"
+    if settings.nats_user is None and settings.nats_creds is None and credentials.is_file():
+        password = json.loads(credentials.read_text()).get("cli")
+        if password:
+            settings = settings.model_copy(update={"nats_user": "cli", "nats_password": password})
+    return settings

@@ -35,12 +35,14 @@ def up(
     config: Config = None,
     simulate: Annotated[bool, typer.Option("--simulate", help="Also run the robot and bench simulators.")] = False,
     station: Annotated[str, typer.Option(help="Robot simulator station.")] = "sim1",
+    secure: Annotated[bool, typer.Option("--secure", help="NATS users with per-subject permissions.")] = False,
 ) -> None:
     """Start embedded NATS and every service in the foreground; Ctrl-C stops cleanly."""
     settings = settings_from(data_dir, nats_url, db_url, namespace, config)
     names = service_names() + (list(SIMULATORS) if simulate else [])
     extra = {"robot-sim": ["--station", station]}
-    stack = Stack(settings, names, extra_args=extra).start()
+    announce_reviewer(settings)
+    stack = Stack(settings, names, extra_args=extra, secure=secure, stations=[station]).start()
     stopping = {"flag": False}
 
     def _stop(*_: Any) -> None:
@@ -60,6 +62,18 @@ def up(
         console.print("stopping…")
         stack.stop()
         console.print("fluxlab stopped cleanly")
+
+
+def announce_reviewer(settings: Settings) -> None:
+    """Create a reviewers file with a generated password on first use, and say so once."""
+    from services.review.auth import ensure_dev_reviewers
+
+    path = settings.data_dir / "reviewers.toml"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    password = ensure_dev_reviewers(path)
+    if password:
+        console.print(f"created reviewer 'reviewer' with password '{password}' (hashed in {path}; "
+                      "add reviewers with `fluxlab review hash-password`)")
 
 
 def serve(
@@ -98,7 +112,9 @@ async def _ping(bus: Bus, wait_s: float = 0.5) -> list[dict[str, Any]]:
 
 async def collect_status(settings: Settings) -> dict[str, Any]:
     """Services answering $SRV.PING, stream and consumer lag, campaigns."""
-    bus = await Bus.connect(settings.resolved_nats_url(), settings.namespace, name="fluxlab-status", ensure=False)
+    bus = await Bus.connect(settings.resolved_nats_url(), settings.namespace, name="fluxlab-status", ensure=False,
+                            user=settings.nats_user, password=settings.nats_password,
+                            creds=str(settings.nats_creds) if settings.nats_creds else None)
     try:
         services = await _ping(bus)
         streams: list[dict[str, Any]] = []
@@ -107,10 +123,11 @@ async def collect_status(settings: Settings) -> dict[str, Any]:
         for stream in (s.events_stream, s.work_stream, s.dlq_stream):
             try:
                 info = await bus.js.stream_info(stream)
+                consumer_infos = await bus.js.consumers_info(stream)
             except Exception:
                 continue
             streams.append({"stream": stream, "messages": info.state.messages, "bytes": info.state.bytes})
-            for c in await bus.js.consumers_info(stream):
+            for c in consumer_infos:
                 consumers.append({"stream": stream, "consumer": c.name, "pending": c.num_pending,
                                   "ack_pending": c.num_ack_pending, "redelivered": c.num_redelivered})
         campaigns: list[dict[str, Any]] = []

@@ -24,6 +24,14 @@ SCHEMA = "Fluxlab-Schema"
 DUPLICATE_WINDOW_S = 2 * 60 * 60.0
 
 
+_COMPARED = ("subjects", "retention", "storage", "num_replicas", "duplicate_window", "max_msg_size", "discard")
+
+
+def _differs(current: StreamConfig, wanted: StreamConfig) -> bool:
+    """Whether a stream needs updating (lab users may read stream info but not update streams)."""
+    return any(getattr(current, key) != getattr(wanted, key) for key in _COMPARED)
+
+
 class Bus:
     """A connected bus for one namespace."""
 
@@ -97,14 +105,15 @@ class Bus:
         for config in self.stream_configs():
             assert config.name is not None
             try:
-                await self.js.stream_info(config.name)
+                current = (await self.js.stream_info(config.name)).config
             except NotFoundError:
                 try:
                     await self.js.add_stream(config)
                     continue
                 except BadRequestError:
-                    pass  # created concurrently by another process
-            await self.js.update_stream(config)
+                    current = (await self.js.stream_info(config.name)).config  # created concurrently
+            if _differs(current, config):
+                await self.js.update_stream(config)
 
     async def publish(self, subject: str, message: Message, timeout: float = 10.0) -> PubAck:
         """Publish one model with `Nats-Msg-Id` and `Fluxlab-Schema`, awaiting the JetStream ack."""

@@ -58,7 +58,8 @@ class CampaignClient:
                 finished.set_result(event)
 
         sub = await self.bus.js.subscribe(self.bus.subjects.event("campaign", spec.id), cb=on_msg,
-                                          ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+                                          ordered_consumer=True,
+                                       stream=self.bus.subjects.events_stream, deliver_policy=DeliverPolicy.ALL)
         deadline = time.monotonic() + timeout_s
         try:
             while not finished.done():

@@ -39,23 +39,31 @@ class CampaignDirectory:
         self.campaigns: dict[str, CampaignState] = {}
         self.listeners: list[Listener] = []
         self._caught_up = asyncio.Event()
+        self._busy = False
         self._sub: object = None
 
     async def start(self, timeout_s: float = 10.0) -> None:
         """Subscribe and wait until every stored campaign event has been replayed."""
         js = self.bus.js
-        subject = self.bus.subjects.events("campaign")
-        info = await js.stream_info(self.bus.subjects.events_stream)
-        last_seq = info.state.last_seq
-        self._sub = await js.subscribe(subject, cb=self._on_msg, ordered_consumer=True,
-                                       deliver_policy=DeliverPolicy.ALL)
-        self._replay_until = last_seq
-        if last_seq == 0 or info.state.messages == 0:
-            self._caught_up.set()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._caught_up.wait(), timeout_s)
+        self._sub = await js.subscribe(self.bus.subjects.events("campaign"), cb=self._on_msg,
+                                       ordered_consumer=True,
+                                       stream=self.bus.subjects.events_stream, deliver_policy=DeliverPolicy.ALL)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            info = await self._sub.consumer_info()  # type: ignore[attr-defined]
+            if info.num_pending == 0 and self._sub.pending_msgs == 0 and not self._busy:  # type: ignore[attr-defined]
+                break
+            await asyncio.sleep(0.02)
+        self._caught_up.set()
 
     async def _on_msg(self, msg: object) -> None:
+        self._busy = True
+        try:
+            await self._handle(msg)
+        finally:
+            self._busy = False
+
+    async def _handle(self, msg: object) -> None:
         try:
             event = CampaignEvent.model_validate_json(msg.data)  # type: ignore[attr-defined]
         except Exception as exc:  # invalid campaign events are dead-lettered by the tracker; skip here
@@ -63,10 +71,6 @@ class CampaignDirectory:
             event = None
         if event is not None:
             self.apply(event)
-        seq = msg.metadata.sequence.stream  # type: ignore[attr-defined]
-        if seq >= self._replay_until:
-            self._caught_up.set()
-        if event is not None:
             for listener in self.listeners:
                 try:
                     await listener(event)

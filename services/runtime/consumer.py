@@ -95,7 +95,8 @@ class PullConsumer:
         """Create or update the durable consumer (idempotent)."""
         spec = self.spec
         config = ConsumerConfig(
-            durable_name=spec.durable, ack_policy=AckPolicy.EXPLICIT, max_deliver=spec.max_deliver + 1,
+            name=spec.durable, durable_name=spec.durable, ack_policy=AckPolicy.EXPLICIT,
+            max_deliver=spec.max_deliver + 1,
             ack_wait=spec.ack_wait_s, max_ack_pending=spec.max_ack_pending,
             deliver_policy=DeliverPolicy.ALL if spec.deliver_all else DeliverPolicy.NEW,
         )

@@ -40,7 +40,8 @@ async def replay(bus: Bus, subject: str, apply: Callable[[str, Message], None], 
         if msg.metadata.sequence.stream >= last_seq:
             done.set()
 
-    sub = await bus.js.subscribe(subject, cb=on_msg, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+    sub = await bus.js.subscribe(subject, cb=on_msg, ordered_consumer=True,
+                                 stream=bus.subjects.events_stream, deliver_policy=DeliverPolicy.ALL)
     try:
         # the filter may match nothing near the stream's end: stop once pending reaches zero
         deadline = asyncio.get_running_loop().time() + timeout_s

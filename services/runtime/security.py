@@ -49,12 +49,14 @@ def robot_user(station: str) -> str:
     return f"robot-{station}"
 
 
-def robot_durable(station: str) -> str:
-    """Durable consumer name of a robot station on the work stream (the only one its user may pull from)."""
-    return f"robot-{station}"
+def robot_durables(station: str) -> list[str]:
+    """Durable consumers a station's user may pull from: real lab automation's and the simulator's (robot-sim)."""
+    return [f"robot-{station}", f"robot-sim-{station}"]
 
 
-BENCH_DURABLE = "bench"
+def bench_durables(stations: Iterable[str] = DEFAULT_STATIONS) -> list[str]:
+    """Durable consumers of the bench queue: the bench app's and the simulator's (bench-sim)."""
+    return ["bench", "bench-sim", *(f"bench-sim-{station}" for station in stations)]
 
 
 def users(stations: Iterable[str] = DEFAULT_STATIONS) -> list[str]:
@@ -82,8 +84,9 @@ def _stream_admin(streams: Iterable[str]) -> list[str]:
 
 
 def _consumer_api(stream: str) -> list[str]:
-    """Durable consumers of any name on one stream: create, info, fetch, ack."""
+    """Consumers of any name on one stream: create (durable, and ordered ones for replays), info, fetch, ack."""
     return [
+        f"$JS.API.CONSUMER.CREATE.{stream}",
         f"$JS.API.CONSUMER.*.{stream}.*",
         f"$JS.API.CONSUMER.CREATE.{stream}.*.>",
         f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.*",
@@ -92,13 +95,17 @@ def _consumer_api(stream: str) -> list[str]:
     ]
 
 
-def _one_consumer(stream: str, durable: str, filter_subject: str) -> list[str]:
-    """Exactly one durable with a fixed filter (the filter is part of the create subject, so it is enforced)."""
+def _named_consumers(stream: str, durables: Iterable[str], filter_subject: str) -> list[str]:
+    """Only these durables, each with a fixed filter (the filter is part of the create subject, so it is enforced)."""
     return [
-        f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.{filter_subject}",
-        f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
-        f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
-        f"$JS.ACK.{stream}.{durable}.>",
+        rule
+        for durable in durables
+        for rule in (
+            f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.{filter_subject}",
+            f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
+            f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+            f"$JS.ACK.{stream}.{durable}.>",
+        )
     ]
 
 
@@ -119,8 +126,11 @@ def permissions(namespace: str, stations: Iterable[str] = DEFAULT_STATIONS) -> d
     ns = s.ns
     events, work, dlq = s.events_stream, s.work_stream, s.dlq_stream
     common_pub = ["$JS.API.INFO", *(f"$JS.API.STREAM.INFO.{x}" for x in (events, work, dlq))]
+    flow_control = "$JS.FC.>"  # ordered consumers (state replays) answer the server's flow control
     inbox = "_INBOX.>"
-    service_pub = [*common_pub, *_stream_admin((events, work, dlq))]
+    # `fluxlab status` (the containers' liveness probe) pings `$SRV` and lists consumers: read-only metadata
+    status_pub = ["$SRV.>", *(f"$JS.API.CONSUMER.LIST.{x}" for x in (events, work, dlq))]
+    service_pub = [*common_pub, *_stream_admin((events, work, dlq)), *status_pub, flow_control]
     result: dict[str, Permissions] = {
         "tracker": Permissions(
             publish=[*service_pub, s.dlq("tracker"), *_consumer_api(events), *_consumer_api(dlq)],
@@ -148,14 +158,16 @@ def permissions(namespace: str, stations: Iterable[str] = DEFAULT_STATIONS) -> d
         ),
     }
     lab_pub = [*common_pub, f"{ns}.evt.measurement.>", f"{ns}.evt.run_failed.>"]
+    stations = list(stations)
     for station in stations:
-        durable = robot_durable(station)
         result[robot_user(station)] = Permissions(
-            publish=[*lab_pub, s.dlq(durable), s.dlq("robot-sim"), *_one_consumer(work, durable, s.robot(station))],
+            publish=[*lab_pub, s.dlq(robot_user(station)), s.dlq("robot-sim"),
+                     *_named_consumers(work, robot_durables(station), s.robot(station))],
             subscribe=[inbox],
         )
     result["bench"] = Permissions(
-        publish=[*lab_pub, s.dlq("bench"), s.dlq("bench-sim"), *_one_consumer(work, BENCH_DURABLE, s.bench)],
+        publish=[*lab_pub, s.dlq("bench"), s.dlq("bench-sim"),
+                 *_named_consumers(work, bench_durables(stations), s.bench)],
         subscribe=[inbox],
     )
     result["cli"] = Permissions(
@@ -239,3 +251,13 @@ def generate_credentials(data_dir: Path, stations: Iterable[str] = DEFAULT_STATI
             json.dump(credentials, handle, indent=2)
     os.chmod(path, 0o600)
     return credentials
+
+
+def main() -> None:
+    """Print the committed accounts config: `python -m services.runtime.security > deploy/nats/accounts.conf`."""
+    stations = list(DEFAULT_STATIONS)
+    print(render_accounts_config("fluxlab", env_password_refs(users(stations)), stations), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -61,6 +61,7 @@ class Service:
             self.bus = await Bus.connect(
                 s.resolved_nats_url(), s.namespace, name=f"fluxlab-{self.name}",
                 user=s.nats_user, password=s.nats_password, creds=str(s.nats_creds) if s.nats_creds else None,
+                replicas=s.stream_replicas,
             )
         await self.setup()
         for consumer in self.consumers:

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     grace_s: float = Field(default=5.0, ge=0, description="Shutdown grace period for in-flight handlers.")
     max_deliver: int = Field(default=5, ge=1, description="Deliveries before a message is dead-lettered.")
     http_port: int = Field(default=8700, ge=0, le=65535, description="Review web page port (0 = free port).")
+    http_host: str = Field(default="127.0.0.1", description="Review web page address (0.0.0.0 in containers).")
+    stream_replicas: int = Field(default=1, ge=1, le=5, description="JetStream replicas (3 on a cluster).")
 
     @classmethod
     def settings_customise_sources(

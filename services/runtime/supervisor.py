@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -33,7 +34,11 @@ class Stack:
     services: list[str]
     extra_args: dict[str, list[str]] = field(default_factory=dict)
     restart: bool = True
+    secure: bool = False
+    """Embedded NATS with accounts and per-subject permissions; each child connects as its own user."""
+    stations: list[str] = field(default_factory=lambda: ["sim1"])
     log_dir: Path | None = None
+    credentials: dict[str, str] = field(default_factory=dict)
     server: EmbeddedNats | None = None
     children: dict[str, Child] = field(default_factory=dict)
 
@@ -58,8 +63,12 @@ class Stack:
         data_dir = self.settings.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
         if not self.settings.nats_url:
-            self.server = EmbeddedNats(data_dir / "nats").start()
+            config_file = self._secure_config() if self.secure else None
+            self.server = EmbeddedNats(data_dir / "nats", config_file=config_file).start()
             (data_dir / NATS_URL_FILE).write_text(self.server.url)
+            if self.secure:
+                asyncio.run(_create_streams(self.server.url, self.settings.namespace,
+                                            self.credentials["operator"]))
         self.log_dir = self.log_dir or data_dir / "logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in self.services:
@@ -68,12 +77,38 @@ class Stack:
             self.spawn(name)
         return self
 
+    def _secure_config(self) -> Path:
+        """Credentials (generated once, 0600) and the accounts config that references them by env variable."""
+        from services.runtime import security
+
+        stations = sorted({*security.DEFAULT_STATIONS, *self.stations})
+        self.credentials = security.generate_credentials(self.settings.data_dir, stations)
+        path = self.settings.data_dir / "nats-accounts.conf"
+        refs = security.env_password_refs(self.credentials)
+        path.write_text(security.render_accounts_config(self.settings.namespace, refs, stations))
+        os.environ.update(security.password_environment(self.credentials))  # nats-server reads them at start
+        return path
+
+    def user_for(self, name: str) -> str | None:
+        """The NATS user a child connects as (secure mode)."""
+        if not self.secure:
+            return None
+        if name == "robot-sim":
+            args = self.children[name].args
+            station = args[args.index("--station") + 1] if "--station" in args else "sim1"
+            return f"robot-{station}"
+        return "bench" if name == "bench-sim" else name
+
     def spawn(self, name: str) -> None:
         """(Re)start one child."""
         child = self.children[name]
         assert self.log_dir is not None
         log = (self.log_dir / f"{name}.log").open("ab")
-        child.process = subprocess.Popen(child.args, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+        env = self.env()
+        user = self.user_for(name)
+        if user is not None:
+            env.update(FLUXLAB_NATS_USER=user, FLUXLAB_NATS_PASSWORD=self.credentials[user])
+        child.process = subprocess.Popen(child.args, env=env, stdout=log, stderr=subprocess.STDOUT,
                                          start_new_session=True)
         child.started_at = time.monotonic()
 
@@ -120,3 +155,10 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+async def _create_streams(url: str, namespace: str, operator_password: str) -> None:
+    from services.runtime.bus import Bus
+
+    bus = await Bus.connect(url, namespace, name="fluxlab-up", user="operator", password=operator_password)
+    await bus.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import nats
@@ -20,7 +21,14 @@ from nats.micro.request import Request
 
 from services.runtime.bus import MSG_ID, Bus
 from services.runtime.nats_server import EmbeddedNats
-from services.runtime.security import render_accounts_config, robot_durable, users
+from services.runtime.security import (
+    env_password_refs,
+    generate_credentials,
+    password_environment,
+    render_accounts_config,
+    robot_durables,
+    users,
+)
 from services.runtime.subjects import Subjects
 
 STATIONS = ["sim1", "sim2"]
@@ -117,14 +125,13 @@ async def test_robot_cannot_publish_reviews_or_work(stack: SecureStack) -> None:
     robot = await stack.connect("robot-sim1")
     s = stack.subjects
     for subject in (s.event("review", "c1"), s.robot("sim1"), s.bench, s.event("proposal", "c1")):
-        await assert_refused(robot, lambda subject=subject: robot.js.publish(subject, b"{}", timeout=REFUSAL_TIMEOUT_S),
-                             subject)
+        await assert_refused(robot, partial(robot.js.publish, subject, b"{}", timeout=REFUSAL_TIMEOUT_S), subject)
     assert await stream_count(stack, s.events_stream, s.event("review", "c1")) == 0
     assert await stream_count(stack, s.work_stream, s.robot("sim1")) == 0
 
 
 async def _create_station_consumer(conn: Conn, s: Subjects, station: str, filter_station: str | None = None) -> None:
-    durable = robot_durable(station)
+    durable = robot_durables(station)[0]
     config = ConsumerConfig(name=durable, durable_name=durable, ack_policy=AckPolicy.EXPLICIT,
                             filter_subject=s.robot(filter_station or station))
     await conn.js.add_consumer(s.work_stream, config, timeout=REFUSAL_TIMEOUT_S)
@@ -140,12 +147,12 @@ async def test_robot_pulls_only_from_its_own_station(stack: SecureStack) -> None
         order = work_order("c1", i, station=station)
         await review.js.publish(s.robot(station), order.to_bytes(), headers={MSG_ID: order.id})
 
-    own = await sim1.js.pull_subscribe_bind(robot_durable("sim1"), stream=s.work_stream)
+    own = await sim1.js.pull_subscribe_bind(robot_durables("sim1")[0], stream=s.work_stream)
     [msg] = await own.fetch(1, timeout=2)
     assert msg.subject == s.robot("sim1")
     await msg.ack_sync()
 
-    other = await sim1.js.pull_subscribe_bind(robot_durable("sim2"), stream=s.work_stream)
+    other = await sim1.js.pull_subscribe_bind(robot_durables("sim2")[0], stream=s.work_stream)
     with pytest.raises(NatsTimeoutError):
         await other.fetch(1, timeout=REFUSAL_TIMEOUT_S)
     assert "consumer.msg.next." + s.work_stream.lower() + ".robot-sim2" in await sim1.violations()
@@ -159,7 +166,7 @@ async def test_robot_pulls_only_from_its_own_station(stack: SecureStack) -> None
                          f"$JS.API.CONSUMER.DURABLE.CREATE.{s.work_stream}.steal")
 
     # sim2's order is still there for sim2
-    theirs = await sim2.js.pull_subscribe_bind(robot_durable("sim2"), stream=s.work_stream)
+    theirs = await sim2.js.pull_subscribe_bind(robot_durables("sim2")[0], stream=s.work_stream)
     [msg] = await theirs.fetch(1, timeout=2)
     assert msg.subject == s.robot("sim2")
     await msg.ack_sync()
@@ -172,8 +179,9 @@ async def test_only_review_publishes_decisions_and_work_orders(stack: SecureStac
     for subject in (s.event("review", "c1"), s.event("work", "c1"), s.robot("sim1")):
         ack = await review.js.publish(subject, order.to_bytes(), headers={MSG_ID: f"{subject}-ok"})
         assert ack.seq >= 1
-        await assert_refused(optimizer, lambda subject=subject: optimizer.js.publish(
-            subject, order.to_bytes(), timeout=REFUSAL_TIMEOUT_S), subject)
+        await assert_refused(
+            optimizer, partial(optimizer.js.publish, subject, order.to_bytes(), timeout=REFUSAL_TIMEOUT_S), subject
+        )
     assert await stream_count(stack, s.events_stream, s.event("review", "c1")) == 1
 
 
@@ -237,3 +245,21 @@ async def test_predictor_uses_the_model_object_store(stack: SecureStack) -> None
     with pytest.raises((NatsTimeoutError, NotFoundError)):
         await robot.js.object_store(s.models_bucket)
     assert "permissions violation" in await robot.violations()
+
+
+async def test_env_referenced_passwords_are_substituted_by_the_server(
+    tmp_path: Path, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The `fluxlab up --secure` wiring: config holds `$FLUXLAB_NATS_PW_*`, the server's environment the secrets."""
+    passwords = generate_credentials(tmp_path / "data", STATIONS)
+    for name, value in password_environment(passwords).items():
+        monkeypatch.setenv(name, value)
+    config = tmp_path / "accounts.conf"
+    config.write_text(render_accounts_config(namespace, env_password_refs(users(STATIONS)), STATIONS))
+    assert passwords["tracker"] not in config.read_text()
+    with EmbeddedNats(tmp_path / "nats", config_file=config) as server:
+        bus = await Bus.connect(server.url, namespace, user="tracker", password=passwords["tracker"])
+        await bus.close()
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(server.url, user="tracker", password=passwords["review"], allow_reconnect=False,
+                               max_reconnect_attempts=0)

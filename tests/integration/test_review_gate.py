@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,13 +11,13 @@ from typing import Any
 
 import pytest
 from factories import campaign_spec, created
-
 from nats.js.errors import NotFoundError
 
 from schemas import (
     AutoPolicy,
     CampaignSpec,
     Design,
+    ErrorDetail,
     ExecutorKind,
     ExecutorSpec,
     Prediction,
@@ -74,7 +75,7 @@ async def work_queue(bus: Bus) -> list[WorkOrder]:
     orders = []
     for seq in range(info.state.first_seq, info.state.last_seq + 1):
         msg = await bus.js.get_msg(bus.subjects.work_stream, seq)
-        orders.append(WorkOrder.model_validate_json(msg.data))
+        orders.append(WorkOrder.model_validate_json(msg.data or b""))
     return orders
 
 
@@ -86,6 +87,13 @@ class Stack:
 
     async def rpc(self, verb: str, request: Any, reply: type[Any] = DecisionReply) -> Any:
         return await call(self.bus, self.bus.subjects.rpc("review", verb), request, reply)
+
+    async def rpc_raw(self, verb: str, payload: dict[str, Any]) -> DecisionReply:
+        """Send a request as raw JSON (to reach the service's own validation)."""
+        reply = await self.bus.nc.request(self.bus.subjects.rpc("review", verb), json.dumps(payload).encode(), 10.0)
+        if reply.headers and reply.headers.get("Nats-Service-Error-Code"):
+            raise RpcFailed(ErrorDetail.model_validate_json(reply.data))
+        return DecisionReply.model_validate_json(reply.data)
 
     async def pending(self, campaign_id: str, n: int) -> list[dict[str, Any]]:
         async def check() -> list[dict[str, Any]] | None:
@@ -193,7 +201,7 @@ async def test_human_approval_records_reviewer_and_time_and_queues_one_order(sta
     with pytest.raises(RpcFailed, match="already"):
         await stack.rpc("approve", ApproveRequest(credentials=ALICE, proposal_id="p-c3-0", campaign_id="c3"))
     with pytest.raises(RpcFailed, match="already"):
-        await stack.rpc("reject", {"credentials": ALICE.model_dump(), "proposal_id": "p-c3-0", "reason": "late"})
+        await stack.rpc_raw("reject", {"credentials": ALICE.model_dump(), "proposal_id": "p-c3-0", "reason": "late"})
     assert len(await work_queue(bus)) == 1
 
 
@@ -203,7 +211,7 @@ async def test_refusals_name_the_problem(stack: Stack) -> None:
     await bus.publish_event(proposal("c4", 0))
     await stack.pending("c4", 1)
     with pytest.raises(RpcFailed) as no_reason:
-        await stack.rpc("reject", _Raw({"credentials": ALICE.model_dump(), "proposal_id": "p-c4-0", "reason": " "}))
+        await stack.rpc_raw("reject", {"credentials": ALICE.model_dump(), "proposal_id": "p-c4-0", "reason": " "})
     assert no_reason.value.detail.field == "reason" and "needs a reason" in no_reason.value.detail.reason
     wrong = Credentials(user="alice", password="guess")
     with pytest.raises(RpcFailed) as unauthenticated:
@@ -214,8 +222,8 @@ async def test_refusals_name_the_problem(stack: Stack) -> None:
     assert unknown.value.detail.field == "proposal_id"
     assert await work_queue(bus) == [] and await stack.tracker.reviews("c4") == []
 
-    reply = await stack.rpc("reject", _Raw({"credentials": ALICE.model_dump(), "proposal_id": "p-c4-0",
-                                            "reason": "b3956 over-expression is toxic in our hands"}))
+    reply = await stack.rpc_raw("reject", {"credentials": ALICE.model_dump(), "proposal_id": "p-c4-0",
+                                        "reason": "b3956 over-expression is toxic in our hands"})
     assert reply.decision["action"] == "reject" and reply.work_order is None
     (review,) = await wait_until(lambda: stack.tracker.reviews("c4"))
     assert review["reason"] == "b3956 over-expression is toxic in our hands"
@@ -247,12 +255,34 @@ async def test_amend_publishes_version_two_approves_and_dispatches_it(stack: Sta
     assert order.proposal_id == new_id and order.design.key() == edited.key()
 
 
-class _Raw(ApproveRequest.__base__):  # type: ignore[misc,name-defined]
-    """A request sent as raw JSON (to reach the service's own validation)."""
+async def test_cli_lists_approves_and_amends(stack: Stack, settings: Settings) -> None:
+    from typer.testing import CliRunner
 
-    def __init__(self, payload: dict[str, Any]) -> None:
-        object.__setattr__(self, "_payload", payload)
+    from services.cli import UserError
+    from services.cli.review import app
 
-    def model_dump_json(self, **_: Any) -> str:  # type: ignore[override]
-        import json
-        return json.dumps(self._payload)
+    bus = stack.bus
+    await bus.publish_event(created(spec_with("c6", ReviewMode.HUMAN)))
+    for i in range(2):
+        await bus.publish_event(proposal("c6", i))
+    await stack.pending("c6", 2)
+    where = ["--nats-url", settings.nats_url or "", "--namespace", settings.namespace]
+    env = {"FLUXLAB_REVIEWER_PASSWORD": ALICE.password}
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(app, [*args, *where], env=env)
+
+    listed = await asyncio.to_thread(run, "list", "--campaign", "c6", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert {p["id"] for p in json.loads(listed.output)["proposals"]} == {"p-c6-0", "p-c6-1"}
+    no_reason = await asyncio.to_thread(run, "reject", "p-c6-0", "--user", "alice")
+    assert isinstance(no_reason.exception, UserError) and "reason" in str(no_reason.exception)
+    approved = await asyncio.to_thread(run, "approve", "p-c6-0", "--user", "alice")
+    assert approved.exit_code == 0 and "dispatched run" in approved.output
+    amended = await asyncio.to_thread(run, "amend", "p-c6-1", "--user", "alice", "--ko", "b2297", "--expr", "b3956=3")
+    assert amended.exit_code == 0, amended.output
+    again = await asyncio.to_thread(run, "approve", "p-c6-0", "--user", "alice")
+    assert isinstance(again.exception, UserError) and "already" in str(again.exception)
+    orders = {o.proposal_id: o for o in await work_queue(bus)}
+    assert set(orders) == {"p-c6-0", "p-c6-1-v2"}
+    assert orders["p-c6-1-v2"].design.key() == Design(knockouts=["b2297"], expression={"b3956": 3.0}).key()

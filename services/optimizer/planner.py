@@ -1,0 +1,137 @@
+"""Plan the next batch of a campaign: the one entry point the optimizer service calls.
+
+Whatever the strategy suggests, the planner guarantees that every proposal is valid in the
+search space, repeats nothing measured, pending, failed or rejected (nor another proposal of
+the batch), and, with a feasibility filter, grows above the campaign's growth floor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from schemas import CampaignSpec, Design, Strategy
+from services.optimizer import bo, ga, hybrid, random_search
+from services.optimizer.acquisition import DEFAULT_BETA, Acquisition
+from services.optimizer.context import Candidate, Context, History, PlannedProposal
+from services.optimizer.feasibility import FeasibilityFilter
+from services.optimizer.selection import select_diverse
+from services.optimizer.space import DesignSpace
+from services.optimizer.surrogate import Surrogate
+
+TOP_UP_ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class PlannerOptions:
+    """Tuning knobs of the planner (defaults suit the benchmarks)."""
+
+    acquisition: Acquisition = Acquisition.UCB
+    beta: float = DEFAULT_BETA
+    ga: ga.GAConfig = field(default_factory=ga.GAConfig)
+    hybrid_uses_bo: bool = True
+    diversity_penalty: float = 1.0
+    diversity_length: float = 0.05
+    diversity_min: float = 0.02
+
+
+def _pool(strategy: Strategy, n: int, ctx: Context, options: PlannerOptions) -> list[Candidate]:
+    if strategy == Strategy.RANDOM or (strategy == Strategy.GA and ctx.surrogate is None):
+        return random_search.propose(n, ctx)
+    if strategy == Strategy.GA:
+        return ga.propose(n, ctx, options.ga)
+    if strategy == Strategy.BO:
+        return bo.propose(n, ctx)
+    return hybrid.propose(n, ctx, use_bo=options.hybrid_uses_bo, ga_config=options.ga)
+
+
+def _admissible(pool: Sequence[Candidate], ctx: Context) -> list[Candidate]:
+    seen = set(ctx.excluded)
+    out: list[Candidate] = []
+    for candidate in pool:
+        key = candidate.design.key()
+        if key in seen or not ctx.space.is_valid(candidate.design)[0]:
+            continue
+        seen.add(key)
+        out.append(candidate)
+    return out
+
+
+def _choose(
+    strategy: Strategy, pool: list[Candidate], n: int, ctx: Context, accept: Callable[[Candidate], bool],
+    options: PlannerOptions,
+) -> list[Candidate]:
+    if strategy in (Strategy.GA, Strategy.HYBRID) and ctx.surrogate is not None:
+        return select_diverse(
+            pool, n, ctx.space, anchors=ctx.history.pending, accept=accept,
+            penalty=options.diversity_penalty, length=options.diversity_length, min_distance=options.diversity_min,
+        )
+    return [c for c in pool if accept(c)][:n]
+
+
+def _top_up(chosen: list[Candidate], n: int, ctx: Context, accept: Callable[[Candidate], bool]) -> list[Candidate]:
+    for _ in range(TOP_UP_ROUNDS):
+        if len(chosen) >= n:
+            break
+        taken = ctx.excluded | {c.design.key() for c in chosen}
+        extra = ctx.space.sample_unique(2 * (n - len(chosen)), ctx.rng, exclude=taken)
+        if not extra:
+            break
+        chosen += [c for c in ctx.scored(extra, random_search.STRATEGY) if accept(c)][: n - len(chosen)]
+    return chosen
+
+
+def plan_batch(
+    spec: CampaignSpec,
+    history: History,
+    surrogate: Surrogate | None,
+    n: int,
+    rng: np.random.Generator,
+    feasibility: FeasibilityFilter | None = None,
+    strategy: Strategy | None = None,
+    options: PlannerOptions | None = None,
+) -> list[PlannedProposal]:
+    """Up to ``n`` new designs for the campaign (fewer only when the space runs out of admissible ones).
+
+    ``strategy`` overrides the spec's; ``feasibility`` (cell campaigns) vetoes designs below the growth floor.
+    """
+    options = options or PlannerOptions()
+    strategy = Strategy(strategy or spec.strategy)
+    ctx = Context(
+        DesignSpace.from_spec(spec), history, rng, surrogate,
+        sense=spec.objective.sense, acquisition=options.acquisition, beta=options.beta,
+        feasible=feasibility.is_feasible if feasibility is not None else None,
+    )
+    if n <= 0:
+        return []
+
+    def accept(candidate: Candidate) -> bool:
+        return feasibility is None or feasibility.is_feasible(candidate.design)
+
+    pool = _admissible(_pool(strategy, n, ctx, options), ctx)
+    chosen = _top_up(_choose(strategy, pool, n, ctx, accept, options), n, ctx, accept)
+    return _proposals(chosen, ctx)
+
+
+def _proposals(chosen: Sequence[Candidate], ctx: Context) -> list[PlannedProposal]:
+    designs = [c.design for c in chosen]
+    growth = _predicted_growth(ctx.surrogate, designs)
+    return [
+        PlannedProposal(
+            design=c.design, strategy=c.strategy, acquisition=c.acquisition, mean=c.mean, sd=c.sd, feasible=True,
+            growth_mean=None if growth is None else float(growth[0][i]),
+            growth_sd=None if growth is None else float(growth[1][i]),
+        )
+        for i, c in enumerate(chosen)
+    ]
+
+
+def _predicted_growth(surrogate: Surrogate | None, designs: list[Design]) -> tuple[np.ndarray, np.ndarray] | None:
+    inner = getattr(surrogate, "inner", surrogate)
+    predict_growth = getattr(inner, "predict_growth", None)
+    if predict_growth is None or not designs:
+        return None
+    mean, sd = predict_growth(designs)
+    return np.asarray(mean, float), np.asarray(sd, float)

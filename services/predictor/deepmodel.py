@@ -1,0 +1,378 @@
+"""DeepModel: the predictor's Python API (train, predict, evaluate, save/load), usable without NATS."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from schemas.campaign import SearchSpace
+from schemas.design import Design
+from schemas.measurement import Measurement
+from services.predictor import metrics
+from services.predictor.ensemble import (
+    Calibration,
+    bootstrap_weights,
+    mean_and_sd,
+    member_outputs,
+    typical_noise_sd,
+)
+from services.predictor.errors import PredictorError
+from services.predictor.features import (
+    FeatureSpace,
+    OmicsList,
+    Standardizer,
+    omics_from_measurements,
+    targets_from_measurements,
+)
+from services.predictor.models import Batch, build_network
+from services.predictor.prior import (
+    MechanisticPrior,
+    load_organism_model,
+    mass_balance_violation,
+    null_basis,
+    shared_prior,
+)
+from services.predictor.training import TrainSettings, fit_members
+
+FORMAT_VERSION = 1
+LARGE_MODEL_REACTIONS = 500
+Inputs = Sequence[Design] | np.ndarray
+
+
+@dataclass
+class DeepModelConfig:
+    """Hyper-parameters; saved with the model."""
+
+    kind: str = "hybrid"
+    organism: str | None = "textbook"
+    ensemble: int = 5
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "relu"
+    dropout: float = 0.0
+    epochs: int = 400
+    patience: int = 40
+    lr: float = 3e-3
+    weight_decay: float = 1e-5
+    batch_size: int = 2048
+    bootstrap: bool = True
+    val_fraction: float = 0.15
+    calibrate: bool = True
+    d_model: int = 32
+    heads: int = 4
+    layers: int = 1
+    projection_iterations: int | None = None
+    base_medium: dict[str, float] | None = None
+    prior: str = "pfba"
+    seed: int = 0
+
+
+@dataclass
+class PredictionResult:
+    """Predicted mean and calibrated sd per design and output (target units)."""
+
+    mean: np.ndarray
+    sd: np.ndarray
+    names: list[str]
+    ensemble_sd: np.ndarray = field(repr=False)
+
+    def row(self, i: int) -> dict[str, tuple[float, float]]:
+        """Output name -> (mean, sd) of design i."""
+        return {n: (float(self.mean[i, j]), float(self.sd[i, j])) for j, n in enumerate(self.names)}
+
+
+class DeepModel:
+    """Deep-ensemble predictor of fluxes, growth and products from designs (+ omics).
+
+    `kind`: 'hybrid' (pFBA prior + residual, mass-balance projection), 'mlp' (baseline) or 'fusion'.
+    """
+
+    def __init__(self, kind: str = "hybrid", organism: str | None = "textbook", ensemble: int = 5,
+                 device: str = "auto", search_space: SearchSpace | None = None, **options: Any) -> None:
+        if kind not in ("hybrid", "mlp", "fusion"):
+            raise PredictorError("kind", f"unknown model kind '{kind}' (choose hybrid, mlp or fusion)")
+        if kind == "hybrid" and organism is None:
+            raise PredictorError("organism", "the hybrid model needs an organism model")
+        if "hidden" in options:
+            options["hidden"] = tuple(options["hidden"])
+        self.config = DeepModelConfig(kind=kind, organism=organism, ensemble=ensemble, **options)
+        self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
+                                   ("cpu" if device == "auto" else device))
+        self.search_space = search_space
+        self.features: FeatureSpace | None = None
+        self.x_scaler: Standardizer | None = None
+        self.y_scaler: Standardizer | None = None
+        self.names: list[str] = []
+        self.net: nn.Module | None = None
+        self.calibration: Calibration | None = None
+        self.net_dims: dict[str, Any] = {}
+        self._organism: Any = None
+        self._prior: MechanisticPrior | None = None
+
+    # ---- organism and inputs -------------------------------------------------------------------
+    @property
+    def organism(self) -> Any:
+        """The organism model (loaded on first use), or None."""
+        if self._organism is None and self.config.organism is not None:
+            self._organism = load_organism_model(self.config.organism)
+        return self._organism
+
+    @property
+    def prior(self) -> MechanisticPrior:
+        """The mechanistic prior (hybrid only)."""
+        if self._prior is None:
+            self._prior = shared_prior(self.organism, self.config.base_medium, self.config.prior)
+        return self._prior
+
+    def batch(self, X: Inputs, omics: OmicsList | None = None) -> Batch:
+        """Encode inputs into a (standardised) tensor batch on the model's device."""
+        assert self.features is not None and self.x_scaler is not None, "model is not trained"
+        designs: list[Design] | None = None
+        if isinstance(X, np.ndarray):
+            Xf, mask = self.features.encode_matrix(X)
+        else:
+            designs = list(X)
+            Xf, mask = self.features.encode(designs, omics, self.organism)
+        xz = np.nan_to_num(self.x_scaler.transform(Xf))
+        tensor = (lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32))
+        batch = Batch(tensor(xz), torch.as_tensor(mask, dtype=torch.bool))
+        if self.config.kind == "hybrid":
+            if designs is None:
+                raise PredictorError("X", "the hybrid model needs designs (it runs the organism model on them)")
+            p = self.prior.compute(designs)
+            batch = dataclasses.replace(batch, prior=tensor(p.flux), feasible=tensor(p.feasible),
+                                        lb=tensor(p.lb), ub=tensor(p.ub))
+        return batch.to(self.device)
+
+    # ---- training -----------------------------------------------------------------------------
+    def train(self, X: Inputs, y: np.ndarray, *, names: Sequence[str] | None = None, sd: np.ndarray | None = None,
+              omics: OmicsList | None = None, warm_start: bool = False) -> dict[str, float]:
+        """Fit the ensemble on targets `y` (n x outputs, NaN = not measured); returns a training report."""
+        started = time.perf_counter()
+        y = np.asarray(y, dtype=float)
+        names = list(names) if names is not None else [f"y{j}" for j in range(y.shape[1] if y.ndim == 2 else 0)]
+        self._check_targets(X, y, names, warm_start)
+        if not warm_start:
+            self._fit_spaces(X, y, names, omics)
+        batch = self.batch(X, omics)
+        assert self.y_scaler is not None
+        yz = torch.as_tensor(self.y_scaler.transform(y), dtype=torch.float32, device=self.device)
+        rng = np.random.default_rng(self.config.seed)
+        n_val = int(round(len(y) * self.config.val_fraction)) if len(y) >= 20 else 0
+        order = rng.permutation(len(y))
+        val_idx, tr_idx = order[:n_val], order[n_val:]
+        if not warm_start:
+            self.net = self._new_net(batch.select(torch.as_tensor(tr_idx, device=self.device)))
+            if self.config.kind == "hybrid":
+                self._init_hybrid_offset(batch, yz)
+        assert self.net is not None
+        settings = TrainSettings(self.config.epochs, self.config.patience,
+                                 self.config.lr * (0.3 if warm_start else 1.0), self.config.weight_decay,
+                                 self.config.batch_size)
+        weights = bootstrap_weights(self.config.ensemble, len(tr_idx), rng, self.config.bootstrap)
+        tr, va = (torch.as_tensor(i, device=self.device) for i in (tr_idx, val_idx))
+        gen = torch.Generator().manual_seed(self.config.seed)
+        epochs = fit_members(self.net, self.config.ensemble, batch.select(tr), yz[tr],
+                             torch.as_tensor(weights, dtype=torch.float32, device=self.device),
+                             batch.select(va) if n_val else None, yz[va] if n_val else None, settings, gen)
+        noise = typical_noise_sd(sd, len(names))
+        self.calibration = Calibration.identity(len(names), noise)
+        if n_val and self.config.calibrate:
+            mean, ens_sd = self._raw_predict(batch.select(va))
+            self.calibration = Calibration.fit(y[val_idx], mean, ens_sd, noise)
+        return {"n_train": float(len(tr_idx)), "n_val": float(n_val), "epochs": float(epochs.float().mean()),
+                "train_s": time.perf_counter() - started}
+
+    def _check_targets(self, X: Inputs, y: np.ndarray, names: list[str], warm_start: bool) -> None:
+        n = len(X)
+        if y.ndim != 2 or y.shape[0] != n:
+            raise PredictorError("y", f"expected a matrix with {n} rows (one per design), got shape {y.shape}")
+        if len(names) != y.shape[1]:
+            raise PredictorError("names", f"{len(names)} names for {y.shape[1]} target columns")
+        if np.isinf(y).any():
+            r, c = np.argwhere(np.isinf(y))[0]
+            raise PredictorError(f"y[{r}, {c}]", "infinite target (use NaN for not measured)")
+        if n == 0 or np.isnan(y).all():
+            raise PredictorError("y", "no measured targets to train on")
+        if warm_start and names != self.names:
+            raise PredictorError("names", f"fine-tuning needs the same outputs as before: {self.names}")
+
+    def _fit_spaces(self, X: Inputs, y: np.ndarray, names: list[str], omics: OmicsList | None) -> None:
+        if isinstance(X, np.ndarray):
+            if self.config.kind == "hybrid":
+                raise PredictorError("X", "the hybrid model needs designs (it runs the organism model on them)")
+            self.features = FeatureSpace.for_matrix(np.asarray(X).shape[1])
+            Xf = self.features.encode_matrix(X)[0]
+        else:
+            self.features = FeatureSpace.fit(list(X), omics, self.search_space, self.organism)
+            Xf = self.features.encode(list(X), omics, self.organism)[0]
+        self.x_scaler = Standardizer.fit(Xf)
+        self.y_scaler = Standardizer.fit(y)
+        self.names = names
+
+    def _net_dims(self) -> dict[str, Any]:
+        assert self.features is not None
+        cfg = self.config
+        dims: dict[str, Any] = {"members": cfg.ensemble, "d_out": len(self.names)}
+        n_blocks = len(self.features.omics)
+        if cfg.kind == "mlp":
+            dims.update(d_in=self.features.n_columns, n_blocks=n_blocks, hidden=cfg.hidden,
+                        activation=cfg.activation, dropout=cfg.dropout)
+        elif cfg.kind == "fusion":
+            slices = {k: (s.start, s.stop) for k, s in self.features.modality_slices().items()}
+            dims.update(slices=slices, omics_blocks=list(self.features.omics), d_model=cfg.d_model,
+                        heads=cfg.heads, layers=cfg.layers, dropout=cfg.dropout)
+        else:
+            del dims["d_out"]
+            dims.update(d_in=self.features.n_columns, n_blocks=n_blocks, hidden=cfg.hidden,
+                        activation=cfg.activation, dropout=cfg.dropout, iterations=self._projection_iterations(),
+                        flux_index=[self.prior.flux_index(n) for n in self.names])
+        return dims
+
+    def _init_hybrid_offset(self, batch: Batch, yz: torch.Tensor) -> None:
+        """Start the hybrid's residual at the mean (standardised) gap between measurements and the prior."""
+        assert self.net is not None and batch.prior is not None and self.y_scaler is not None
+        idx = [self.prior.flux_index(n) for n in self.names]
+        flux_cols = [j for j, i in enumerate(idx) if i >= 0]
+        if not flux_cols:
+            return
+        mean = torch.as_tensor(self.y_scaler.mean, dtype=torch.float32, device=self.device)
+        sd = torch.as_tensor(self.y_scaler.sd, dtype=torch.float32, device=self.device)
+        prior_z = (batch.prior[:, [idx[j] for j in flux_cols]] - mean[flux_cols]) / sd[flux_cols]
+        gap = torch.nan_to_num(torch.nanmean(yz[:, flux_cols] - prior_z, dim=0))
+        self.net.init_offset(gap)  # type: ignore[operator]
+
+    def _projection_iterations(self) -> int:
+        """Bounds rounds of the hybrid's projection: 1 on small models; 0 (mass balance only) from
+        LARGE_MODEL_REACTIONS reactions on, where clipping the full flux vector every epoch is too slow."""
+        if self.config.projection_iterations is not None:
+            return self.config.projection_iterations
+        return 1 if len(self.organism.reaction_ids) < LARGE_MODEL_REACTIONS else 0
+
+    def _new_net(self, train: Batch | None) -> nn.Module:
+        """A freshly initialised (seeded) network; `train` supplies the prior's scaling (hybrid)."""
+        if train is not None:
+            self.net_dims = self._net_dims()
+        torch.manual_seed(self.config.seed)
+        kw = dict(self.net_dims)
+        if self.config.kind == "hybrid":
+            assert self.y_scaler is not None
+            n_rxn = len(self.organism.reaction_ids)
+            f32 = (lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32))
+            if train is not None and train.prior is not None:
+                ps = Standardizer.fit(train.prior.cpu().numpy())
+                prior_mean, prior_sd = f32(ps.mean), f32(np.maximum(ps.sd, 1e-3))
+            else:
+                prior_mean, prior_sd = torch.zeros(n_rxn), torch.ones(n_rxn)
+            kw.update(null_basis=f32(null_basis(self.organism)), y_mean=f32(self.y_scaler.mean),
+                      y_sd=f32(self.y_scaler.sd), prior_mean=prior_mean, prior_sd=prior_sd)
+        return build_network(self.config.kind, **kw).to(self.device)
+
+    def train_on_measurements(self, measurements: Sequence[Measurement], warm_start: bool = False,
+                              use_omics: bool = False) -> dict[str, float]:
+        """Train on lab measurements (targets: growth and every measured flux/product/titer/value).
+
+        Omics are inputs only with `use_omics` (they exist only after a run, so a model that uses them
+        predicts new, unmeasured designs with those modalities marked absent).
+        """
+        table = targets_from_measurements(measurements, self.names if warm_start else None)
+        omics = omics_from_measurements(measurements) if use_omics else None
+        return self.train([m.design for m in measurements], table.y, names=table.names, sd=table.sd,
+                          omics=omics if omics and any(omics) else None, warm_start=warm_start)
+
+    def fine_tune(self, X: Inputs, y: np.ndarray, *, sd: np.ndarray | None = None,
+                  omics: OmicsList | None = None) -> dict[str, float]:
+        """Continue training the current (e.g. pretrained or earlier campaign's) weights on new data."""
+        if self.net is None:
+            raise PredictorError("model", "fine_tune needs a trained or pretrained model")
+        return self.train(X, y, names=self.names, sd=sd, omics=omics, warm_start=True)
+
+    # ---- prediction ---------------------------------------------------------------------------
+    def _raw_predict(self, batch: Batch) -> tuple[np.ndarray, np.ndarray]:
+        assert self.y_scaler is not None
+        assert self.net is not None
+        mean_z, sd_z = mean_and_sd(member_outputs(self.net, batch))
+        return self.y_scaler.inverse(mean_z), sd_z * self.y_scaler.sd
+
+    def predict(self, X: Inputs, omics: OmicsList | None = None) -> PredictionResult:
+        """Ensemble mean and calibrated sd per design and output."""
+        if self.net is None or self.calibration is None:
+            raise PredictorError("model", "the model is not trained")
+        mean, ens_sd = self._raw_predict(self.batch(X, omics))
+        return PredictionResult(mean, self.calibration.predictive_sd(ens_sd), list(self.names), ens_sd)
+
+    @torch.no_grad()
+    def full_flux(self, designs: Sequence[Design]) -> np.ndarray:
+        """Hybrid only: ensemble-mean full flux vector per design (mmol/gDW/h), reactions in organism order."""
+        if self.config.kind != "hybrid":
+            raise PredictorError("kind", "full flux vectors come from the hybrid model only")
+        assert self.net is not None
+        self.net.eval()
+        return self.net.full_flux(self.batch(designs)).double().mean(0).cpu().numpy()  # type: ignore[operator]
+
+    def evaluate(self, X: Inputs, y: np.ndarray, *, sd: np.ndarray | None = None,
+                 omics: OmicsList | None = None) -> dict[str, float]:
+        """Held-out metrics: R² (per output and overall), MSE, 68/95 % coverage, chi², mass balance."""
+        pred = self.predict(X, omics)
+        y = np.asarray(y, dtype=float)
+        out = metrics.regression_report(y, pred.mean, self.names)
+        out["coverage68"] = metrics.coverage(y, pred.mean, pred.sd, 1.0)
+        out["coverage95"] = metrics.coverage(y, pred.mean, pred.sd, 1.959964)
+        if sd is not None:
+            chi = metrics.chi_squared(y, pred.mean, np.asarray(sd, dtype=float))
+            out.update(chi2=chi["chi2"], reduced_chi2=chi["reduced_chi2"])
+        if self.config.kind == "hybrid" and not isinstance(X, np.ndarray):
+            out["mass_balance_violation"] = mass_balance_violation(self.organism, self.full_flux(list(X)))
+        return out
+
+    # ---- persistence --------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        """Serialise configuration, feature space, scalers, calibration and weights."""
+        if (self.net is None or self.features is None or self.x_scaler is None or self.y_scaler is None
+                or self.calibration is None):
+            raise PredictorError("model", "the model is not trained")
+        payload = {
+            "format": FORMAT_VERSION, "config": dataclasses.asdict(self.config), "names": self.names,
+            "features": self.features.to_dict(), "x_scaler": self.x_scaler.to_dict(),
+            "y_scaler": self.y_scaler.to_dict(), "calibration": self.calibration.to_dict(),
+            "net_dims": self.net_dims, "weights": {k: v.cpu() for k, v in self.net.state_dict().items()},
+        }
+        buf = io.BytesIO()
+        torch.save(payload, buf)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, device: str = "auto") -> DeepModel:
+        """Inverse of `to_bytes`."""
+        payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        if payload.get("format") != FORMAT_VERSION:
+            raise PredictorError("model", f"unsupported model format {payload.get('format')}")
+        cfg = dict(payload["config"])
+        model = cls(cfg.pop("kind"), cfg.pop("organism"), cfg.pop("ensemble"), device=device, **cfg)
+        model.names = list(payload["names"])
+        model.features = FeatureSpace.from_dict(payload["features"])
+        model.x_scaler = Standardizer.from_dict(payload["x_scaler"])
+        model.y_scaler = Standardizer.from_dict(payload["y_scaler"])
+        model.calibration = Calibration.from_dict(payload["calibration"])
+        model.net_dims = dict(payload["net_dims"])
+        model.net = model._new_net(None)
+        model.net.load_state_dict(payload["weights"])
+        model.net.eval()
+        return model
+
+    def save(self, path: str | Path) -> None:
+        """Write the model to a file."""
+        Path(path).write_bytes(self.to_bytes())
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "auto") -> DeepModel:
+        """Read a model written by `save`."""
+        return cls.from_bytes(Path(path).read_bytes(), device=device)

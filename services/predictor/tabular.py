@@ -1,0 +1,228 @@
+"""Tabular path for existing data: one CSV row per experiment -> designs, omics, targets; cross-validation.
+
+Column prefixes (see docs/predictor.md): `ko:<gene or reaction>` (0/1), `expr:<gene>` (log2 fold change),
+`medium:<exchange>` (uptake bound in mmol/gDW/h, or 0/1 presence), `omics.<block>:<feature>`,
+`y:<target>`, `sd:<target>`, `group:<name>`; an `id` column is kept as a label and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import ValidationError
+
+from schemas.design import Design
+from schemas.errors import describe_validation_error
+from services.predictor import metrics
+from services.predictor.errors import PredictorError
+
+CARBON_SOURCES = frozenset({
+    "EX_glc__D_e", "EX_xyl__D_e", "EX_succ_e", "EX_fru_e", "EX_gal_e", "EX_glyc_e", "EX_ac_e", "EX_lac__D_e",
+    "EX_pyr_e", "EX_mal__L_e", "EX_fum_e", "EX_arab__L_e", "EX_rib__D_e", "EX_mnl_e", "EX_sbt__D_e",
+})
+"""Exchanges read as main carbon sources when a medium column holds presence flags."""
+
+CARBON_UPTAKE = 10.0
+OTHER_UPTAKE = 1.0
+PREFIXES = ("ko:", "expr:", "medium:", "omics.", "y:", "sd:", "group:")
+
+
+def presence_uptake(exchange: str) -> float:
+    """Uptake bound (mmol/gDW/h) that presence flag 1 stands for: 10 for a carbon source, 1 otherwise."""
+    return CARBON_UPTAKE if exchange in CARBON_SOURCES else OTHER_UPTAKE
+
+
+class TabularError(PredictorError):
+    """A bad cell or header of a dataset CSV: row, column and reason."""
+
+
+@dataclass
+class TabularDataset:
+    """A parsed dataset: one design (+ omics, targets, sds, groups) per row."""
+
+    designs: list[Design]
+    omics: list[dict[str, dict[str, float]] | None]
+    y: np.ndarray
+    sd: np.ndarray | None
+    names: list[str]
+    groups: list[str] | None
+    presence_columns: list[str]
+
+    @property
+    def has_omics(self) -> bool:
+        """Whether any row carries omics values."""
+        return any(self.omics)
+
+
+def _number(text: str, row: int, col: str, kind: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise TabularError(f"row {row}, column '{col}'", f"expected {kind}, got {text!r}") from None
+    if not math.isfinite(value):
+        raise TabularError(f"row {row}, column '{col}'", f"expected a finite number, got {text!r}")
+    return value
+
+
+def _check_header(header: list[str]) -> None:
+    if not header:
+        raise TabularError("header", "the file is empty")
+    seen: set[str] = set()
+    for col in header:
+        if col in seen:
+            raise TabularError(f"column '{col}'", "appears twice")
+        seen.add(col)
+        if col != "id" and not col.startswith(PREFIXES):
+            raise TabularError(f"column '{col}'", "unknown column; use ko:, expr:, medium:, omics.<block>:, y:, sd:, "
+                               "group: or id")
+        if col.startswith("omics.") and ":" not in col:
+            raise TabularError(f"column '{col}'", "omics columns are named omics.<block>:<feature>")
+    if not any(c.startswith("y:") for c in header):
+        raise TabularError("header", "no target column (y:<name>)")
+    for col in header:
+        if col.startswith("sd:") and f"y:{col[3:]}" not in seen:
+            raise TabularError(f"column '{col}'", f"no matching target column 'y:{col[3:]}'")
+
+
+def _presence_columns(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = []
+    for j, col in enumerate(header):
+        if col.startswith("medium:") and all(r[j].strip() in ("", "0", "1", "0.0", "1.0") for r in rows):
+            out.append(col)
+    return out
+
+
+def _parse_row(header: list[str], cells: list[str], row: int, presence: set[str]) -> dict[str, Any]:
+    kos: list[str] = []
+    expr: dict[str, float] = {}
+    medium: dict[str, float] = {}
+    omics: dict[str, dict[str, float]] = {}
+    y: dict[str, float] = {}
+    sd: dict[str, float] = {}
+    groups: list[str] = []
+    for col, raw in zip(header, cells, strict=True):
+        text = raw.strip()
+        if col.startswith("group:"):
+            groups.append(text)
+        if col == "id" or col.startswith("group:") or text == "":
+            continue
+        prefix, name = col.split(":", 1)
+        if prefix == "ko":
+            value = _number(text, row, col, "0 or 1")
+            if value not in (0.0, 1.0):
+                raise TabularError(f"row {row}, column '{col}'", f"expected 0 or 1, got {text!r}")
+            if value == 1.0:
+                kos.append(name)
+        elif prefix == "expr":
+            expr[name] = 2.0 ** _number(text, row, col, "a log2 fold change")
+        elif prefix == "medium":
+            value = _number(text, row, col, "an uptake bound (mmol/gDW/h)")
+            if value < 0:
+                raise TabularError(f"row {row}, column '{col}'", f"uptake bound must be >= 0, got {text!r}")
+            medium[name] = value * presence_uptake(name) if col in presence else value
+        elif prefix.startswith("omics."):
+            omics.setdefault(prefix[6:], {})[name] = _number(text, row, col, "a number")
+        elif prefix == "y":
+            y[name] = _number(text, row, col, "a number (or empty for not measured)")
+        elif prefix == "sd":
+            sd[name] = _number(text, row, col, "a standard deviation >= 0")
+            if sd[name] < 0:
+                raise TabularError(f"row {row}, column '{col}'", f"standard deviation must be >= 0, got {text!r}")
+    try:
+        design = Design(knockouts=kos, expression=expr, medium=medium)
+    except ValidationError as exc:
+        field, reason = describe_validation_error(exc)
+        raise TabularError(f"row {row}, design.{field}", reason) from None
+    return {"design": design, "omics": omics or None, "y": y, "sd": sd, "group": "|".join(groups)}
+
+
+def load_dataset(path: str | Path) -> TabularDataset:
+    """Read and validate a dataset CSV (raises TabularError naming row, column and reason)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TabularError("data", f"no such file: {path}")
+    with path.open(newline="") as fh:
+        reader = csv.reader(fh)
+        header = [h.strip() for h in next(reader, [])]
+        _check_header(header)
+        rows = [r for r in reader if any(c.strip() for c in r)]
+    for i, r in enumerate(rows, start=1):
+        if len(r) != len(header):
+            raise TabularError(f"row {i}", f"{len(r)} cells for {len(header)} columns")
+    if not rows:
+        raise TabularError("data", "the file has a header but no rows")
+    presence = _presence_columns(header, rows)
+    parsed = [_parse_row(header, r, i, set(presence)) for i, r in enumerate(rows, start=1)]
+    names = [c[2:] for c in header if c.startswith("y:")]
+    y = np.array([[p["y"].get(n, np.nan) for n in names] for p in parsed], dtype=float)
+    has_sd = any(c.startswith("sd:") for c in header)
+    sd = np.array([[p["sd"].get(n, np.nan) for n in names] for p in parsed], dtype=float) if has_sd else None
+    has_groups = any(c.startswith("group:") for c in header)
+    return TabularDataset(
+        designs=[p["design"] for p in parsed], omics=[p["omics"] for p in parsed], y=y, sd=sd, names=names,
+        groups=[p["group"] for p in parsed] if has_groups else None, presence_columns=presence,
+    )
+
+
+def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: str | None = None, seed: int = 0,
+           threshold: float | None = None, ensemble: int = 5, **options: Any) -> dict[str, Any]:
+    """k-fold cross-validation of a model kind on a dataset CSV.
+
+    Folds keep `group:` strata together when present (GroupKFold-like), else shuffled KFold.
+    `roc_auc` scores the call "growth above `threshold`" (default: the median measured growth)
+    with the out-of-fold predicted growth; it is None when there is no `y:growth` column.
+    """
+    from services.predictor.deepmodel import DeepModel
+
+    data = load_dataset(path)
+    if folds < 2 or folds > len(data.designs):
+        raise TabularError("folds", f"need 2 <= folds <= number of rows ({len(data.designs)}), got {folds}")
+    organism = organism or ("textbook" if model == "hybrid" else None)
+    _check_organism(data, organism)
+    started = time.perf_counter()
+    factory = (lambda: DeepModel(model, organism, ensemble=ensemble, seed=seed, **options))
+    X = data.designs
+    try:
+        result = metrics.cross_validate(factory, X, data.y, folds=folds, seed=seed, groups=data.groups,
+                                        names=data.names, sd=data.sd)
+    except ValueError as exc:
+        if isinstance(exc, PredictorError):
+            raise
+        raise TabularError("folds", str(exc)) from None
+    out: dict[str, Any] = {
+        "model": model, "organism": organism, "folds": folds, "n_rows": len(X), "seed": seed,
+        "q2": result["q2"], "q2_per_target": result["q2_per_output"], "coverage95": result["coverage95"],
+        "roc_auc": None, "threshold": None, "train_s": time.perf_counter() - started,
+        "grouped": data.groups is not None,
+    }
+    if "growth" in data.names:
+        j = data.names.index("growth")
+        truth = data.y[:, j]
+        thr = float(np.nanmedian(truth)) if threshold is None else float(threshold)
+        cls = metrics.classification(truth, result["oof_mean"][:, j], thr)
+        out.update(roc_auc=cls["roc_auc"], threshold=thr, f1=cls["f1"])
+    return out
+
+
+def _check_organism(data: TabularDataset, organism: str | None) -> None:
+    """Validate every design against the organism model up front (clear row-level errors)."""
+    if organism is None:
+        return
+    from services.predictor.prior import load_organism_model
+
+    try:
+        org = load_organism_model(organism)
+    except ValueError as exc:
+        raise TabularError("organism", getattr(exc, "reason", str(exc))) from None
+    for i, design in enumerate(data.designs, start=1):
+        try:
+            org.validate_design(design)
+        except ValueError as exc:
+            field = getattr(exc, "field", "design")
+            raise TabularError(f"row {i}, design.{field}", getattr(exc, "reason", str(exc))) from None

@@ -1,0 +1,112 @@
+"""Measurements entered by hand for bench work orders (form fields or the import CSV). Pure: no NATS."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from schemas import CampaignSpec, Design, Measurement, MeasurementSource, Value
+from services.tracker.csvio import CsvRowError, read_measurements
+
+
+class BenchInputError(ValueError):
+    """A bad form field or CSV cell: which one, and why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+def bench_measurement_id(run_id: str) -> str:
+    """One bench measurement per run: a double-submitted form is a duplicate JetStream drops."""
+    return f"bench-{run_id}"
+
+
+def parse_number(text: str, field: str, required: bool = True) -> float | None:
+    """A finite number from a form field (None when optional and empty)."""
+    text = (text or "").strip()
+    if not text:
+        if required:
+            raise BenchInputError(field, "is required")
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise BenchInputError(field, f"'{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise BenchInputError(field, "must be a finite number")
+    return value
+
+
+def parse_fluxes(text: str) -> dict[str, Value]:
+    """`PGI=4.2, PFK=7.1±0.3` (comma or newline separated; optional ± or +- sd) -> fluxes."""
+    fluxes: dict[str, Value] = {}
+    for item in (text or "").replace("\n", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, number = item.partition("=")
+        if not sep or not name.strip():
+            raise BenchInputError("fluxes", f"'{item}' is not REACTION=VALUE")
+        number = number.replace("+-", "±")
+        mean_text, _, sd_text = number.partition("±")
+        mean = parse_number(mean_text, f"fluxes.{name.strip()}")
+        sd = parse_number(sd_text, f"fluxes.{name.strip()} sd", required=False) or 0.0
+        assert mean is not None
+        fluxes[name.strip()] = Value(value=mean, sd=abs(sd))
+    return fluxes
+
+
+def objective_table(spec: CampaignSpec) -> str:
+    """Which Measurement table carries the campaign's objective readout."""
+    target = spec.objective.target
+    if target == "growth":
+        return "growth_rate"
+    if spec.search_space.parameters or (spec.simulator is not None and spec.simulator.kind == "function"):
+        return "values"
+    return "products" if target.startswith("EX_") else "fluxes"
+
+
+def bench_measurement(order: dict[str, Any], spec: CampaignSpec, growth: float | None, objective: float | None,
+                      fluxes: dict[str, Value] | None = None, note: str = "") -> Measurement:
+    """A bench measurement answering one issued work order (design and run id from the order)."""
+    if growth is None and objective is None and not fluxes:
+        raise BenchInputError("growth", "enter at least the growth or the objective readout")
+    fields: dict[str, Any] = {"fluxes": dict(fluxes or {})}
+    if growth is not None:
+        fields["growth_rate"] = Value(value=growth)
+    if objective is not None:
+        table = objective_table(spec)
+        if table == "growth_rate":
+            fields["growth_rate"] = Value(value=objective)
+        else:
+            fields.setdefault(table, {})[spec.objective.target] = Value(value=objective)
+    return Measurement(
+        id=bench_measurement_id(order["run_id"]), campaign_id=order["campaign_id"], run_id=order["run_id"],
+        design=Design.model_validate(order["design"]), source=MeasurementSource.BENCH,
+        qc_flags=[note[:200]] if note.strip() else [], **fields,
+    )
+
+
+def csv_bench_measurements(text: str, campaign_id: str, orders: dict[str, dict[str, Any]]) -> list[Measurement]:
+    """Measurements from the import CSV; every row must quote an issued bench run of the campaign.
+
+    The design is taken from the work order; a row that states a different design is refused.
+    """
+    try:
+        rows = read_measurements(text, campaign_id)
+    except CsvRowError as exc:
+        raise BenchInputError(f"row {exc.row}, column {exc.column}", exc.reason) from None
+    items: list[Measurement] = []
+    for n, row in enumerate(rows, start=1):
+        order = orders.get(row.run_id)
+        if order is None:
+            reason = f"'{row.run_id}' is not an open bench run of this campaign"
+            raise BenchInputError(f"row {n}, column run_id", reason)
+        design = Design.model_validate(order["design"])
+        if row.design.key() != Design().key() and row.design.key() != design.key():
+            raise BenchInputError(f"row {n}", f"design does not match work order {row.run_id} ({design.describe()})")
+        items.append(row.model_copy(update={"id": bench_measurement_id(row.run_id), "design": design,
+                                            "source": MeasurementSource.BENCH}))
+    return items

@@ -1,0 +1,123 @@
+"""Dashboard figures rendered server-side as PNG (matplotlib, Agg). Pure: data in, bytes out."""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from schemas import CampaignSpec, Measurement, Sense
+
+
+@dataclass
+class DashboardData:
+    """The series behind the three dashboard figures."""
+
+    target: str
+    measured: list[float] = field(default_factory=list)
+    best_so_far: list[float] = field(default_factory=list)
+    predicted_vs_measured: list[tuple[float, float, float]] = field(default_factory=list)
+    """(predicted mean, predicted sd, measured) per measured run that had a prediction."""
+    model_versions: list[int] = field(default_factory=list)
+    model_metrics: dict[str, list[float]] = field(default_factory=dict)
+
+
+def dashboard_data(spec: CampaignSpec, measurements: list[dict[str, Any]], work_orders: list[dict[str, Any]],
+                   proposals: list[dict[str, Any]], models: list[dict[str, Any]]) -> DashboardData:
+    """Best-so-far, predicted vs measured and model metrics from the tracker's records."""
+    target = spec.objective.target
+    data = DashboardData(target=target)
+    pick = max if spec.objective.sense == Sense.MAXIMIZE else min
+    proposal_of_run = {o["run_id"]: o["proposal_id"] for o in work_orders}
+    predictions = {p["id"]: (p.get("predicted") or {}).get(target) for p in proposals}
+    for record in measurements:
+        value = Measurement.model_validate(record).readout(target)
+        if value is None:
+            continue
+        data.measured.append(value)
+        data.best_so_far.append(value if not data.best_so_far else pick(data.best_so_far[-1], value))
+        prediction = predictions.get(proposal_of_run.get(record["run_id"], ""))
+        if prediction:
+            data.predicted_vs_measured.append((float(prediction["mean"]), float(prediction["sd"]), value))
+    for model in models:
+        data.model_versions.append(int(model.get("version", len(data.model_versions))))
+        for name, value in (model.get("metrics") or {}).items():
+            if isinstance(value, int | float) and math.isfinite(value):
+                data.model_metrics.setdefault(name, []).append(float(value))
+    n = len(data.model_versions)
+    data.model_metrics = {k: v for k, v in data.model_metrics.items() if len(v) == n}
+    return data
+
+
+def _png(fig: Figure) -> bytes:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=90)
+    return buffer.getvalue()
+
+
+def _axes(width: float, height: float) -> tuple[Figure, Any]:
+    """A figure outside pyplot (no global state: safe to draw from worker threads)."""
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots()
+
+
+def _empty(ax: Any, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def best_so_far_png(data: DashboardData) -> bytes:
+    """Measured objective per experiment and the best so far."""
+    fig, ax = _axes(5.5, 3.6)
+    if not data.measured:
+        _empty(ax, "no measurements yet")
+    else:
+        x = list(range(1, len(data.measured) + 1))
+        ax.plot(x, data.measured, "o", alpha=0.5, label="measured")
+        ax.step(x, data.best_so_far, where="post", color="C3", label="best so far")
+        ax.set_xlabel("experiment")
+        ax.set_ylabel(data.target)
+        ax.legend(loc="best")
+    ax.set_title("Best so far")
+    return _png(fig)
+
+
+def predicted_vs_measured_png(data: DashboardData) -> bytes:
+    """Predicted (± sd) against measured objective, with the y = x line."""
+    fig, ax = _axes(4.6, 4.2)
+    points = data.predicted_vs_measured
+    if not points:
+        _empty(ax, "no measured runs with predictions yet")
+    else:
+        predicted, sd, measured = zip(*points, strict=True)
+        ax.errorbar(measured, predicted, yerr=sd, fmt="o", alpha=0.7, capsize=2)
+        low, high = min(*predicted, *measured), max(*predicted, *measured)
+        pad = (high - low) * 0.05 or 1.0
+        ax.plot([low - pad, high + pad], [low - pad, high + pad], "k--", lw=1, label="y = x")
+        ax.set_xlabel(f"measured {data.target}")
+        ax.set_ylabel(f"predicted {data.target}")
+        ax.legend(loc="best")
+    ax.set_title("Predicted vs measured")
+    return _png(fig)
+
+
+def model_metrics_png(data: DashboardData) -> bytes:
+    """Each numeric model metric over model versions."""
+    fig, ax = _axes(5.5, 3.6)
+    if not data.model_versions or not data.model_metrics:
+        _empty(ax, "no trained models yet")
+    else:
+        for name, values in sorted(data.model_metrics.items()):
+            ax.plot(data.model_versions, values, "o-", label=name)
+        ax.set_xlabel("model version")
+        ax.legend(loc="best", fontsize="small")
+    ax.set_title("Model metrics")
+    return _png(fig)
+
+
+CHARTS = {"best": best_so_far_png, "parity": predicted_vs_measured_png, "metrics": model_metrics_png}

@@ -1,0 +1,249 @@
+"""The review web pages (FastAPI + Jinja2, server-rendered, plain HTML forms; no JavaScript)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from schemas import CampaignSpec, Design, ExecutorKind, ReviewAction
+from services.review import bench, charts
+from services.review.auth import Reviewer, SessionSigner
+from services.review.forms import DesignInputError, design_form_values, design_from_form
+from services.review.gate import ReviewGate, ReviewRefused
+from services.runtime.consumer import InvalidMessage
+
+SESSION_COOKIE = "fluxlab_session"
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+class _LoginRequired(Exception):
+    def __init__(self, next_url: str) -> None:
+        self.next_url = next_url
+
+
+def create_app(gate: ReviewGate, signer: SessionSigner) -> FastAPI:
+    """The review web app over one gate; sessions signed by `signer`."""
+    app = FastAPI(title="fluxlab review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.gate, app.state.signer = gate, signer
+
+    @app.exception_handler(_LoginRequired)
+    async def _to_login(request: Request, exc: _LoginRequired) -> Response:
+        return RedirectResponse("/login?" + urlencode({"next": exc.next_url}), status_code=303)
+
+    _add_login_routes(app, gate, signer)
+    _add_campaign_routes(app, gate, signer)
+    _add_bench_routes(app, gate, signer)
+    _add_dashboard_routes(app, gate, signer)
+    return app
+
+
+def _session(request: Request, gate: ReviewGate, signer: SessionSigner) -> tuple[Reviewer, str]:
+    """The logged-in reviewer and their CSRF token; otherwise redirect to the login page."""
+    token = request.cookies.get(SESSION_COOKIE)
+    user = signer.verify(token)
+    reviewer = gate.reviewers.get(user) if user else None
+    if reviewer is None or token is None:
+        raise _LoginRequired(request.url.path)
+    return reviewer, signer.csrf_token(token)
+
+
+def _check_csrf(request: Request, signer: SessionSigner, csrf: str) -> None:
+    token = request.cookies.get(SESSION_COOKIE) or ""
+    if csrf != signer.csrf_token(token):
+        raise HTTPException(status_code=403, detail="form expired or forged: reload the page and try again")
+
+
+def _back(path: str, **params: str) -> RedirectResponse:
+    query = urlencode({k: v for k, v in params.items() if v})
+    return RedirectResponse(f"{path}?{query}" if query else path, status_code=303)
+
+
+def _add_login_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> None:
+    @app.get("/login", response_class=HTMLResponse)
+    async def login_page(request: Request, next: str = "/", error: str = "") -> Response:
+        return TEMPLATES.TemplateResponse(request, "login.html", {"next": next, "error": error, "reviewer": None})
+
+    @app.post("/login")
+    async def login(request: Request, user: str = Form(""), password: str = Form(""),
+                    next: str = Form("/")) -> Response:
+        reviewer = await asyncio.to_thread(gate.reviewers.authenticate, user.strip(), password)
+        if reviewer is None:
+            return TEMPLATES.TemplateResponse(
+                request, "login.html", {"next": next, "error": "unknown reviewer or wrong password", "reviewer": None},
+                status_code=401,
+            )
+        target = next if next.startswith("/") and not next.startswith("//") else "/"
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(SESSION_COOKIE, signer.issue(reviewer.user), max_age=int(signer.ttl_s), httponly=True,
+                            samesite="lax")
+        return response
+
+    @app.post("/logout")
+    async def logout() -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE)
+        return response
+
+
+def _proposal_view(record: dict[str, Any], spec: CampaignSpec) -> dict[str, Any]:
+    design = Design.model_validate(record["design"])
+    predicted = record.get("predicted") or {}
+    return {**record, "design_obj": design, "description": design.describe(),
+            "objective": predicted.get(spec.objective.target), "growth": predicted.get("growth"),
+            "other_predictions": {k: v for k, v in predicted.items() if k not in (spec.objective.target, "growth")}}
+
+
+async def _campaign_context(gate: ReviewGate, campaign_id: str) -> dict[str, Any]:
+    try:
+        spec = await gate.spec_of(campaign_id)
+    except InvalidMessage:
+        raise HTTPException(status_code=404, detail=f"unknown campaign '{campaign_id}'") from None
+    proposals, reviews = await asyncio.gather(gate.tracker.proposals(campaign_id), gate.tracker.reviews(campaign_id))
+    views = [_proposal_view(p, spec) for p in proposals]
+    decisions = {r["proposal_id"]: r for r in reviews}
+    return {"spec": spec, "campaign_id": campaign_id,
+            "pending": [v for v in views if v["status"] == "pending"],
+            "decided": [{**v, "decision": decisions.get(v["id"])} for v in views if v["status"] != "pending"]}
+
+
+def _add_campaign_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> None:
+    @app.get("/", response_class=HTMLResponse)
+    async def campaigns(request: Request) -> Response:
+        reviewer, csrf = _session(request, gate, signer)
+        summaries = await gate.tracker.campaigns()
+        return TEMPLATES.TemplateResponse(request, "campaigns.html",
+                                          {"reviewer": reviewer, "csrf": csrf, "campaigns": summaries})
+
+    @app.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+    async def campaign(request: Request, campaign_id: str, msg: str = "", error: str = "") -> Response:
+        reviewer, csrf = _session(request, gate, signer)
+        context = await _campaign_context(gate, campaign_id)
+        return TEMPLATES.TemplateResponse(request, "campaign.html", {
+            **context, "reviewer": reviewer, "csrf": csrf, "msg": msg, "error": error,
+        }, status_code=400 if error else 200)
+
+    @app.post("/campaigns/{campaign_id}/proposals/{proposal_id}/{verb}")
+    async def decide(request: Request, campaign_id: str, proposal_id: str, verb: str, csrf: str = Form(""),
+                     reason: str = Form(""), knockouts: str = Form(""), expression: str = Form(""),
+                     medium: str = Form(""), parameters: str = Form("")) -> Response:
+        reviewer, _ = _session(request, gate, signer)
+        _check_csrf(request, signer, csrf)
+        if verb not in ("approve", "reject", "amend"):
+            raise HTTPException(status_code=404, detail=f"unknown action '{verb}'")
+        page = f"/campaigns/{quote(campaign_id)}"
+        try:
+            design = design_from_form(knockouts, expression, medium, parameters) if verb == "amend" else None
+            await gate.decide(reviewer, ReviewAction(verb), proposal_id, reason=reason, campaign_id=campaign_id,
+                              design=design)
+        except (ReviewRefused, DesignInputError) as exc:
+            target = f"{page}/proposals/{quote(proposal_id)}/amend" if verb == "amend" else page
+            return _back(target, error=str(exc))
+        past = {"approve": "approved", "reject": "rejected", "amend": "amended"}[verb]
+        return _back(page, msg=f"proposal {proposal_id} {past}")
+
+    @app.get("/campaigns/{campaign_id}/proposals/{proposal_id}/amend", response_class=HTMLResponse)
+    async def amend_form(request: Request, campaign_id: str, proposal_id: str, error: str = "") -> Response:
+        reviewer, csrf = _session(request, gate, signer)
+        context = await _campaign_context(gate, campaign_id)
+        found = [p for p in context["pending"] if p["id"] == proposal_id]
+        if not found:
+            return _back(f"/campaigns/{quote(campaign_id)}", error=f"proposal {proposal_id} is not pending")
+        return TEMPLATES.TemplateResponse(request, "amend.html", {
+            "reviewer": reviewer, "csrf": csrf, "spec": context["spec"], "campaign_id": campaign_id,
+            "proposal": found[0], "form": design_form_values(found[0]["design_obj"]), "error": error,
+        })
+
+
+async def _open_bench_orders(gate: ReviewGate, campaign_id: str) -> dict[str, dict[str, Any]]:
+    orders = await gate.tracker.work_orders(campaign_id, status="issued")
+    return {o["run_id"]: o for o in orders if o["queue"] == ExecutorKind.BENCH.value}
+
+
+def _add_bench_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> None:
+    @app.get("/campaigns/{campaign_id}/bench", response_class=HTMLResponse)
+    async def bench_page(request: Request, campaign_id: str, msg: str = "", error: str = "") -> Response:
+        reviewer, csrf = _session(request, gate, signer)
+        spec = await _spec_or_404(gate, campaign_id)
+        orders = await _open_bench_orders(gate, campaign_id)
+        views = [{**o, "description": Design.model_validate(o["design"]).describe()} for o in orders.values()]
+        return TEMPLATES.TemplateResponse(request, "bench.html", {
+            "reviewer": reviewer, "csrf": csrf, "spec": spec, "campaign_id": campaign_id, "orders": views,
+            "msg": msg, "error": error,
+        }, status_code=400 if error else 200)
+
+    @app.post("/campaigns/{campaign_id}/bench/runs/{run_id}")
+    async def enter_measurement(request: Request, campaign_id: str, run_id: str, csrf: str = Form(""),
+                                growth: str = Form(""), objective: str = Form(""), fluxes: str = Form(""),
+                                note: str = Form("")) -> Response:
+        _session(request, gate, signer)
+        _check_csrf(request, signer, csrf)
+        page = f"/campaigns/{quote(campaign_id)}/bench"
+        spec = await _spec_or_404(gate, campaign_id)
+        order = (await _open_bench_orders(gate, campaign_id)).get(run_id)
+        if order is None:
+            return _back(page, error=f"run_id: '{run_id}' is not an open bench run of this campaign")
+        try:
+            measurement = bench.bench_measurement(
+                order, spec, bench.parse_number(growth, "growth", required=False),
+                bench.parse_number(objective, spec.objective.target, required=False), bench.parse_fluxes(fluxes), note,
+            )
+        except bench.BenchInputError as exc:
+            return _back(page, error=str(exc))
+        await gate.bus.publish_event(measurement)
+        return _back(page, msg=f"measurement of {run_id} recorded")
+
+    @app.post("/campaigns/{campaign_id}/bench/upload")
+    async def upload_csv(request: Request, campaign_id: str, csrf: str = Form(""),
+                         file: UploadFile = File(...)) -> Response:
+        _session(request, gate, signer)
+        _check_csrf(request, signer, csrf)
+        page = f"/campaigns/{quote(campaign_id)}/bench"
+        await _spec_or_404(gate, campaign_id)
+        try:
+            text = (await file.read(4 * 1024 * 1024)).decode("utf-8-sig")
+            items = bench.csv_bench_measurements(text, campaign_id, await _open_bench_orders(gate, campaign_id))
+        except UnicodeDecodeError:
+            return _back(page, error="file: not UTF-8 text")
+        except bench.BenchInputError as exc:
+            return _back(page, error=str(exc))
+        await gate.bus.publish_many([(gate.bus.subjects.event("measurement", campaign_id), m) for m in items])
+        return _back(page, msg=f"{len(items)} measurement(s) recorded")
+
+
+async def _spec_or_404(gate: ReviewGate, campaign_id: str) -> CampaignSpec:
+    try:
+        return await gate.spec_of(campaign_id)
+    except InvalidMessage:
+        raise HTTPException(status_code=404, detail=f"unknown campaign '{campaign_id}'") from None
+
+
+def _add_dashboard_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> None:
+    @app.get("/campaigns/{campaign_id}/dashboard", response_class=HTMLResponse)
+    async def dashboard(request: Request, campaign_id: str) -> Response:
+        reviewer, csrf = _session(request, gate, signer)
+        spec = await _spec_or_404(gate, campaign_id)
+        summaries = [c for c in await gate.tracker.campaigns() if c.campaign_id == campaign_id]
+        return TEMPLATES.TemplateResponse(request, "dashboard.html", {
+            "reviewer": reviewer, "csrf": csrf, "spec": spec, "campaign_id": campaign_id,
+            "summary": summaries[0] if summaries else None, "charts": list(charts.CHARTS),
+        })
+
+    @app.get("/campaigns/{campaign_id}/charts/{name}.png")
+    async def chart(request: Request, campaign_id: str, name: str) -> Response:
+        _session(request, gate, signer)
+        render = charts.CHARTS.get(name)
+        if render is None:
+            raise HTTPException(status_code=404, detail=f"unknown chart '{name}'")
+        spec = await _spec_or_404(gate, campaign_id)
+        t = gate.tracker
+        measured, orders, proposals, models = await asyncio.gather(
+            t.measurements(campaign_id), t.work_orders(campaign_id), t.proposals(campaign_id), t.models(campaign_id))
+        data = charts.dashboard_data(spec, measured, orders, proposals, models)
+        png = await asyncio.to_thread(render, data)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,70 @@
+"""Designs typed by reviewers, bench measurements entered by hand, and dashboard figures (no broker)."""
+
+from __future__ import annotations
+
+import pytest
+from factories import campaign_spec
+
+from schemas import Design, Measurement, Value
+from services.review import bench, charts
+from services.review.forms import DesignInputError, design_form_values, design_from_form
+
+
+def test_form_round_trip_and_errors() -> None:
+    design = Design(knockouts=["b2297", "b1380"], expression={"b3956": 2.5}, medium={"EX_o2_e": 5.0})
+    form = design_form_values(design)
+    assert design_from_form(**form).key() == design.key()
+    assert design_from_form("b1380, b1380", "b3956=1", "").expression == {}
+    with pytest.raises(DesignInputError, match=r"expression\.b3956"):
+        design_from_form("", "b3956=lots", "")
+    with pytest.raises(DesignInputError, match="NAME=NUMBER"):
+        design_from_form("", "b3956", "")
+    with pytest.raises(DesignInputError):
+        design_from_form("", "b3956=-2", "")
+
+
+def _order(run_id: str = "run-1") -> dict[str, object]:
+    return {"run_id": run_id, "campaign_id": "c1", "design": Design(knockouts=["b1380"]).model_dump(mode="json")}
+
+
+def test_bench_measurement_places_the_objective_readout() -> None:
+    spec = campaign_spec("c1")
+    m = bench.bench_measurement(_order(), spec, 0.4, 2.0, bench.parse_fluxes("PGI=4.2, PFK=7.1+-0.3"))
+    assert m.id == "bench-run-1" and m.source == "bench"
+    assert m.readout("EX_succ_e") == 2.0 and "EX_succ_e" in m.products and m.readout("growth") == 0.4
+    assert m.fluxes["PFK"] == Value(value=7.1, sd=0.3)
+    with pytest.raises(bench.BenchInputError, match="growth"):
+        bench.bench_measurement(_order(), spec, None, None)
+    with pytest.raises(bench.BenchInputError, match="not a number"):
+        bench.parse_number("fast", "growth")
+    with pytest.raises(bench.BenchInputError, match="REACTION=VALUE"):
+        bench.parse_fluxes("PGI")
+
+
+def test_csv_rows_must_quote_open_runs_with_matching_designs() -> None:
+    orders = {"run-1": _order()}
+    (m,) = bench.csv_bench_measurements("run_id,growth\nrun-1,0.3\n", "c1", orders)
+    assert m.design.knockouts == ["b1380"] and m.source == "bench"
+    with pytest.raises(bench.BenchInputError, match="not an open bench run"):
+        bench.csv_bench_measurements("run_id,growth\nrun-2,0.3\n", "c1", orders)
+    with pytest.raises(bench.BenchInputError, match="does not match"):
+        bench.csv_bench_measurements("run_id,ko,growth\nrun-1,b2297,0.3\n", "c1", orders)
+    with pytest.raises(bench.BenchInputError, match="column growth"):
+        bench.csv_bench_measurements("run_id,growth\nrun-1,NaN\n", "c1", orders)
+
+
+def test_dashboard_series_and_pngs() -> None:
+    spec = campaign_spec("c1")
+    measurements = [Measurement(id=f"m{i}", campaign_id="c1", run_id=f"run-{i}", design=Design(),
+                                products={"EX_succ_e": Value(value=v)}).model_dump(mode="json")
+                    for i, v in enumerate([1.0, 3.0, 2.0])]
+    orders = [{"run_id": f"run-{i}", "proposal_id": f"p{i}"} for i in range(3)]
+    proposals = [{"id": "p1", "predicted": {"EX_succ_e": {"mean": 2.5, "sd": 0.3}}}]
+    models = [{"version": 1, "metrics": {"r2": 0.4, "note": "x"}}, {"version": 2, "metrics": {"r2": 0.7}}]
+    data = charts.dashboard_data(spec, measurements, orders, proposals, models)
+    assert data.best_so_far == [1.0, 3.0, 3.0]
+    assert data.predicted_vs_measured == [(2.5, 0.3, 3.0)]
+    assert data.model_metrics == {"r2": [0.4, 0.7]}
+    for render in charts.CHARTS.values():
+        assert render(data).startswith(b"\x89PNG")
+        assert render(charts.DashboardData(target="EX_succ_e")).startswith(b"\x89PNG")
