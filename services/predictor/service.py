@@ -2,6 +2,10 @@
 
 State is rebuilt at start by replaying measurement and model events (the stream is the system of record)
 and loading the latest weights from the object store, so a restart does not retrain from scratch.
+
+Replicas share the durable measurement consumer. Before training version v of a campaign a replica claims
+`<cid>.v<v>` in a key-value bucket (create fails if another replica holds it), trains on every measurement
+in the stream (not only those it received), and every replica hot-swaps to versions trained elsewhere.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
+from nats.js.api import DeliverPolicy
+from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError, ObjectNotFoundError
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -77,6 +82,8 @@ class PredictorService(Service):
         self.state: dict[str, CampaignModel] = {}
         self.directory: CampaignDirectory | None = None
         self.store: Any = None
+        self.claims: Any = None
+        self._model_sub: Any = None
 
     def campaign(self, campaign_id: str) -> CampaignModel:
         """State of a campaign (created on first use)."""
@@ -90,6 +97,7 @@ class PredictorService(Service):
             self.store = await self.bus.js.object_store(subjects.models_bucket)
         except (BucketNotFoundError, NotFoundError):
             self.store = await self.bus.js.create_object_store(subjects.models_bucket)
+        self.claims = await _bucket(self.bus, f"{subjects.ns}-predictor-claims")
         await replay(self.bus, subjects.events("model"), self._apply)
         await replay(self.bus, subjects.events("measurement"), self._apply)
         for campaign_id, cm in self.state.items():
@@ -101,7 +109,22 @@ class PredictorService(Service):
             handler=self.on_measurements, batch=256,
         ))
         await self.add_endpoints({"predict": (subjects.predict, self.rpc_predict)})
+        self._model_sub = await self.bus.js.subscribe(
+            subjects.events("model"), cb=self._on_model_event, ordered_consumer=True,
+            stream=subjects.events_stream, deliver_policy=DeliverPolicy.NEW)
         self.spawn(self._trainer())
+
+    async def _on_model_event(self, msg: Any) -> None:
+        """Another replica trained a newer version: load it."""
+        try:
+            event = ModelTrained.model_validate_json(msg.data)
+        except Exception:
+            return
+        cm = self.campaign(event.campaign_id)
+        if event.version > cm.version:
+            self._apply(msg.subject, event)
+            async with cm.lock:
+                await self._load(event.campaign_id, cm)
 
     def _apply(self, _subject: str, model: Message) -> None:
         if isinstance(model, Measurement):
@@ -164,15 +187,36 @@ class PredictorService(Service):
                          search_space=spec.search_space, epochs=self.options.epochs, seed=spec.seed,
                          base_medium=dict(spec.organism.medium) or None)
 
-    async def train(self, campaign_id: str, cm: CampaignModel) -> ModelTrained:
+    async def _claim(self, campaign_id: str, version: int) -> bool:
+        try:
+            await self.claims.create(f"{campaign_id}.v{version}", self.bus.nc.client_id.to_bytes(8, "little")
+                                     if isinstance(self.bus.nc.client_id, int) else b"1")
+        except KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def train(self, campaign_id: str, cm: CampaignModel) -> ModelTrained | None:
         """Train a new version on every measurement so far, store it, publish ModelTrained, hot-swap."""
         assert self.directory is not None
         spec = self.directory.campaigns[campaign_id].spec
+        version = cm.version + 1
+        if not await self._claim(campaign_id, version):
+            cm.first_untrained_at = time.monotonic()  # another replica trains it; its model event swaps it in
+            return None
+        try:
+            return await self._train_claimed(campaign_id, cm, spec, version)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.claims.delete(f"{campaign_id}.v{version}")
+            raise
+
+    async def _train_claimed(self, campaign_id: str, cm: CampaignModel, spec: CampaignSpec,
+                             version: int) -> ModelTrained:
+        await replay(self.bus, self.bus.subjects.event("measurement", campaign_id), self._apply)
         data = list(cm.measurements.values())
         started = time.perf_counter()
         model = self._new_model(spec)
         report = await asyncio.to_thread(model.train_on_measurements, data)
-        version = cm.version + 1
         artifact = f"{campaign_id}/v{version:04d}.pt"
         await self.store.put(artifact, await asyncio.to_thread(model.to_bytes))
         metrics = {k: float(v) for k, v in report.items()
@@ -210,6 +254,9 @@ class PredictorService(Service):
         return PredictReply(model_version=version, predictions=predictions)
 
     async def teardown(self) -> None:
+        if self._model_sub is not None:
+            with contextlib.suppress(Exception):
+                await self._model_sub.unsubscribe()
         if self.directory is not None:
             with contextlib.suppress(Exception):
                 await self.directory.stop()
@@ -220,4 +267,13 @@ def _attributions(model: DeepModel, request: PredictRequest) -> list[dict[str, f
     from services.predictor import attributions as attr
 
     output = request.outputs[0] if request.outputs else model.names[0]
-    return attr.attribute(model, request.designs, output)  # type: ignore[no-any-return]
+    return attr.integrated_gradients(model, request.designs, output)
+
+
+async def _bucket(bus: Bus, name: str) -> Any:
+    """A key-value bucket (created on first use)."""
+    try:
+        return await bus.js.key_value(name)
+    except (BucketNotFoundError, NotFoundError):
+        # a claim outlives no crash by more than a minute: a killed trainer's version is claimable again
+        return await bus.js.create_key_value(bucket=name, history=1, ttl=60.0)

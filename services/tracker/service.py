@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from schemas.queries import CampaignList, CampaignQuery, RecordList
 from services.runtime.consumer import ConsumerSpec, Envelope, subject_parser
+from services.runtime.failpoints import failpoint
 from services.runtime.service import RpcError, Service
 from services.tracker import queries
 from services.tracker.repository import IncomingEvent, Repository
@@ -51,6 +52,7 @@ class TrackerService(Service):
         assert self.repo is not None
         events = [IncomingEvent(e.msg_id, e.subject, e.model, e.msg.data) for e in envelopes]
         await asyncio.to_thread(self.repo.ingest, events)
+        failpoint("tracker.after_commit")  # fault tests: committed, not yet acked
 
     async def rpc_campaigns(self, data: bytes) -> BaseModel:
         """Summary of one campaign, or of every campaign."""
