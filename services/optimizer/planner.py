@@ -63,12 +63,19 @@ def _choose(
     strategy: Strategy, pool: list[Candidate], n: int, ctx: Context, accept: Callable[[Candidate], bool],
     options: PlannerOptions,
 ) -> list[Candidate]:
-    if strategy in (Strategy.GA, Strategy.HYBRID) and ctx.surrogate is not None:
-        return select_diverse(
-            pool, n, ctx.space, anchors=ctx.history.pending, accept=accept,
-            penalty=options.diversity_penalty, length=options.diversity_length, min_distance=options.diversity_min,
-        )
-    return [c for c in pool if accept(c)][:n]
+    if strategy not in (Strategy.GA, Strategy.HYBRID) or ctx.surrogate is None:
+        return [c for c in pool if accept(c)][:n]
+    reserved: list[Candidate] = []
+    if strategy == Strategy.HYBRID and options.hybrid_uses_bo:
+        gp_picks = [c for c in pool if c.strategy.endswith(":" + bo.STRATEGY)]
+        reserved = [c for c in gp_picks if accept(c)][: hybrid.bo_share(n)]
+    taken = {c.design.key() for c in reserved}
+    rest = select_diverse(
+        [c for c in pool if c.design.key() not in taken], n - len(reserved), ctx.space,
+        anchors=[*ctx.history.pending, *(c.design for c in reserved)], accept=accept,
+        penalty=options.diversity_penalty, length=options.diversity_length, min_distance=options.diversity_min,
+    )
+    return reserved + rest
 
 
 def _top_up(chosen: list[Candidate], n: int, ctx: Context, accept: Callable[[Candidate], bool]) -> list[Candidate]:

@@ -44,8 +44,9 @@ class OrganismLike(Protocol):
 class FeatureSpace:
     """Which input columns exist; fitted once per model and saved with it.
 
-    Columns: `ko:<id>` (0/1), `expr:<gene>` (log2 fold change), `medium:<exchange>` (uptake bound,
-    mmol/gDW/h), `omics.<block>:<feature>` and, for a plain feature matrix, `x<i>`.
+    Columns: `ko:<id>` (0/1), `expr:<gene>` (log2 fold change), `param:<name>` (black-box parameter
+    value), `medium:<exchange>` (uptake bound, mmol/gDW/h), `omics.<block>:<feature>` and, for a plain
+    feature matrix, `x<i>`.
     """
 
     knockouts: list[str] = field(default_factory=list)
@@ -54,6 +55,7 @@ class FeatureSpace:
     medium_default: list[float] = field(default_factory=list)
     omics: dict[str, list[str]] = field(default_factory=dict)
     raw: int = 0
+    parameters: list[str] = field(default_factory=list)
 
     @classmethod
     def fit(
@@ -67,11 +69,14 @@ class FeatureSpace:
         kos: set[str] = set()
         expr: set[str] = set()
         med: set[str] = set()
+        params: set[str] = set()
         for d in designs:
             kos.update(d.knockouts)
             expr.update(d.expression)
             med.update(d.medium)
+            params.update(d.parameters)
         if search_space is not None:
+            params.update(p.name for p in search_space.parameters)
             kos.update(search_space.knockout_candidates)
             expr.update(p.gene for p in search_space.expression)
             med.update(p.exchange for p in search_space.medium)
@@ -83,7 +88,7 @@ class FeatureSpace:
         return cls(
             knockouts=sorted(kos), expression=sorted(expr), medium=medium,
             medium_default=[_default_uptake(organism, ex) for ex in medium],
-            omics={b: sorted(f) for b, f in sorted(blocks.items())},
+            omics={b: sorted(f) for b, f in sorted(blocks.items())}, parameters=sorted(params),
         )
 
     @classmethod
@@ -97,7 +102,7 @@ class FeatureSpace:
         if self.raw:
             return [f"x{i}" for i in range(self.raw)]
         cols = [f"ko:{k}" for k in self.knockouts] + [f"expr:{g}" for g in self.expression]
-        cols += [f"medium:{m}" for m in self.medium]
+        cols += [f"param:{p}" for p in self.parameters] + [f"medium:{m}" for m in self.medium]
         for block, feats in self.omics.items():
             cols += [f"omics.{block}:{f}" for f in feats]
         return cols
@@ -113,7 +118,8 @@ class FeatureSpace:
             return {INTERVENTIONS: slice(0, self.raw)}
         out: dict[str, slice] = {}
         start = 0
-        for name, width in [(INTERVENTIONS, len(self.knockouts) + len(self.expression)), (MEDIUM, len(self.medium))]:
+        n_int = len(self.knockouts) + len(self.expression) + len(self.parameters)
+        for name, width in [(INTERVENTIONS, n_int), (MEDIUM, len(self.medium))]:
             if width:
                 out[name] = slice(start, start + width)
             start += width
@@ -133,7 +139,9 @@ class FeatureSpace:
         ko_ix = {k: i for i, k in enumerate(self.knockouts)}
         ex_ix = {g: i for i, g in enumerate(self.expression)}
         md_ix = {m: i for i, m in enumerate(self.medium)}
-        n_ko, n_ex, n_md = len(ko_ix), len(ex_ix), len(md_ix)
+        pa_ix = {p: i for i, p in enumerate(self.parameters)}
+        n_ko, n_md = len(ko_ix), len(md_ix)
+        n_ex = len(ex_ix) + len(pa_ix)  # expression and parameter columns sit between knockouts and medium
         X = np.zeros((len(designs), self.n_columns))
         X[:, n_ko + n_ex:n_ko + n_ex + n_md] = np.asarray(self.medium_default, dtype=float)
         for row, design in enumerate(designs):
@@ -150,6 +158,7 @@ class FeatureSpace:
                                              f"unknown gene '{gene}'" + _not_a_feature(organism, gene))
                     continue
                 X[row, n_ko + ex_ix[gene]] = math.log2(fold)
+            self._encode_parameters(X[row, n_ko + len(ex_ix):n_ko + n_ex], design, row, pa_ix)
             for ex, uptake in design.medium.items():
                 if ex not in md_ix:
                     raise PredictorError(f"designs[{row}].medium.{ex}",
@@ -157,6 +166,16 @@ class FeatureSpace:
                 X[row, n_ko + n_ex + md_ix[ex]] = uptake
         mask = self._encode_omics(X, omics, n_ko + n_ex + n_md)
         return X, mask
+
+    @staticmethod
+    def _encode_parameters(out: np.ndarray, design: Design, row: int, index: dict[str, int]) -> None:
+        for name, value in design.parameters.items():
+            if name not in index:
+                raise PredictorError(f"designs[{row}].parameters.{name}", f"unknown parameter '{name}'")
+            out[index[name]] = value
+        missing = [p for p in index if p not in design.parameters]
+        if missing:
+            raise PredictorError(f"designs[{row}].parameters", f"missing parameter '{missing[0]}'")
 
     def _encode_omics(self, X: np.ndarray, omics: OmicsList | None, start: int) -> np.ndarray:
         mask = np.zeros((X.shape[0], len(self.omics)), dtype=bool)
@@ -191,7 +210,8 @@ class FeatureSpace:
     def to_dict(self) -> dict[str, Any]:
         """Plain-data form, saved with the model."""
         return {"knockouts": self.knockouts, "expression": self.expression, "medium": self.medium,
-                "medium_default": self.medium_default, "omics": self.omics, "raw": self.raw}
+                "medium_default": self.medium_default, "omics": self.omics, "raw": self.raw,
+                "parameters": self.parameters}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureSpace:

@@ -119,7 +119,10 @@ def cross_validate(model_factory: Callable[[], Any], X: Any, y: np.ndarray, fold
     y = np.asarray(y, dtype=float)
     names = list(names) if names is not None else [f"y{j}" for j in range(y.shape[1])]
     oof, oof_sd = np.full_like(y, np.nan), np.full_like(y, np.nan)
-    take = (lambda idx: X[idx] if isinstance(X, np.ndarray) else [X[i] for i in idx])
+
+    def take(idx: np.ndarray) -> Any:
+        return X[idx] if isinstance(X, np.ndarray) else [X[i] for i in idx]
+
     for test in kfold_indices(len(y), folds, seed, groups):
         train = np.setdiff1d(np.arange(len(y)), test)
         model = model_factory()

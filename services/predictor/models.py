@@ -32,13 +32,17 @@ class Batch:
 
     def select(self, index: Tensor) -> Batch:
         """Rows `index` of every tensor."""
-        pick = (lambda t: None if t is None else t[index])
+        def pick(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t[index]
+
         return Batch(self.x[index], self.omics_mask[index], pick(self.prior), pick(self.feasible),
                      pick(self.lb), pick(self.ub))
 
     def to(self, device: torch.device) -> Batch:
         """Move to a device."""
-        move = (lambda t: None if t is None else t.to(device))
+        def move(t: Tensor | None) -> Tensor | None:
+            return None if t is None else t.to(device)
+
         return Batch(self.x.to(device), self.omics_mask.to(device), move(self.prior), move(self.feasible),
                      move(self.lb), move(self.ub))
 
@@ -176,6 +180,16 @@ class HybridNet(nn.Module):
     Targets that are fluxes (growth = biomass flux) are read off v; any other target (titers,
     black-box values) comes from a free linear head.
     """
+
+    flux_index: Tensor
+    is_flux: Tensor
+    null_basis: Tensor
+    z_basis: Tensor
+    out_basis: Tensor
+    y_mean: Tensor
+    y_sd: Tensor
+    prior_mean: Tensor
+    prior_sd: Tensor
 
     def __init__(self, members: int, d_in: int, n_blocks: int, flux_index: Sequence[int], null_basis: Tensor,
                  y_mean: Tensor, y_sd: Tensor, prior_mean: Tensor, prior_sd: Tensor,

@@ -126,3 +126,9 @@ def mass_balance_violation(organism: Any, fluxes: np.ndarray) -> float:
     """Mean over designs of ||S v||₂ (mmol/gDW/h)."""
     residual = organism_S(organism) @ np.asarray(fluxes, dtype=float).T
     return float(np.linalg.norm(residual, axis=0).mean()) if residual.size else 0.0
+
+
+def bounds_violation(prior: PriorBatch, fluxes: np.ndarray) -> float:
+    """Mean over designs of the largest amount (mmol/gDW/h) by which a flux leaves the design's bounds."""
+    over = np.maximum(fluxes - prior.ub, 0.0) + np.maximum(prior.lb - fluxes, 0.0)
+    return float(over.max(axis=1).mean()) if over.size else 0.0

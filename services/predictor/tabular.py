@@ -186,7 +186,10 @@ def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: st
     organism = organism or ("textbook" if model == "hybrid" else None)
     _check_organism(data, organism)
     started = time.perf_counter()
-    factory = (lambda: DeepModel(model, organism, ensemble=ensemble, seed=seed, **options))
+
+    def factory() -> DeepModel:
+        return DeepModel(model, organism, ensemble=ensemble, seed=seed, **options)
+
     X = data.designs
     try:
         result = metrics.cross_validate(factory, X, data.y, folds=folds, seed=seed, groups=data.groups,

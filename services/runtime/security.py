@@ -120,6 +120,16 @@ def _object_store(bucket: str) -> list[str]:
     ]
 
 
+def _key_value(bucket: str) -> list[str]:
+    """A key-value bucket (the predictor's per-version training claims)."""
+    stream = f"KV_{bucket}"
+    return [
+        f"$KV.{bucket}.>",
+        *(f"$JS.API.STREAM.{verb}.{stream}" for verb in ("INFO", "CREATE", "UPDATE", "MSG.GET", "MSG.DELETE")),
+        f"$JS.API.DIRECT.GET.{stream}", f"$JS.API.DIRECT.GET.{stream}.>",
+    ]
+
+
 def permissions(namespace: str, stations: Iterable[str] = DEFAULT_STATIONS) -> dict[str, Permissions]:
     """Per-user permissions of one namespace (see the module docstring)."""
     s = Subjects(namespace)
@@ -139,7 +149,7 @@ def permissions(namespace: str, stations: Iterable[str] = DEFAULT_STATIONS) -> d
         ),
         "predictor": Permissions(
             publish=[*service_pub, f"{ns}.evt.model.>", s.dlq("predictor"), *_consumer_api(events),
-                     *_object_store(s.models_bucket)],
+                     *_object_store(s.models_bucket), *_key_value(f"{ns}-predictor-claims")],
             subscribe=[f"{ns}.evt.measurement.>", f"{ns}.evt.campaign.>", s.predict, f"{ns}.rpc.predictor.>",
                        "$SRV.>", inbox],
             allow_responses=True,
@@ -244,7 +254,9 @@ def generate_credentials(data_dir: Path, stations: Iterable[str] = DEFAULT_STATI
     path = data_dir / CREDENTIALS_FILE
     existing: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
     wanted = users(stations)
-    credentials = {user: existing.get(user) or secrets.token_urlsafe(24) for user in wanted}
+    # nats-server parses a substituted value as a config token: one starting with a digit or '-' would be read
+    # as a number, so generated passwords are 'p' + hex
+    credentials = {user: existing.get(user) or "p" + secrets.token_hex(24) for user in wanted}
     if credentials != existing:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:

@@ -144,3 +144,28 @@ def test_feasibility_vetoes_designs() -> None:
     assert len(proposals) == 8
     assert all(lethal not in p.design.knockouts for p in proposals)
     assert feasibility.n_rejected > 0
+
+
+def test_local_neighbours_are_valid_single_moves() -> None:
+    from services.optimizer.local import neighbours
+
+    spec = cell_like_spec()
+    space = DesignSpace.from_spec(spec)
+    expression = {"x1": 2.0, "x2": 2.0}
+    design = Design(knockouts=["b0002"], expression=expression, medium={"EX_glc__D_e": 5.0})
+    moves = neighbours(space, design, np.random.default_rng(0))
+    assert moves
+    assert len({m.key() for m in moves}) == len(moves)
+    assert all(space.is_valid(m)[0] and m.key() != design.key() for m in moves)
+    keys = {m.key() for m in moves}
+    assert Design(knockouts=["b0002", "b0004"], expression=expression, medium={"EX_glc__D_e": 5.0}).key() in keys
+    assert Design(knockouts=["b0005"], expression=expression, medium={"EX_glc__D_e": 5.0}).key() in keys
+
+
+def test_hybrid_keeps_gp_picks() -> None:
+    spec = cell_like_spec()
+    rng = np.random.default_rng(4)
+    history = _history(spec, rng, measured=10, pending=1)
+    proposals = plan_batch(spec, history, NoisyModel(), 8, rng)
+    assert sum(p.strategy == "hybrid:bo" for p in proposals) >= 1
+    assert len({p.design.key() for p in proposals}) == 8

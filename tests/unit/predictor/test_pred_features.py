@@ -75,3 +75,15 @@ def test_masked_loss_ignores_unmeasured_entries() -> None:
     pred.requires_grad_(True)
     masked_mse(pred, target).backward()
     assert pred.grad is not None and float(pred.grad[0, 1]) == 0.0
+
+
+def test_black_box_parameters_are_features() -> None:
+    designs = [Design(parameters={"x0": 0.5, "x1": 2.0}), Design(parameters={"x0": 1.5, "x1": -1.0})]
+    space = FeatureSpace.fit(designs)
+    X, _ = space.encode(designs)
+    assert space.columns == ["param:x0", "param:x1"]
+    np.testing.assert_array_equal(X, [[0.5, 2.0], [1.5, -1.0]])
+    with pytest.raises(PredictorError, match=r"designs\[0\]\.parameters: missing parameter 'x1'"):
+        space.encode([Design(parameters={"x0": 1.0})])
+    with pytest.raises(PredictorError, match=r"designs\[0\]\.parameters\.z: unknown parameter 'z'"):
+        space.encode([Design(parameters={"x0": 1.0, "x1": 1.0, "z": 0.0})])
