@@ -18,7 +18,7 @@ demo: install
 	$(BIN)/fluxlab demo
 
 lint: install
-	$(BIN)/ruff check $(SRC) tests
+	$(BIN)/ruff check $(SRC) tests examples deploy
 	$(BIN)/mypy $(SRC)
 	$(BIN)/fluxlab schemas export --check
 
