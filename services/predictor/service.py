@@ -67,6 +67,7 @@ class CampaignModel:
     trained_on: int = 0
     first_untrained_at: float | None = None
     artifact: str | None = None
+    trained_ids: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -214,6 +215,8 @@ class PredictorService(Service):
                              version: int) -> ModelTrained:
         await replay(self.bus, self.bus.subjects.event("measurement", campaign_id), self._apply)
         data = list(cm.measurements.values())
+        unseen = [m for m in data if m.id not in cm.trained_ids] if cm.model is not None and cm.trained_ids else []
+        prospective = await asyncio.to_thread(_prospective, cm.model, unseen, spec.objective.target)
         started = time.perf_counter()
         model = self._new_model(spec)
         report = await asyncio.to_thread(model.train_on_measurements, data)
@@ -222,10 +225,12 @@ class PredictorService(Service):
         metrics = {k: float(v) for k, v in report.items()
                    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
         metrics["train_s"] = time.perf_counter() - started
+        metrics.update(prospective)
         event = ModelTrained(id=f"model-{campaign_id}-v{version}", campaign_id=campaign_id, version=version,
                              artifact=artifact, model_kind=model.config.kind, n_train=len(data), metrics=metrics)
         await self.bus.publish_event(event)
         cm.model, cm.version, cm.trained_on, cm.artifact = model, version, len(data), artifact
+        cm.trained_ids = {m.id for m in data}
         cm.first_untrained_at = None
         log.info("%s: model v%d trained on %d measurements", campaign_id, version, len(data))
         return event
@@ -277,3 +282,27 @@ async def _bucket(bus: Bus, name: str) -> Any:
     except (BucketNotFoundError, NotFoundError):
         # a claim outlives no crash by more than a minute: a killed trainer's version is claimable again
         return await bus.js.create_key_value(bucket=name, history=1, ttl=60.0)
+
+
+def _prospective(model: DeepModel | None, unseen: list[Measurement], target: str) -> dict[str, float]:
+    """How the previous version did on measurements it never saw (before they join the training set)."""
+    if model is None or not unseen:
+        return {}
+    try:
+        result = model.predict([m.design for m in unseen])
+    except Exception:
+        return {}
+    out: dict[str, float] = {}
+    for name, label in ((target, "objective"), ("growth", "growth")):
+        if name not in result.names:
+            continue
+        j = result.names.index(name)
+        pairs = [(m.readout(name), result.mean[i, j], result.sd[i, j]) for i, m in enumerate(unseen)]
+        pairs = [(y, mu, sd) for y, mu, sd in pairs if y is not None]
+        if not pairs:
+            continue
+        errors = [abs(y - mu) for y, mu, _ in pairs]
+        out[f"prev_model_mae_{label}"] = float(sum(errors) / len(errors))
+        out[f"prev_model_coverage95_{label}"] = float(
+            sum(abs(y - mu) <= 1.959964 * sd for y, mu, sd in pairs) / len(pairs))
+    return {k: v for k, v in out.items() if math.isfinite(v)}

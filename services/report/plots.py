@@ -60,20 +60,35 @@ def predicted_vs_measured(pairs: list[Pair], path: Path, target: str) -> None:
     plt.close(fig)
 
 
+LABELS = {
+    "prev_model_mae_objective": "objective MAE of the previous\nversion on the new batch",
+    "prev_model_coverage95_objective": "95 % coverage of the previous\nversion on the new batch",
+    "prev_model_mae_growth": "growth MAE of the previous\nversion on the new batch",
+    "train_s": "training time (s)",
+}
+
+
 def model_metrics(models: list[dict[str, Any]], path: Path, max_panels: int = 4) -> None:
     """Model metrics by version (the numeric metrics every version reports)."""
     versions = [m["version"] for m in models]
     keys: list[str] = []
     if models:
-        common = set.intersection(*(set(m["metrics"]) for m in models))
-        preferred = [k for k in ("val_r2", "r2", "val_loss", "coverage95", "train_s") if k in common]
+        # version 1 has no earlier model to check: plot what most versions report
+        counts: dict[str, int] = {}
+        for m in models:
+            for key in m["metrics"]:
+                counts[key] = counts.get(key, 0) + 1
+        common = {k for k, c in counts.items() if c >= max(1, len(models) - 1)}
+        preferred = [k for k in ("prev_model_mae_objective", "prev_model_coverage95_objective",
+                                 "prev_model_mae_growth", "val_r2", "train_s") if k in common]
         keys = (preferred + sorted(common - set(preferred)))[:max_panels - 1]
     fig, axes = plt.subplots(1, len(keys) + 1, figsize=(3.2 * (len(keys) + 1), 3.2), squeeze=False)
     axes[0][0].plot(versions, [m["n_train"] for m in models], "o-")
     axes[0][0].set_title("training measurements")
     for ax, key in zip(axes[0][1:], keys, strict=False):
-        ax.plot(versions, [m["metrics"][key] for m in models], "o-", color="C1")
-        ax.set_title(key)
+        points = [(m["version"], m["metrics"][key]) for m in models if key in m["metrics"]]
+        ax.plot([v for v, _ in points], [y for _, y in points], "o-", color="C1")
+        ax.set_title(LABELS.get(key, key), fontsize=9)
     for ax in axes[0]:
         ax.set_xlabel("model version")
     fig.tight_layout()
