@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import CampaignEvent, CampaignEventKind, Message, Prediction, Proposal
 from services.optimizer.context import PlannedProposal
+from services.optimizer.envelope import within_envelope
 from services.optimizer.feasibility import FeasibilityFilter
 from services.optimizer.ledger import CampaignLedger
 from services.optimizer.planner import plan_batch
@@ -143,7 +144,8 @@ class OptimizerService(Service):
         spec = ledger.spec
         surrogate = None
         if ledger.model_version > 0:
-            surrogate = RemoteSurrogate(self.bus, asyncio.get_running_loop(), campaign_id, spec.objective.target)
+            remote = RemoteSurrogate(self.bus, asyncio.get_running_loop(), campaign_id, spec.objective.target)
+            surrogate = await asyncio.to_thread(within_envelope, spec, remote)
         feasibility = await asyncio.to_thread(self._feasibility, campaign_id)
         seed = int.from_bytes(hashlib.sha256(f"{spec.seed}:{campaign_id}:{ledger.next_round}".encode()).digest()[:8],
                               "little")

@@ -10,7 +10,8 @@ A design is encoded as one float per *gene* (the word is the genetic algorithm's
 
 Interventions counted against ``max_interventions`` are knockouts, expression changes and
 medium entries. An expression change within ``WILD_TYPE_SNAP`` (log2) of 1 is treated as
-wild type, so continuous optimisers can leave a gene untouched.
+wild type, so continuous optimisers can leave a gene untouched. A gene left at wild type whose
+range (or level list) excludes 1 is valid but not representable: encoding snaps it into range.
 """
 
 from __future__ import annotations
