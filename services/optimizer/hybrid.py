@@ -9,6 +9,9 @@ Without a surrogate (no model trained yet) the pool is BO's Sobol/GP choice plus
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from schemas import Design
 from services.optimizer import bo, ga, local, random_search
 from services.optimizer.context import Candidate, Context
 
@@ -18,6 +21,39 @@ STRATEGY = "hybrid"
 def bo_share(n: int) -> int:
     """Slots of an ``n``-design batch reserved for the GP's picks (they stand even when the ensemble disagrees)."""
     return max(1, n // 4)
+
+
+def local_share(n: int) -> int:
+    """Slots reserved for one-step moves around the best measured designs (refining the incumbent)."""
+    return max(1, n // 4)
+
+
+def novelty(design: Design, ctx: Context) -> float:
+    """1 for a design that knocks out a gene no measured design has knocked out, less the more it was tried.
+
+    A surrogate cannot tell apart knockouts it has never seen; this count-based bonus makes the reserved
+    local slots try each candidate gene next to the incumbent before trying one twice.
+    """
+    if not design.knockouts:
+        return 0.0
+    counts = {g: 0 for g in design.knockouts}
+    for measured, _ in ctx.history.measured:
+        for gene in measured.knockouts:
+            if gene in counts:
+                counts[gene] += 1
+    return max(1.0 / (1.0 + c) for c in counts.values())
+
+
+def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[Candidate], bool]) -> list[Candidate]:
+    """The reserved local slots: one-step moves ranked by acquisition (scaled to [0, 1]) plus novelty."""
+    moves = [c for c in pool if c.strategy.endswith(":" + local.STRATEGY)]
+    if not moves or n <= 0:
+        return []
+    acq = [c.acquisition if c.acquisition is not None else 0.0 for c in moves]
+    low, high = min(acq), max(acq)
+    span = (high - low) or 1.0
+    ranked = sorted(moves, key=lambda c: -(((c.acquisition or 0.0) - low) / span + novelty(c.design, ctx)))
+    return [c for c in ranked if accept(c)][:n]
 
 
 def propose(n: int, ctx: Context, use_bo: bool = True, ga_config: ga.GAConfig | None = None) -> list[Candidate]:

@@ -69,6 +69,10 @@ def _choose(
     if strategy == Strategy.HYBRID and options.hybrid_uses_bo:
         gp_picks = [c for c in pool if c.strategy.endswith(":" + bo.STRATEGY)]
         reserved = [c for c in gp_picks if accept(c)][: hybrid.bo_share(n)]
+    if strategy == Strategy.HYBRID and ctx.history.measured:
+        taken_now = {c.design.key() for c in reserved}
+        remaining = [c for c in pool if c.design.key() not in taken_now]
+        reserved += hybrid.local_picks(remaining, min(hybrid.local_share(n), n - len(reserved)), ctx, accept)
     taken = {c.design.key() for c in reserved}
     rest = select_diverse(
         [c for c in pool if c.design.key() not in taken], n - len(reserved), ctx.space,
