@@ -26,7 +26,8 @@ def test_local_picks_take_local_moves_only_ranked_by_acquisition_plus_novelty() 
     ctx = Context(DesignSpace.from_spec(spec), history, np.random.default_rng(0))
     pool = [
         Candidate(Design(knockouts=["b0723", "b1852", "b1380"]), "hybrid:local", acquisition=1.0),
-        Candidate(Design(knockouts=["b0723", "b1852", "b2297"]), "hybrid:local", acquisition=0.9),
+        Candidate(Design(knockouts=["b0723", "b1852", "b2297"]), "hybrid:local", acquisition=0.95),
+        Candidate(Design(knockouts=["b0723"]), "hybrid:local", acquisition=0.0),
         Candidate(Design(knockouts=["b0903"]), "hybrid:ga", acquisition=5.0),
     ]
     picks = local_picks(pool, 1, ctx, accept=lambda c: True)
