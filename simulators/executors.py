@@ -88,15 +88,18 @@ class ExecutorService(Service):
     async def setup(self) -> None:
         self.add_consumer(ConsumerSpec(
             service=self.name, durable=self.durable(), stream=self.bus.subjects.work_stream,
-            filter_subjects=[self.subject()], parse=subject_parser(self.bus), handler=self.execute, batch=16,
-            ack_wait_s=120.0,
+            filter_subjects=[self.subject()], parse=subject_parser(self.bus), handler=self.execute, batch=4,
+            ack_wait_s=15.0,
         ))
 
     async def execute(self, envelopes: list[Envelope]) -> None:
         """Run each order and publish its outcome; the consumer acks after this returns."""
-        for envelope in envelopes:
+        for i, envelope in enumerate(envelopes):
             order = envelope.model
             assert isinstance(order, WorkOrder)
+            # restart the ack timer of the orders still in hand: a short ack_wait returns a killed executor's
+            # orders fast, and a long run does not time out the ones queued behind it
+            await asyncio.gather(*(e.msg.in_progress() for e in envelopes[i:]))
             outcome = await asyncio.to_thread(self.pool.run, order)
             if isinstance(outcome, Measurement):
                 outcome = outcome.model_copy(update={"station": self._station(), "source": self.source})

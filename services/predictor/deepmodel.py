@@ -42,6 +42,7 @@ from services.predictor.prior import (
     null_basis,
     shared_prior,
 )
+from services.predictor.reference import anchored_reference
 from services.predictor.training import TrainSettings, fit_members
 
 FORMAT_VERSION = 1
@@ -59,15 +60,18 @@ class DeepModelConfig:
     kind: str = "hybrid"
     organism: str | None = "textbook"
     ensemble: int = 5
-    hidden: tuple[int, ...] = (64, 64)
+    hidden: tuple[int, ...] | None = None
+    """Hidden widths; None: (128, 128) for the hybrid, (64, 64) for the mlp (the paper's baseline)."""
     activation: str = "relu"
-    dropout: float = 0.0
+    dropout: float | None = None
+    """None: 0.2 for the hybrid, 0 otherwise."""
     epochs: int = 400
     patience: int = 40
-    lr: float = 3e-3
+    lr: float | None = None
+    """Adam learning rate; None: 1e-2 (mlp, hybrid) or 3e-3 (fusion)."""
     weight_decay: float = 1e-5
     batch_size: int = 2048
-    bootstrap: bool = True
+    bootstrap: bool = False
     val_fraction: float = 0.15
     calibrate: bool = True
     d_model: int = 32
@@ -75,7 +79,8 @@ class DeepModelConfig:
     layers: int = 1
     projection_iterations: int | None = None
     base_medium: dict[str, float] | None = None
-    prior: str = "pfba"
+    prior: str = "moma"
+    anchor_reference: bool = True
     seed: int = 0
 
 
@@ -105,7 +110,7 @@ class DeepModel:
             raise PredictorError("kind", f"unknown model kind '{kind}' (choose hybrid, mlp or fusion)")
         if kind == "hybrid" and organism is None:
             raise PredictorError("organism", "the hybrid model needs an organism model")
-        if "hidden" in options:
+        if options.get("hidden") is not None:
             options["hidden"] = tuple(options["hidden"])
         self.config = DeepModelConfig(kind=kind, organism=organism, ensemble=ensemble, **options)
         self.device = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
@@ -120,6 +125,8 @@ class DeepModel:
         self.net_dims: dict[str, Any] = {}
         self._organism: Any = None
         self._prior: MechanisticPrior | None = None
+        self.reference: np.ndarray | None = None
+        """Wild-type flux reference of the MOMA prior anchored to measured wild-type runs (None: pFBA's)."""
 
     # ---- organism and inputs -------------------------------------------------------------------
     @property
@@ -133,7 +140,7 @@ class DeepModel:
     def prior(self) -> MechanisticPrior:
         """The mechanistic prior (hybrid only)."""
         if self._prior is None:
-            self._prior = shared_prior(self.organism, self.config.base_medium, self.config.prior)
+            self._prior = shared_prior(self.organism, self.config.base_medium, self.config.prior, self.reference)
         return self._prior
 
     def batch(self, X: Inputs, omics: OmicsList | None = None) -> Batch:
@@ -165,6 +172,7 @@ class DeepModel:
         self._check_targets(X, y, names, warm_start)
         if not warm_start:
             self._fit_spaces(X, y, names, omics)
+            self._anchor_reference(X, y)
         batch = self.batch(X, omics)
         assert self.y_scaler is not None
         yz = torch.as_tensor(self.y_scaler.transform(y), dtype=torch.float32, device=self.device)
@@ -177,9 +185,9 @@ class DeepModel:
             if self.config.kind == "hybrid":
                 self._init_hybrid_offset(batch, yz)
         assert self.net is not None
-        settings = TrainSettings(self.config.epochs, self.config.patience,
-                                 self.config.lr * (0.3 if warm_start else 1.0), self.config.weight_decay,
-                                 self.config.batch_size)
+        lr = self.config.lr or (3e-3 if self.config.kind == "fusion" else 1e-2)
+        settings = TrainSettings(self.config.epochs, self.config.patience, lr * (0.3 if warm_start else 1.0),
+                                 self.config.weight_decay, self.config.batch_size)
         weights = bootstrap_weights(self.config.ensemble, len(tr_idx), rng, self.config.bootstrap)
         tr, va = (torch.as_tensor(i, device=self.device) for i in (tr_idx, val_idx))
         gen = torch.Generator().manual_seed(self.config.seed)
@@ -193,6 +201,14 @@ class DeepModel:
             self.calibration = Calibration.fit(y[val_idx], mean, ens_sd, noise)
         return {"n_train": float(len(tr_idx)), "n_val": float(n_val), "epochs": float(epochs.float().mean()),
                 "train_s": time.perf_counter() - started}
+
+    def _anchor_reference(self, X: Inputs, y: np.ndarray) -> None:
+        """Hybrid with the MOMA prior: anchor its wild-type reference to the measured wild-type runs."""
+        if self.config.kind != "hybrid" or self.config.prior != "moma" or not self.config.anchor_reference:
+            return
+        flux_index = [self.prior.flux_index(n) for n in self.names]
+        self.reference = anchored_reference(self.organism, list(X), y, flux_index)
+        self._prior = None
 
     def _check_targets(self, X: Inputs, y: np.ndarray, names: list[str], warm_start: bool) -> None:
         n = len(X)
@@ -225,18 +241,21 @@ class DeepModel:
         assert self.features is not None
         cfg = self.config
         dims: dict[str, Any] = {"members": cfg.ensemble, "d_out": len(self.names)}
+        hybrid = cfg.kind == "hybrid"
+        hidden = cfg.hidden or ((128, 128) if hybrid else (64, 64))
+        dropout = cfg.dropout if cfg.dropout is not None else (0.2 if hybrid else 0.0)
         n_blocks = len(self.features.omics)
         if cfg.kind == "mlp":
-            dims.update(d_in=self.features.n_columns, n_blocks=n_blocks, hidden=cfg.hidden,
-                        activation=cfg.activation, dropout=cfg.dropout)
+            dims.update(d_in=self.features.n_columns, n_blocks=n_blocks, hidden=hidden,
+                        activation=cfg.activation, dropout=dropout)
         elif cfg.kind == "fusion":
             slices = {k: (s.start, s.stop) for k, s in self.features.modality_slices().items()}
             dims.update(slices=slices, omics_blocks=list(self.features.omics), d_model=cfg.d_model,
-                        heads=cfg.heads, layers=cfg.layers, dropout=cfg.dropout)
+                        heads=cfg.heads, layers=cfg.layers, dropout=dropout)
         else:
             del dims["d_out"]
-            dims.update(d_in=self.features.n_columns, n_blocks=n_blocks, hidden=cfg.hidden,
-                        activation=cfg.activation, dropout=cfg.dropout, iterations=self._projection_iterations(),
+            dims.update(d_in=self.features.n_columns, n_blocks=n_blocks, hidden=hidden,
+                        activation=cfg.activation, dropout=dropout, iterations=self._projection_iterations(),
                         flux_index=[self.prior.flux_index(n) for n in self.names])
         return dims
 
@@ -272,7 +291,7 @@ class DeepModel:
             n_rxn = len(self.organism.reaction_ids)
             if train is not None and train.prior is not None:
                 ps = Standardizer.fit(train.prior.cpu().numpy())
-                prior_mean, prior_sd = _f32(ps.mean), _f32(np.maximum(ps.sd, 1e-3))
+                prior_mean, prior_sd = _f32(ps.mean), _f32(np.maximum(ps.sd, 0.1))
             else:
                 prior_mean, prior_sd = torch.zeros(n_rxn), torch.ones(n_rxn)
             kw.update(null_basis=_f32(null_basis(self.organism)), y_mean=_f32(self.y_scaler.mean),
@@ -348,7 +367,9 @@ class DeepModel:
             "format": FORMAT_VERSION, "config": dataclasses.asdict(self.config), "names": self.names,
             "features": self.features.to_dict(), "x_scaler": self.x_scaler.to_dict(),
             "y_scaler": self.y_scaler.to_dict(), "calibration": self.calibration.to_dict(),
-            "net_dims": self.net_dims, "weights": {k: v.cpu() for k, v in self.net.state_dict().items()},
+            "net_dims": self.net_dims,
+            "reference": None if self.reference is None else torch.as_tensor(self.reference, dtype=torch.float64),
+            "weights": {k: v.cpu() for k, v in self.net.state_dict().items()},
         }
         buf = io.BytesIO()
         torch.save(payload, buf)
@@ -368,6 +389,8 @@ class DeepModel:
         model.y_scaler = Standardizer.from_dict(payload["y_scaler"])
         model.calibration = Calibration.from_dict(payload["calibration"])
         model.net_dims = dict(payload["net_dims"])
+        reference = payload.get("reference")
+        model.reference = None if reference is None else reference.numpy()
         model.net = model._new_net(None)
         model.net.load_state_dict(payload["weights"])
         model.net.eval()

@@ -222,7 +222,7 @@ class HybridNet(nn.Module):
 
     def _hidden(self, batch: Batch) -> Tensor:
         assert batch.prior is not None and batch.feasible is not None, "hybrid needs the mechanistic prior"
-        prior_z = (batch.prior - self.prior_mean) / self.prior_sd
+        prior_z = ((batch.prior - self.prior_mean) / self.prior_sd).clamp(-5.0, 5.0)
         inputs = [batch.x, batch.omics_mask.to(batch.x.dtype), prior_z, batch.feasible.unsqueeze(1)]
         return self.body(torch.cat(inputs, dim=1))
 

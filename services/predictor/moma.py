@@ -21,7 +21,8 @@ _FLUX_PENALTY = 1e-4
 class LinearMoma:
     """min Σ|v - target| + ε Σ|v|  s.t.  S v = 0, design bounds. One warm-started HiGHS LP per organism."""
 
-    def __init__(self, organism: Any, fba: Any, base_medium: dict[str, float] | None = None) -> None:
+    def __init__(self, organism: Any, fba: Any, base_medium: dict[str, float] | None = None,
+                 reference: np.ndarray | None = None) -> None:
         from services.runtime.organism import HighsLP, split_bounds
 
         self.organism, self.fba, self.base_medium = organism, fba, base_medium
@@ -40,9 +41,11 @@ class LinearMoma:
                            np.concatenate([lower, np.zeros(n)]), np.concatenate([upper, np.full(n, np.inf)]),
                            np.zeros(m + 2 * n), np.concatenate([np.zeros(m), np.full(2 * n, np.inf)]))
         self._references: dict[str, np.ndarray] = {}
+        if reference is not None:  # anchored to measured wild-type runs (base medium only)
+            self._references[repr([])] = np.asarray(reference, dtype=float)
 
     def reference(self, design: Design) -> np.ndarray:
-        """Wild-type pFBA fluxes on the design's medium (cached per medium)."""
+        """Wild-type fluxes on the design's medium: the given reference on the base medium, else pFBA (cached)."""
         key = repr(sorted(design.medium.items()))
         if key not in self._references:
             lb, ub = self.organism.design_bounds(Design(medium=design.medium), self.base_medium)

@@ -14,7 +14,7 @@ from services.predictor.features import OrganismLike
 from services.predictor.moma import LinearMoma
 
 PRIOR_METHODS = ("pfba", "moma")
-"""pFBA of the design (default), or linear MOMA around the wild type's pFBA fluxes."""
+"""pFBA of the design, or linear MOMA around a wild-type reference (pFBA, or anchored to measured wild-type runs)."""
 
 
 @dataclass
@@ -54,7 +54,8 @@ def organism_S(organism: Any) -> Any:
 class MechanisticPrior:
     """Computes (and caches by design key) prior fluxes (pFBA or MOMA) and bounds of designs."""
 
-    def __init__(self, organism: Any, base_medium: dict[str, float] | None = None, method: str = "pfba") -> None:
+    def __init__(self, organism: Any, base_medium: dict[str, float] | None = None, method: str = "pfba",
+                 reference: np.ndarray | None = None) -> None:
         from services.runtime.organism import FastFBA
 
         if method not in PRIOR_METHODS:
@@ -63,7 +64,7 @@ class MechanisticPrior:
         self.base_medium = base_medium
         self.method = method
         self.fba = FastFBA(organism)
-        self.moma = LinearMoma(organism, self.fba, base_medium) if method == "moma" else None
+        self.moma = LinearMoma(organism, self.fba, base_medium, reference) if method == "moma" else None
         self._cache: dict[str, tuple[np.ndarray, bool, np.ndarray, np.ndarray]] = {}
 
     @property
@@ -111,14 +112,19 @@ class MechanisticPrior:
         return int(self.organism.reaction_index(name)) if name in self.organism.reaction_ids else -1
 
 
-_SHARED: dict[tuple[int, str, str], MechanisticPrior] = {}
+_SHARED: dict[tuple[int, str, str, bytes], MechanisticPrior] = {}
+_MAX_SHARED = 16
 
 
-def shared_prior(organism: Any, base_medium: dict[str, float] | None = None, method: str = "pfba") -> MechanisticPrior:
-    """One prior (and its cache) per organism, base medium and method in this process, shared by models."""
-    key = (id(organism), repr(sorted((base_medium or {}).items())), method)
+def shared_prior(organism: Any, base_medium: dict[str, float] | None = None, method: str = "pfba",
+                 reference: np.ndarray | None = None) -> MechanisticPrior:
+    """One prior (and its cache) per organism, base medium, method and MOMA reference in this process."""
+    ref_key = b"" if reference is None else np.round(np.asarray(reference, dtype=float), 9).tobytes()
+    key = (id(organism), repr(sorted((base_medium or {}).items())), method, ref_key)
     if key not in _SHARED:
-        _SHARED[key] = MechanisticPrior(organism, base_medium, method)
+        if len(_SHARED) >= _MAX_SHARED:  # references change as data arrive: forget the oldest
+            del _SHARED[next(iter(_SHARED))]
+        _SHARED[key] = MechanisticPrior(organism, base_medium, method, reference)
     return _SHARED[key]
 
 

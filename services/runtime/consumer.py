@@ -34,6 +34,18 @@ class TransientError(Exception):
     """A temporary failure (database busy, dependency down): nak and retry with backoff."""
 
 
+class NotYetValid(TransientError):
+    """Invalid as things stand, but it may become valid (e.g. its run id's work order is still in flight).
+
+    Retried with backoff; after the last delivery it is dead-lettered with this field and reason.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
 @dataclass
 class Envelope:
     """A received message with its parsed model."""
@@ -211,6 +223,10 @@ class PullConsumer:
     async def _retry_later(self, envelopes: list[Envelope], exc: Exception) -> None:
         for envelope in envelopes:
             if envelope.deliveries >= self.spec.max_deliver:
+                if isinstance(exc, NotYetValid):
+                    await self._dead_letter(envelope.msg, f"{exc.reason} (after {envelope.deliveries} deliveries)",
+                                            exc.field, repr(exc)[:2000], envelope.deliveries)
+                    continue
                 await self._dead_letter(
                     envelope.msg, f"handler failed {envelope.deliveries} times (poison message): {str(exc)[:500]}",
                     "(message)", repr(exc)[:2000], envelope.deliveries,

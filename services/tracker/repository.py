@@ -28,7 +28,7 @@ from schemas import (
     WorkOrder,
     utcnow,
 )
-from services.runtime.consumer import InvalidMessage
+from services.runtime.consumer import InvalidMessage, NotYetValid
 from services.tracker.migrations import upgrade_to_head
 from services.tracker.tables import (
     CampaignRow,
@@ -270,7 +270,8 @@ def _check_issued(m: Measurement, issued: dict[str, tuple[str | None, str, str]]
     if m.source == MeasurementSource.IMPORT:
         return
     if m.run_id not in issued:
-        raise InvalidMessage("run_id", f"run id '{m.run_id}' was never issued")
+        # its work order may still be in flight (redelivered after a crash): retry before dead-lettering
+        raise NotYetValid("run_id", f"run id '{m.run_id}' was never issued")
     station, campaign_id, _ = issued[m.run_id]
     if campaign_id != m.campaign_id:
         raise InvalidMessage("campaign_id", f"run '{m.run_id}' belongs to campaign '{campaign_id}'")
