@@ -55,11 +55,14 @@ def demo(
     oracle = threading.Thread(target=_ground_truth, args=(spec, truth), daemon=True)
     oracle.start()
     settings = Settings(data_dir=out / "stack", http_port=http_port, grace_s=3.0)
+    if review == "human":
+        from services.cli.stack import announce_reviewer
+
+        announce_reviewer(settings)
     started = time.perf_counter()
     with temporary_stack(settings, spec) as ready:
         if review == "human":
-            console.print(f"review the proposals at http://127.0.0.1:{http_port}/ (reviewer credentials in "
-                          f"{settings.data_dir})")
+            console.print(f"review the proposals at http://127.0.0.1:{http_port}/ as user 'reviewer'")
         summary, records = asyncio.run(_campaign(ready, spec, quiet=json_out))
     oracle.join()
     from services.report.build import write_report
