@@ -62,7 +62,9 @@ def demo(
     started = time.perf_counter()
     with temporary_stack(settings, spec) as ready:
         if review == "human":
-            console.print(f"review the proposals at http://127.0.0.1:{http_port}/ as user 'reviewer'")
+            url_file = settings.data_dir / "review.url"
+            url = url_file.read_text().strip() if url_file.is_file() else f"http://127.0.0.1:{http_port}"
+            console.print(f"review the proposals at {url}/ as user 'reviewer' (or with `fluxlab review`)")
         summary, records = asyncio.run(_campaign(ready, spec, quiet=json_out))
     oracle.join()
     from services.report.build import write_report
