@@ -66,7 +66,8 @@ class DeepModelConfig:
     dropout: float | None = None
     """None: 0.2 for the hybrid, 0 otherwise."""
     epochs: int = 400
-    patience: int = 40
+    patience: int | None = None
+    """Early-stopping patience in epochs; None: 25 for the hybrid, 40 otherwise."""
     lr: float | None = None
     """Adam learning rate; None: 1e-2 (mlp, hybrid) or 3e-3 (fusion)."""
     weight_decay: float = 1e-5
@@ -186,7 +187,8 @@ class DeepModel:
                 self._init_hybrid_offset(batch, yz)
         assert self.net is not None
         lr = self.config.lr or (3e-3 if self.config.kind == "fusion" else 1e-2)
-        settings = TrainSettings(self.config.epochs, self.config.patience, lr * (0.3 if warm_start else 1.0),
+        patience = self.config.patience or (25 if self.config.kind == "hybrid" else 40)
+        settings = TrainSettings(self.config.epochs, patience, lr * (0.3 if warm_start else 1.0),
                                  self.config.weight_decay, self.config.batch_size)
         weights = bootstrap_weights(self.config.ensemble, len(tr_idx), rng, self.config.bootstrap)
         tr, va = (torch.as_tensor(i, device=self.device) for i in (tr_idx, val_idx))

@@ -34,7 +34,7 @@ def random_designs(space: SearchSpace, n: int, seed: int = 0) -> list[Design]:
 
 
 def insilico_targets(model: DeepModel, designs: Sequence[Design], names: Sequence[str]) -> np.ndarray:
-    """pFBA values of the organism model for each design and flux-like target (NaN for other targets)."""
+    """Mechanistic-prior values (the model's `prior`: MOMA or pFBA) per design and flux-like target (NaN for others)."""
     if model.organism is None:
         raise PredictorError("organism", "in-silico pretraining needs an organism model")
     prior = model.prior.compute(designs)
@@ -48,7 +48,7 @@ def insilico_targets(model: DeepModel, designs: Sequence[Design], names: Sequenc
 
 def pretrain(model: DeepModel, space: SearchSpace, names: Sequence[str], n: int = 1000,
              seed: int = 0) -> dict[str, float]:
-    """Train `model` on the organism model's pFBA answers for `n` random designs of `space`."""
+    """Train `model` on its mechanistic prior's answers (MOMA or pFBA) for `n` random designs of `space`."""
     designs = random_designs(space, n, seed)
     y = insilico_targets(model, designs, names)
     if np.isnan(y).all():

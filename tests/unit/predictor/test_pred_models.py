@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -15,7 +17,7 @@ from services.predictor.models import project_fluxes
 from services.predictor.prior import null_basis
 from services.predictor.transfer import pretrain, random_designs
 
-FAST = {"epochs": 150, "patience": 20, "lr": 1e-2}
+FAST: dict[str, Any] = {"epochs": 150, "patience": 20, "lr": 1e-2}
 CORE_KOS = ["b1241", "b2297", "b0903", "b1380", "b4025", "b1852", "b0723", "b3236"]
 
 
