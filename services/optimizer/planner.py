@@ -35,6 +35,9 @@ class PlannerOptions:
     diversity_penalty: float = 1.0
     diversity_length: float = 0.05
     diversity_min: float = 0.02
+    wild_type_control: bool = True
+    """Cell campaigns: the first batch includes the unmodified strain, as every lab's plate does (it anchors
+    the predictor's mechanistic prior and gives the reference the campaign's improvement is measured against)."""
 
 
 def _pool(strategy: Strategy, n: int, ctx: Context, options: PlannerOptions) -> list[Candidate]:
@@ -121,9 +124,23 @@ def plan_batch(
     def accept(candidate: Candidate) -> bool:
         return feasibility is None or feasibility.is_feasible(candidate.design)
 
-    pool = _admissible(_pool(strategy, n, ctx, options), ctx)
-    chosen = _top_up(_choose(strategy, pool, n, ctx, accept, options), n, ctx, accept)
-    return _proposals(chosen, ctx)
+    controls = _controls(spec, ctx, options)
+    pool = _admissible(_pool(strategy, n - len(controls), ctx, options), ctx)
+    pool = [c for c in pool if c.design.key() not in {k.design.key() for k in controls}]
+    chosen = _top_up(_choose(strategy, pool, n - len(controls), ctx, accept, options), n - len(controls), ctx, accept)
+    return _proposals(controls + chosen, ctx)
+
+
+def _controls(spec: CampaignSpec, ctx: Context, options: PlannerOptions) -> list[Candidate]:
+    """The wild-type control of a cell campaign's first batch."""
+    space = spec.search_space
+    is_cell = bool(space.knockout_candidates or space.expression or space.medium)
+    if not (options.wild_type_control and is_cell) or ctx.history.measured or ctx.history.pending:
+        return []
+    wild_type = Design()
+    if wild_type.key() in ctx.excluded or not ctx.space.is_valid(wild_type)[0]:
+        return []
+    return ctx.scored([wild_type], "control")
 
 
 def _proposals(chosen: Sequence[Candidate], ctx: Context) -> list[PlannedProposal]:
