@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemas import CampaignSpec, Measurement, Sense
+from services.runtime.pareto import pareto_front
 
 
 def best_by_batch(spec: CampaignSpec, proposals: list[dict[str, Any]], work_orders: list[dict[str, Any]],
@@ -37,7 +38,7 @@ def campaign_summary(spec: CampaignSpec, proposals: list[dict[str, Any]], work_o
     valid = [(v, m) for v, m in scored if v is not None]
     pick = max if spec.objective.sense == Sense.MAXIMIZE else min
     best_value, best = pick(valid, key=lambda vm: vm[0]) if valid else (None, None)
-    return {
+    summary: dict[str, Any] = {
         "campaign_id": spec.id,
         "best_value": best_value,
         "best_design": best.design.model_dump(mode="json") if best else None,
@@ -48,3 +49,16 @@ def campaign_summary(spec: CampaignSpec, proposals: list[dict[str, Any]], work_o
         "n_rejected": sum(1 for r in reviews if r["action"] == "reject"),
         "model_versions": len(models),
     }
+    if spec.objective.second_target:
+        summary["pareto"] = pareto_set(spec, measurements)
+    return summary
+
+
+def pareto_set(spec: CampaignSpec, measurements: list[Measurement]) -> list[dict[str, Any]]:
+    """Measured designs not dominated in (target, second target), best first by the target."""
+    first, second = spec.objective.target, spec.objective.second_target or ""
+    items = [(m, a, b) for m in measurements
+             if (a := m.readout(first)) is not None and (b := m.readout(second)) is not None]
+    front = pareto_front(items, spec.objective.sense, spec.objective.second_sense)
+    return [{"design": m.design.model_dump(mode="json"), "design_text": m.design.describe(), first: a, second: b}
+            for m, a, b in front]  # type: ignore[attr-defined]

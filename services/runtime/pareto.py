@@ -1,4 +1,4 @@
-"""Two (or more) objectives: the non-dominated set."""
+"""Two (or more) objectives: the non-dominated set (used by campaign summaries and reports)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,25 @@
+"""Campaign summaries: best by batch, and the Pareto set when the objective has a second target."""
+
+from __future__ import annotations
+
+from schemas import Design, Measurement, Objective, Value
+from simulators.examples import succinate_core_spec
+
+
+def _m(i: int, succ: float, growth: float) -> Measurement:
+    return Measurement(id=f"m{i}", campaign_id="c", run_id=f"r{i}", design=Design(knockouts=[f"b{i:04d}"]),
+                       growth_rate=Value(value=growth), products={"EX_succ_e": Value(value=succ)})
+
+
+def test_best_by_batch_and_pareto_set() -> None:
+    from services.runtime.summary import campaign_summary
+
+    spec = succinate_core_spec().model_copy(update={"objective": Objective(
+        target="EX_succ_e", second_target="growth", growth_floor=0.2)})
+    ms = [_m(0, 1.0, 0.8), _m(1, 3.0, 0.3), _m(2, 2.0, 0.2), _m(3, 0.5, 0.9)]
+    proposals = [{"id": f"p{i}", "round": 1 + i // 2} for i in range(4)]
+    orders = [{"run_id": f"r{i}", "proposal_id": f"p{i}"} for i in range(4)]
+    summary = campaign_summary(spec, proposals, orders, ms, 0, [], [])
+    assert summary["best_value"] == 3.0 and summary["best_by_batch"] == [3.0, 3.0]
+    front = [(p["EX_succ_e"], p["growth"]) for p in summary["pareto"]]
+    assert front == [(3.0, 0.3), (1.0, 0.8), (0.5, 0.9)]  # (2.0, 0.2) is dominated by (3.0, 0.3)
