@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from schemas import CampaignSpec, Measurement, Sense
 from services.runtime.pareto import pareto_front
@@ -60,5 +60,6 @@ def pareto_set(spec: CampaignSpec, measurements: list[Measurement]) -> list[dict
     items = [(m, a, b) for m in measurements
              if (a := m.readout(first)) is not None and (b := m.readout(second)) is not None]
     front = pareto_front(items, spec.objective.sense, spec.objective.second_sense)
-    return [{"design": m.design.model_dump(mode="json"), "design_text": m.design.describe(), first: a, second: b}
-            for m, a, b in front]  # type: ignore[attr-defined]
+    designs = [cast(Measurement, m).design for m, _, _ in front]
+    return [{"design": d.model_dump(mode="json"), "design_text": d.describe(), first: a, second: b}
+            for d, (_, a, b) in zip(designs, front, strict=True)]
