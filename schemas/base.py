@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
@@ -26,14 +25,9 @@ UtcDatetime = Annotated[datetime, AfterValidator(_require_utc)]
 """A timezone-aware timestamp, normalised to UTC."""
 
 
-def _finite(value: float) -> float:
-    if not math.isfinite(value):
-        raise ValueError("must be a finite number (NaN and infinity are rejected)")
-    return value
-
-
-FiniteFloat = Annotated[float, AfterValidator(_finite)]
-NonNegFloat = Annotated[float, Field(ge=0.0), AfterValidator(_finite)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+"""A float that is neither NaN nor infinite (checked natively by pydantic-core)."""
+NonNegFloat = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:\-\[\]()]+$")]
 """A gene, reaction, metabolite, campaign or run identifier."""
 
