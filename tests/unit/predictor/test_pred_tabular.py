@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,9 @@ from typer.testing import CliRunner
 from services.predictor.cli import app
 from services.predictor.tabular import TabularError, load_dataset, presence_uptake, run_cv
 
-AMN_CSV = Path("/work/shared/data/amn_library_280media/ecoli_280media_growth_with_published_preds.csv")
+SHARED = Path(os.environ.get("FLUXLAB_SHARED_DIR", Path(__file__).resolve().parents[4] / "shared"))
+"""`shared/` lies beside the checkout (in development and in CI); a user's clone has none."""
+AMN_CSV = SHARED / "data" / "amn_library_280media" / "ecoli_280media_growth_with_published_preds.csv"
 
 
 def _write_dataset(path: Path, n: int = 80, seed: int = 0) -> Path:
