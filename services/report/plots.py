@@ -51,6 +51,10 @@ def predicted_vs_measured(pairs: list[Pair], path: Path, target: str) -> None:
         lo, hi = float(min(mu.min(), y.min())), float(max(mu.max(), y.max()))
         pad = 0.05 * (hi - lo or 1.0)
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1, label="y = x")
+        # the same range on both axes (error bars may run off it), so y = x is the diagonal
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.set_ylim(lo - pad, hi + pad)
+        ax.set_aspect("equal")
         ax.legend(fontsize=8)
     ax.set_xlabel(f"predicted {target} (before the experiment)")
     ax.set_ylabel(f"measured {target}")
