@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import statistics
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -35,3 +37,12 @@ def emit(result: dict[str, Any], as_json: bool, title: str) -> None:
 def median(values: Sequence[float]) -> float:
     """Median of a non-empty sequence."""
     return float(statistics.median(values))
+
+
+def count_rows(db: Path, table: str) -> int:
+    """Rows in a table of a SQLite file another process writes (0 while the table does not exist yet)."""
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0

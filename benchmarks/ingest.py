@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from typing import Any
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig
 
-from benchmarks.common import emit, median, parser, progress_console
+from benchmarks.common import count_rows, emit, median, parser, progress_console
 from schemas import Design, ExecutorKind, Measurement, Value, WorkOrder
 from services.runtime.bus import Bus
 from services.runtime.nats_server import EmbeddedNats
@@ -39,19 +38,12 @@ def _measurement(cid: str, i: int) -> Measurement:
     )
 
 
-def _count(db: Path, table: str) -> int:
-    try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
-
 
 async def _wait_rows(db: Path, table: str, n: int, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
-    while _count(db, table) < n:
+    while count_rows(db, table) < n:
         if time.monotonic() > deadline:
-            raise TimeoutError(f"tracker recorded {_count(db, table)}/{n} {table}")
+            raise TimeoutError(f"tracker recorded {count_rows(db, table)}/{n} {table}")
         await asyncio.sleep(0.02)
 
 

@@ -12,16 +12,9 @@ from pathlib import Path
 
 from factories import campaign_spec, created, measurement, work_order
 
+from benchmarks.common import count_rows
 from services.runtime.bus import Bus
 from services.runtime.nats_server import EmbeddedNats
-
-
-def _count(db: Path, table: str) -> int:
-    try:
-        with sqlite3.connect(db, timeout=5) as conn:
-            return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-    except sqlite3.OperationalError:
-        return 0
 
 
 def _start_tracker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
@@ -44,7 +37,7 @@ async def test_tracker_killed_mid_stream_loses_and_duplicates_nothing(
         [(bus.subjects.event("measurement", "c1"), measurement("c1", i)) for i in range(n)]))
     try:
         for _ in range(3):  # kill it three times while measurements stream in
-            while _count(db, "measurements") < (kills + 1) * n // 5:
+            while count_rows(db, "measurements") < (kills + 1) * n // 5:
                 await asyncio.sleep(0.02)
             tracker.send_signal(signal.SIGKILL)
             tracker.wait()
@@ -52,17 +45,17 @@ async def test_tracker_killed_mid_stream_loses_and_duplicates_nothing(
             tracker = _start_tracker(env, tmp_path / "tracker.log")
         await publisher
         for _ in range(600):
-            if _count(db, "measurements") >= n:
+            if count_rows(db, "measurements") >= n:
                 break
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.0)
         assert kills == 3
-        assert _count(db, "measurements") == n
+        assert count_rows(db, "measurements") == n
         with sqlite3.connect(db) as conn:
             distinct = conn.execute("SELECT count(DISTINCT run_id) FROM measurements").fetchone()[0]
             logged = conn.execute("SELECT count(*) FROM event_log WHERE kind = 'measurement'").fetchone()[0]
         assert distinct == n and logged == n
-        assert _count(db, "dead_letters") == 0
+        assert count_rows(db, "dead_letters") == 0
     finally:
         tracker.terminate()
         tracker.wait(30)
