@@ -16,10 +16,12 @@ from services.review import bench, charts
 from services.review.auth import Reviewer, SessionSigner
 from services.review.forms import DesignInputError, design_form_values, design_from_form
 from services.review.gate import ReviewGate, ReviewRefused
+from services.review.names import label
 from services.runtime.consumer import InvalidMessage
 
 SESSION_COOKIE = "fluxlab_session"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.globals["label"] = label
 
 
 class _LoginRequired(Exception):
