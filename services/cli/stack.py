@@ -13,11 +13,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from schemas.queries import CampaignList, CampaignQuery
 from services.cli.options import Config, DataDir, DbUrl, Json, Namespace, NatsUrl, settings_from
 from services.registry import SIMULATORS, load_service_class, service_names
-from services.runtime.bus import Bus
 from services.runtime.settings import Settings
+from services.runtime.status import collect_status
 from services.runtime.supervisor import Stack
 
 console = Console()
@@ -90,57 +89,6 @@ def serve(
         kwargs["station"] = station
     instance = cls(settings, **kwargs)
     asyncio.run(instance.run_until_signalled())
-
-
-async def _ping(bus: Bus, wait_s: float = 0.5) -> list[dict[str, Any]]:
-    inbox = bus.nc.new_inbox()
-    replies: list[dict[str, Any]] = []
-    sub = await bus.nc.subscribe(inbox)
-    await bus.nc.publish("$SRV.PING", b"", reply=inbox)
-    deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline:
-        try:
-            msg = await sub.next_msg(timeout=max(deadline - time.monotonic(), 0.01))
-        except Exception:
-            break
-        info = json.loads(msg.data)
-        if (info.get("metadata") or {}).get("namespace") == bus.subjects.ns:
-            replies.append({"name": info["name"], "id": info["id"], "version": info["version"]})
-    await sub.unsubscribe()
-    return sorted(replies, key=lambda r: r["name"])
-
-
-async def collect_status(settings: Settings) -> dict[str, Any]:
-    """Services answering $SRV.PING, stream and consumer lag, campaigns."""
-    bus = await Bus.connect(settings.resolved_nats_url(), settings.namespace, name="fluxlab-status", ensure=False,
-                            user=settings.nats_user, password=settings.nats_password,
-                            creds=str(settings.nats_creds) if settings.nats_creds else None)
-    try:
-        services = await _ping(bus)
-        streams: list[dict[str, Any]] = []
-        consumers: list[dict[str, Any]] = []
-        s = bus.subjects
-        for stream in (s.events_stream, s.work_stream, s.dlq_stream):
-            try:
-                info = await bus.js.stream_info(stream)
-                consumer_infos = await bus.js.consumers_info(stream)
-            except Exception:
-                continue
-            streams.append({"stream": stream, "messages": info.state.messages, "bytes": info.state.bytes})
-            for c in consumer_infos:
-                consumers.append({"stream": stream, "consumer": c.name, "pending": c.num_pending,
-                                  "ack_pending": c.num_ack_pending, "redelivered": c.num_redelivered})
-        campaigns: list[dict[str, Any]] = []
-        try:
-            data = await bus.request(s.rpc("tracker", "campaigns"), CampaignQuery().model_dump_json().encode(), 3.0)
-            campaigns = [c.model_dump(mode="json") for c in CampaignList.model_validate_json(data).campaigns]
-        except Exception:
-            pass
-        return {"nats_url": bus.nc.connected_url.geturl() if bus.nc.connected_url else "",
-                "namespace": s.ns, "services": services, "streams": streams, "consumers": consumers,
-                "campaigns": campaigns}
-    finally:
-        await bus.close()
 
 
 def status(

@@ -57,14 +57,13 @@ def wait_until_ready(settings: Settings, wait_s: float) -> None:
     """Block until every service with endpoints answers $SRV.PING."""
     import asyncio
 
-    from services.cli.stack import collect_status
+    from services.runtime.status import answering_services
 
     wanted = {f"fluxlab-{name}" for name in service_names() if name in ("tracker", "predictor", "review")}
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         try:
-            report = asyncio.run(collect_status(settings))
-            if wanted <= {s["name"] for s in report["services"]}:
+            if wanted <= asyncio.run(answering_services(settings)):
                 return
         except Exception:
             pass
