@@ -18,6 +18,7 @@ from schemas.campaign import SearchSpace
 from schemas.design import Design
 from schemas.measurement import Measurement
 from services.predictor import metrics
+from services.predictor.capacity import estimate_capacities
 from services.predictor.ensemble import (
     Calibration,
     bootstrap_weights,
@@ -34,6 +35,7 @@ from services.predictor.features import (
     targets_from_measurements,
 )
 from services.predictor.models import Batch, build_network
+from services.predictor.moma import DEFAULT_HEADROOM
 from services.predictor.prior import (
     MechanisticPrior,
     bounds_violation,
@@ -82,6 +84,11 @@ class DeepModelConfig:
     base_medium: dict[str, float] | None = None
     prior: str = "moma"
     anchor_reference: bool = True
+    capacity_headroom: float | None = DEFAULT_HEADROOM
+    """MOMA prior: a lowered enzyme level f caps |flux| at f x capacity, by default this x the wild-type
+    |flux| (None: no caps)."""
+    fit_capacities: bool = True
+    """MOMA prior: estimate capacities from measured fluxes of designs that lower a reaction's level."""
     seed: int = 0
 
 
@@ -102,7 +109,7 @@ class PredictionResult:
 class DeepModel:
     """Deep-ensemble predictor of fluxes, growth and products from designs (+ omics).
 
-    `kind`: 'hybrid' (pFBA prior + residual, mass-balance projection), 'mlp' (baseline) or 'fusion'.
+    `kind`: 'hybrid' (mechanistic prior + residual, mass-balance projection), 'mlp' (baseline) or 'fusion'.
     """
 
     def __init__(self, kind: str = "hybrid", organism: str | None = "textbook", ensemble: int = 5,
@@ -128,6 +135,8 @@ class DeepModel:
         self._prior: MechanisticPrior | None = None
         self.reference: np.ndarray | None = None
         """Wild-type flux reference of the MOMA prior anchored to measured wild-type runs (None: pFBA's)."""
+        self.capacities: dict[str, float] = {}
+        """Reaction id -> enzyme capacity (mmol/gDW/h) of the MOMA prior's caps, estimated from measurements."""
 
     # ---- organism and inputs -------------------------------------------------------------------
     @property
@@ -141,7 +150,8 @@ class DeepModel:
     def prior(self) -> MechanisticPrior:
         """The mechanistic prior (hybrid only)."""
         if self._prior is None:
-            self._prior = shared_prior(self.organism, self.config.base_medium, self.config.prior, self.reference)
+            self._prior = shared_prior(self.organism, self.config.base_medium, self.config.prior, self.reference,
+                                       self.config.capacity_headroom, self.capacities)
         return self._prior
 
     def batch(self, X: Inputs, omics: OmicsList | None = None) -> Batch:
@@ -173,7 +183,7 @@ class DeepModel:
         self._check_targets(X, y, names, warm_start)
         if not warm_start:
             self._fit_spaces(X, y, names, omics)
-            self._anchor_reference(X, y)
+            self.calibrate_prior(X, y)
         batch = self.batch(X, omics)
         assert self.y_scaler is not None
         yz = torch.as_tensor(self.y_scaler.transform(y), dtype=torch.float32, device=self.device)
@@ -204,13 +214,26 @@ class DeepModel:
         return {"n_train": float(len(tr_idx)), "n_val": float(n_val), "epochs": float(epochs.float().mean()),
                 "train_s": time.perf_counter() - started}
 
-    def _anchor_reference(self, X: Inputs, y: np.ndarray) -> None:
-        """Hybrid with the MOMA prior: anchor its wild-type reference to the measured wild-type runs."""
-        if self.config.kind != "hybrid" or self.config.prior != "moma" or not self.config.anchor_reference:
+    def calibrate_prior(self, X: Inputs, y: np.ndarray) -> None:
+        """Hybrid with the MOMA prior: fit its settings to measurements (targets `y`, columns `self.names`).
+
+        The wild-type reference is anchored to the measured wild-type runs, then enzyme capacities are
+        estimated from measured fluxes of designs that lower a reaction's level. Both are saved with the model.
+        """
+        self.reference, self.capacities, self._prior = None, {}, None
+        cfg = self.config
+        if cfg.kind != "hybrid" or cfg.prior != "moma":
             return
+        designs = list(X)
         flux_index = [self.prior.flux_index(n) for n in self.names]
-        self.reference = anchored_reference(self.organism, list(X), y, flux_index)
-        self._prior = None
+        if cfg.anchor_reference:
+            self.reference = anchored_reference(self.organism, designs, y, flux_index)
+            self._prior = None
+        if cfg.fit_capacities and cfg.capacity_headroom:
+            wild_type = self.prior.wild_type_reference()
+            self.capacities = estimate_capacities(self.organism, designs, y, flux_index, wild_type,
+                                                  cfg.capacity_headroom)
+            self._prior = None
 
     def _check_targets(self, X: Inputs, y: np.ndarray, names: list[str], warm_start: bool) -> None:
         n = len(X)
@@ -371,6 +394,7 @@ class DeepModel:
             "y_scaler": self.y_scaler.to_dict(), "calibration": self.calibration.to_dict(),
             "net_dims": self.net_dims,
             "reference": None if self.reference is None else torch.as_tensor(self.reference, dtype=torch.float64),
+            "capacities": self.capacities,
             "weights": {k: v.cpu() for k, v in self.net.state_dict().items()},
         }
         buf = io.BytesIO()
@@ -383,7 +407,7 @@ class DeepModel:
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         if payload.get("format") != FORMAT_VERSION:
             raise PredictorError("model", f"unsupported model format {payload.get('format')}")
-        cfg = dict(payload["config"])
+        cfg = {"capacity_headroom": None, **payload["config"]}  # models saved before capacity caps had none
         model = cls(cfg.pop("kind"), cfg.pop("organism"), cfg.pop("ensemble"), device=device, **cfg)
         model.names = list(payload["names"])
         model.features = FeatureSpace.from_dict(payload["features"])
@@ -393,6 +417,7 @@ class DeepModel:
         model.net_dims = dict(payload["net_dims"])
         reference = payload.get("reference")
         model.reference = None if reference is None else reference.numpy()
+        model.capacities = dict(payload.get("capacities") or {})
         model.net = model._new_net(None)
         model.net.load_state_dict(payload["weights"])
         model.net.eval()

@@ -2,11 +2,18 @@
 
 A perturbed cell is assumed not to re-optimise growth right away but to stay as close as it can
 (L1 distance) to its wild-type flux distribution (pFBA on the same medium), within the design's
-bounds; a changed enzyme level f moves that reaction's target to f x its wild-type flux.
+bounds; a changed enzyme level f moves that reaction's target to f x its wild-type flux, and a
+lowered level (f < 1: down-regulation, or losing one of several isozymes) also caps the reaction's
+|flux| at f x its capacity. A capacity is either estimated from measurements
+(`services.predictor.capacity`) or assumed to be `headroom` x the wild-type |flux| (at least
+`CAPACITY_FLOOR`): enzymes typically run well below saturation in vivo, and the default headroom 3
+means "the wild-type enzyme works at about a third of its capacity" (chosen on the predictor
+benchmark, where 2-5 give the same accuracy once capacities are estimated; docs/predictor.md).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -17,15 +24,25 @@ from schemas.design import Design
 _FLUX_PENALTY = 1e-4
 """Tiny cost on total |v| so loops and split-variable artefacts vanish."""
 
+DEFAULT_HEADROOM = 3.0
+"""Assumed enzyme capacity / wild-type |flux| (None or 0 in `LinearMoma`: lowered levels cap nothing)."""
+
+CAPACITY_FLOOR = 1.0
+"""Least capacity (mmol/gDW/h) assumed for a reaction, so nearly idle wild-type reactions are not shut."""
+
 
 class LinearMoma:
-    """min Σ|v - target| + ε Σ|v|  s.t.  S v = 0, design bounds. One warm-started HiGHS LP per organism."""
+    """min Σ|v - target| + ε Σ|v|  s.t.  S v = 0, design bounds, capacity caps. One warm-started HiGHS LP."""
 
     def __init__(self, organism: Any, fba: Any, base_medium: dict[str, float] | None = None,
-                 reference: np.ndarray | None = None) -> None:
+                 reference: np.ndarray | None = None, headroom: float | None = DEFAULT_HEADROOM,
+                 capacities: Mapping[int, float] | None = None) -> None:
         from services.runtime.organism import HighsLP, split_bounds
 
         self.organism, self.fba, self.base_medium = organism, fba, base_medium
+        self.headroom = headroom or 0.0
+        self.capacities = dict(capacities or {})
+        """Reaction index -> capacity (mmol/gDW/h) estimated from data; others use the headroom rule."""
         self._split = split_bounds
         S, n = organism.S, len(organism.reaction_ids)
         m = S.shape[0]
@@ -53,13 +70,36 @@ class LinearMoma:
             self._references[key] = np.asarray(result.fluxes, dtype=float) if result.ok else np.zeros(self._n)
         return self._references[key]
 
+    def capped_bounds(self, reference: np.ndarray, levels: dict[int, float], lb: np.ndarray,
+                      ub: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Bounds with |v_r| <= level x capacity_r for each lowered level (see the module docstring).
+
+        None when a cap contradicts a forced flux (a lower bound above the cap): no feasible state.
+        """
+        lowered = {r: f for r, f in levels.items() if 0.0 < f < 1.0}
+        if not self.headroom or not lowered:
+            return lb, ub
+        lb, ub = lb.copy(), ub.copy()
+        for r, level in lowered.items():
+            capacity = self.capacities.get(r, self.headroom * max(abs(float(reference[r])), CAPACITY_FLOOR))
+            cap = level * capacity
+            lb[r], ub[r] = max(lb[r], -cap), min(ub[r], cap)
+            if lb[r] > ub[r]:
+                return None
+        return lb, ub
+
     def solve(self, design: Design, lb: np.ndarray, ub: np.ndarray) -> tuple[np.ndarray, bool]:
-        """MOMA fluxes of a design under its bounds, and whether the LP was feasible."""
-        target = self.reference(design).copy()
+        """MOMA fluxes of a design under its bounds (and capacity caps), and whether the LP was feasible."""
+        reference = self.reference(design)
         levels = self.organism.reaction_levels(self.organism.gene_levels(design))
+        target = reference.copy()
         for r, level in levels.items():
             target[r] *= level
         n, m = self._n, self._m
+        capped = self.capped_bounds(reference, levels, lb, ub)
+        if capped is None:
+            return np.zeros(n), False
+        lb, ub = capped
         lower, upper = self._split(lb, ub)
         self._lp.set_col_bounds(np.concatenate([lower, np.zeros(n)]), np.concatenate([upper, np.full(n, np.inf)]))
         rows = np.arange(m, m + 2 * n, dtype=np.int32)

@@ -11,7 +11,7 @@ import scipy.linalg
 
 from schemas.design import Design
 from services.predictor.features import OrganismLike
-from services.predictor.moma import LinearMoma
+from services.predictor.moma import DEFAULT_HEADROOM, LinearMoma
 
 PRIOR_METHODS = ("pfba", "moma")
 """pFBA of the design, or linear MOMA around a wild-type reference (pFBA, or anchored to measured wild-type runs)."""
@@ -55,7 +55,8 @@ class MechanisticPrior:
     """Computes (and caches by design key) prior fluxes (pFBA or MOMA) and bounds of designs."""
 
     def __init__(self, organism: Any, base_medium: dict[str, float] | None = None, method: str = "pfba",
-                 reference: np.ndarray | None = None) -> None:
+                 reference: np.ndarray | None = None, headroom: float | None = DEFAULT_HEADROOM,
+                 capacities: dict[str, float] | None = None) -> None:
         from services.runtime.organism import FastFBA
 
         if method not in PRIOR_METHODS:
@@ -64,7 +65,9 @@ class MechanisticPrior:
         self.base_medium = base_medium
         self.method = method
         self.fba = FastFBA(organism)
-        self.moma = LinearMoma(organism, self.fba, base_medium, reference) if method == "moma" else None
+        by_index = {organism.reaction_index(rid): c for rid, c in (capacities or {}).items()}
+        self.moma = (LinearMoma(organism, self.fba, base_medium, reference, headroom, by_index)
+                     if method == "moma" else None)
         self._cache: dict[str, tuple[np.ndarray, bool, np.ndarray, np.ndarray]] = {}
 
     @property
@@ -102,6 +105,13 @@ class MechanisticPrior:
             ub=np.stack([r[3] for r in rows]) if rows else np.zeros((0, self.n_reactions)),
         )
 
+    def wild_type_reference(self) -> np.ndarray:
+        """MOMA's wild-type reference on the base medium (anchored or pFBA); pFBA's wild type for the pFBA prior."""
+        if self.moma is not None:
+            return self.moma.reference(Design())
+        result = self.fba.pfba(*self.organism.design_bounds(Design(), self.base_medium))
+        return np.asarray(result.fluxes, dtype=float) if result.ok else np.zeros(self.n_reactions)
+
     def flux_index(self, name: str) -> int:
         """Reaction index a target name reads from ('growth' = biomass; `flux:`/`product:` prefixes ok); -1 if none."""
         if name == "growth":
@@ -112,19 +122,24 @@ class MechanisticPrior:
         return int(self.organism.reaction_index(name)) if name in self.organism.reaction_ids else -1
 
 
-_SHARED: dict[tuple[int, str, str, bytes], MechanisticPrior] = {}
+_SHARED: dict[tuple[int, str, str, bytes, float, str], MechanisticPrior] = {}
 _MAX_SHARED = 16
 
 
 def shared_prior(organism: Any, base_medium: dict[str, float] | None = None, method: str = "pfba",
-                 reference: np.ndarray | None = None) -> MechanisticPrior:
-    """One prior (and its cache) per organism, base medium, method and MOMA reference in this process."""
+                 reference: np.ndarray | None = None, headroom: float | None = DEFAULT_HEADROOM,
+                 capacities: dict[str, float] | None = None) -> MechanisticPrior:
+    """One prior (and its cache) per organism, base medium, method and MOMA settings in this process.
+
+    MOMA settings: the wild-type reference, the capacity headroom and the capacities fitted to data.
+    """
     ref_key = b"" if reference is None else np.round(np.asarray(reference, dtype=float), 9).tobytes()
-    key = (id(organism), repr(sorted((base_medium or {}).items())), method, ref_key)
+    key = (id(organism), repr(sorted((base_medium or {}).items())), method, ref_key, float(headroom or 0.0),
+           repr(sorted((capacities or {}).items())))
     if key not in _SHARED:
-        if len(_SHARED) >= _MAX_SHARED:  # references change as data arrive: forget the oldest
+        if len(_SHARED) >= _MAX_SHARED:  # references and capacities change as data arrive: forget the oldest
             del _SHARED[next(iter(_SHARED))]
-        _SHARED[key] = MechanisticPrior(organism, base_medium, method, reference)
+        _SHARED[key] = MechanisticPrior(organism, base_medium, method, reference, headroom, capacities)
     return _SHARED[key]
 
 
