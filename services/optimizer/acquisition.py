@@ -11,7 +11,7 @@ from enum import StrEnum
 import numpy as np
 from scipy.stats import norm
 
-DEFAULT_BETA = 2.0
+DEFAULT_BETA = 1.0
 
 
 class Acquisition(StrEnum):

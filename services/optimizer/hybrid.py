@@ -23,37 +23,75 @@ def bo_share(n: int) -> int:
     return max(1, n // 4)
 
 
-def local_share(n: int) -> int:
-    """Slots reserved for one-step moves around the best measured designs (refining the incumbent)."""
-    return max(1, n // 4)
+def local_share(n: int, stalled: bool = False) -> int:
+    """Slots reserved for one-step moves around the best measured designs (refining the incumbent).
+
+    A quarter of the batch; half once the incumbent has stood for a whole batch (``stalled``), when the
+    model-wide search has stopped paying and the incumbent's untried neighbours are the best bet.
+    """
+    return max(1, (3 * n) // 4 if stalled else n // 4)
+
+
+def stalled(ctx: Context, n: int) -> bool:
+    """True when the best measured design is older than the last ``n`` measurements."""
+    measured = ctx.history.measured
+    if len(measured) <= n:
+        return False
+    best = max(range(len(measured)), key=lambda i: ctx.sign * measured[i][1])
+    return len(measured) - 1 - best >= n
 
 
 def novelty(design: Design, ctx: Context) -> float:
-    """1 for a design that knocks out a gene no measured design has knocked out, less the more it was tried.
+    """1 for a design whose knockout set no measured or pending design has, 1 / (1 + k) after k of them.
 
-    A surrogate cannot tell apart knockouts it has never seen; this count-based bonus makes the reserved
-    local slots try each candidate gene next to the incumbent before trying one twice.
+    A surrogate cannot tell apart knockouts it has never seen in this context; this count-based bonus
+    makes the reserved local slots try each strain next to the incumbent (e.g. each candidate gene in
+    the slot of a knockout that did nothing) before re-tuning the expression of a strain already built.
     """
-    if not design.knockouts:
-        return 0.0
-    counts = {g: 0 for g in design.knockouts}
-    for measured, _ in ctx.history.measured:
-        for gene in measured.knockouts:
-            if gene in counts:
-                counts[gene] += 1
-    return max(1.0 / (1.0 + c) for c in counts.values())
+    strain = frozenset(design.knockouts)
+    tried = sum(frozenset(d.knockouts) == strain for d, _ in ctx.history.measured)
+    tried += sum(frozenset(d.knockouts) == strain for d in ctx.history.pending)
+    return 1.0 / (1.0 + tried)
 
 
-def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[Candidate], bool]) -> list[Candidate]:
-    """The reserved local slots: one-step moves ranked by acquisition (scaled to [0, 1]) plus novelty."""
+def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[Candidate], bool],
+                fresh_share: float = 0.5) -> list[Candidate]:
+    """The reserved local slots, alternating between two kinds of one-step move.
+
+    New strains (a knockout added, removed or swapped: a strain no measured or pending design has) rank
+    by acquisition (scaled to [0, 1]) plus novelty; re-tuned strains (a level changed on a strain already
+    built) rank by acquisition alone. Alternating keeps both going: the knockout slot that did nothing
+    gets tried with other genes while the expression of the best strain is still refined. At most one
+    pick per strain.
+    """
     moves = [c for c in pool if c.strategy.endswith(":" + local.STRATEGY)]
     if not moves or n <= 0:
         return []
-    acq = [c.acquisition if c.acquisition is not None else 0.0 for c in moves]
-    low, high = min(acq), max(acq)
+    values = [ctx.sign * c.mean if c.mean is not None else 0.0 for c in moves]
+    low, high = min(values), max(values)
     span = (high - low) or 1.0
-    ranked = sorted(moves, key=lambda c: -(((c.acquisition or 0.0) - low) / span + novelty(c.design, ctx)))
-    return [c for c in ranked if accept(c)][:n]
+
+    def scaled(c: Candidate) -> float:
+        return ((ctx.sign * c.mean if c.mean is not None else 0.0) - low) / span
+
+    fresh = sorted((c for c in moves if novelty(c.design, ctx) >= 1.0),
+                   key=lambda c: -(scaled(c) + novelty(c.design, ctx)))
+    retuned = sorted((c for c in moves if novelty(c.design, ctx) < 1.0), key=lambda c: -scaled(c))
+    queues = {"fresh": iter(fresh), "retuned": iter(retuned)}
+    picks: list[Candidate] = []
+    strains: set[frozenset[str]] = set()
+    taken = {"fresh": 0, "retuned": 0}
+    while len(picks) < n and queues:
+        behind = "fresh" if taken["fresh"] <= fresh_share * len(picks) else "retuned"
+        kind = behind if behind in queues else next(iter(queues))
+        candidate = next((c for c in queues[kind] if frozenset(c.design.knockouts) not in strains and accept(c)), None)
+        if candidate is None:
+            del queues[kind]
+            continue
+        strains.add(frozenset(candidate.design.knockouts))
+        picks.append(candidate)
+        taken[kind] += 1
+    return picks
 
 
 def propose(n: int, ctx: Context, use_bo: bool = True, ga_config: ga.GAConfig | None = None) -> list[Candidate]:

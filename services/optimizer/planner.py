@@ -35,6 +35,8 @@ class PlannerOptions:
     diversity_penalty: float = 1.0
     diversity_length: float = 0.05
     diversity_min: float = 0.02
+    per_strain: int | None = 2
+    """At most this many designs of one knockout set among the batch's acquisition-ranked picks."""
     wild_type_control: bool = True
     """Cell campaigns: the first batch includes the unmodified strain, as every lab's plate does (it anchors
     the predictor's mechanistic prior and gives the reference the campaign's improvement is measured against)."""
@@ -75,12 +77,15 @@ def _choose(
     if strategy == Strategy.HYBRID and ctx.history.measured:
         taken_now = {c.design.key() for c in reserved}
         remaining = [c for c in pool if c.design.key() not in taken_now]
-        reserved += hybrid.local_picks(remaining, min(hybrid.local_share(n), n - len(reserved)), ctx, accept)
+        stalled = hybrid.stalled(ctx, n)
+        share = min(hybrid.local_share(n, stalled), n - len(reserved))
+        reserved += hybrid.local_picks(remaining, share, ctx, accept, fresh_share=0.75 if stalled else 0.5)
     taken = {c.design.key() for c in reserved}
     rest = select_diverse(
         [c for c in pool if c.design.key() not in taken], n - len(reserved), ctx.space,
         anchors=[*ctx.history.pending, *(c.design for c in reserved)], accept=accept,
         penalty=options.diversity_penalty, length=options.diversity_length, min_distance=options.diversity_min,
+        per_strain=options.per_strain,
     )
     return reserved + rest
 
@@ -106,13 +111,18 @@ def plan_batch(
     feasibility: FeasibilityFilter | None = None,
     strategy: Strategy | None = None,
     options: PlannerOptions | None = None,
+    prior: Surrogate | None = None,
 ) -> list[PlannedProposal]:
     """Up to ``n`` new designs for the campaign (fewer only when the space runs out of admissible ones).
 
-    ``strategy`` overrides the spec's; ``feasibility`` (cell campaigns) vetoes designs below the growth floor.
+    ``strategy`` overrides the spec's; ``feasibility`` (cell campaigns) vetoes designs below the growth floor;
+    ``prior`` (e.g. the organism model's in-silico answer) stands in for ``surrogate`` while there is none
+    yet, for the model-based strategies (ga, hybrid).
     """
     options = options or PlannerOptions()
     strategy = Strategy(strategy or spec.strategy)
+    if surrogate is None and strategy in (Strategy.GA, Strategy.HYBRID):
+        surrogate = prior
     ctx = Context(
         DesignSpace.from_spec(spec), history, rng, surrogate,
         sense=spec.objective.sense, acquisition=options.acquisition, beta=options.beta,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -30,13 +31,16 @@ def select_diverse(
     penalty: float = 1.0,
     length: float = 0.05,
     min_distance: float = 0.02,
+    per_strain: int | None = None,
 ) -> list[Candidate]:
     """Pick up to ``n`` candidates greedily by acquisition minus a near-duplicate penalty.
 
     The penalty is ``penalty * exp(-(d / length)**2)`` for the distance ``d`` to the closest design
     already chosen or in ``anchors`` (pending work); acquisition is rescaled to [0, 1] first, and
     candidates without one rank by their order. Candidates closer than ``min_distance`` to a chosen
-    design are skipped. ``accept`` may veto a candidate (e.g. infeasible).
+    design are skipped. ``accept`` may veto a candidate (e.g. infeasible). ``per_strain`` caps how many
+    chosen designs may share one knockout set (one strain to build; expression variants of it are cheap
+    to overlook otherwise, since they differ in few coordinates).
     """
     if not candidates or n <= 0:
         return []
@@ -48,6 +52,7 @@ def select_diverse(
         closest = np.minimum(closest, _distances(units, space.unit(anchor), space.dim))
     open_ = np.ones(len(candidates), dtype=bool)
     chosen: list[Candidate] = []
+    strains: Counter[frozenset[str]] = Counter()
     while len(chosen) < n and open_.any():
         score = base - penalty * np.exp(-((closest / length) ** 2))
         score[~open_ | (closest < max(min_distance, DUPLICATE_DISTANCE))] = -np.inf
@@ -55,8 +60,12 @@ def select_diverse(
         if not np.isfinite(score[best]):
             break
         open_[best] = False
+        strain = frozenset(candidates[best].design.knockouts)
+        if per_strain is not None and strain and strains[strain] >= per_strain:
+            continue
         if accept is not None and not accept(candidates[best]):
             continue
+        strains[strain] += 1
         chosen.append(candidates[best])
         closest = np.minimum(closest, _distances(units, units[best], space.dim))
     return chosen

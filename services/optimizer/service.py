@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import time
@@ -20,6 +21,7 @@ from schemas import CampaignEvent, CampaignEventKind, Message, Prediction, Propo
 from services.optimizer.context import PlannedProposal
 from services.optimizer.envelope import within_envelope
 from services.optimizer.feasibility import FeasibilityFilter
+from services.optimizer.insilico import InSilicoSurrogate, insilico_for
 from services.optimizer.ledger import CampaignLedger
 from services.optimizer.planner import plan_batch
 from services.optimizer.remote import RemoteSurrogate
@@ -55,6 +57,7 @@ class OptimizerService(Service):
         self.ledgers: dict[str, CampaignLedger] = {}
         self.directory: CampaignDirectory | None = None
         self.filters: dict[str, FeasibilityFilter] = {}
+        self.insilico: dict[str, InSilicoSurrogate | None] = {}
         self.rejected_infeasible: dict[str, int] = {}
         self.pending_events: list[tuple[str, Message]] = []
 
@@ -150,7 +153,9 @@ class OptimizerService(Service):
         seed = int.from_bytes(hashlib.sha256(f"{spec.seed}:{campaign_id}:{ledger.next_round}".encode()).digest()[:8],
                               "little")
         rng = np.random.default_rng(seed)
-        planned = await asyncio.to_thread(plan_batch, spec, ledger.history(), surrogate, n, rng, feasibility)
+        prior = await asyncio.to_thread(self._insilico, campaign_id) if surrogate is None else None
+        planned = await asyncio.to_thread(
+            functools.partial(plan_batch, spec, ledger.history(), surrogate, n, rng, feasibility, prior=prior))
         if feasibility is not None:
             self.rejected_infeasible[campaign_id] = feasibility.n_rejected
         return planned
@@ -166,6 +171,15 @@ class OptimizerService(Service):
             self.filters[campaign_id] = FeasibilityFilter(organism, spec.objective.growth_floor,
                                                           base_medium=dict(spec.organism.medium) or None)
         return self.filters[campaign_id]
+
+    def _insilico(self, campaign_id: str) -> InSilicoSurrogate | None:
+        """The organism model's in-silico answer for a cell campaign, scoring designs until a model is trained."""
+        if campaign_id not in self.insilico:
+            spec = self.ledgers[campaign_id].spec
+            space = spec.search_space
+            is_cell = bool(space.knockout_candidates or space.expression or space.medium)
+            self.insilico[campaign_id] = insilico_for(spec, load_organism(spec.organism.model)) if is_cell else None
+        return self.insilico[campaign_id]
 
     def _proposal(self, campaign_id: str, round_: int, item: PlannedProposal, ledger: CampaignLedger) -> Proposal:
         target = ledger.spec.objective.target
