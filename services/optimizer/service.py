@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -184,6 +185,8 @@ class OptimizerService(Service):
     def _proposal(self, campaign_id: str, round_: int, item: PlannedProposal, ledger: CampaignLedger) -> Proposal:
         target = ledger.spec.objective.target
         predicted: dict[str, Prediction] = {}
+        if not ledger.model_version:  # scored in silico (no trained model yet): no prediction with uncertainty
+            item = dataclasses.replace(item, mean=None, sd=None, growth_mean=None, growth_sd=None)
         if item.mean is not None and item.sd is not None and np.isfinite(item.mean) and np.isfinite(item.sd):
             predicted[target] = Prediction(mean=item.mean, sd=max(item.sd, 0.0))
         if item.growth_mean is not None and item.growth_sd is not None and np.isfinite(item.growth_mean) \
