@@ -173,11 +173,10 @@ def _eligible(landscape: Landscape, measured: Sequence[Measurement]) -> list[Mea
             and (landscape.organism is None or (m.readout("growth") or 0.0) >= landscape.growth_floor_abs)]
 
 
-def _best_reading(landscape: Landscape, measured: Sequence[Measurement]) -> Design | None:
+def _best_reading(landscape: Landscape, eligible: Sequence[Measurement]) -> Design | None:
     sign = 1.0 if landscape.spec.objective.sense == Sense.MAXIMIZE else -1.0
     target = landscape.spec.objective.target
-    ok = _eligible(landscape, measured)
-    return max(ok, key=lambda m: sign * (m.readout(target) or 0.0)).design if ok else None
+    return max(eligible, key=lambda m: sign * (m.readout(target) or 0.0)).design if eligible else None
 
 
 def _fraction(landscape: Landscape, design: Design | None) -> float:
@@ -218,9 +217,10 @@ def run_campaign(landscape: Landscape, strategy: Strategy, seed: int, budget: in
             history.measured.append((result.design, result.readout(spec.objective.target) or 0.0))
         if uses_model and len(measured) >= 2:
             surrogate = _train(landscape, measured, seed, epochs, trace)
-        found = [_fraction(landscape, m.design) for m in _eligible(landscape, measured)]
-        trace.fractions.append(max(found, default=0.0))  # fractions rise towards 1 for either sense
-        trace.picked.append(_fraction(landscape, _best_reading(landscape, measured)))
+        eligible = _eligible(landscape, measured)
+        # fractions rise towards 1 for either sense, so the best found is the largest
+        trace.fractions.append(max((_fraction(landscape, m.design) for m in eligible), default=0.0))
+        trace.picked.append(_fraction(landscape, _best_reading(landscape, eligible)))
         trace.experiments.append(len(measured) + len(history.failed))
     trace.infeasible_rejected = feasibility.n_rejected if feasibility else 0
     return trace

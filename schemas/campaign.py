@@ -116,6 +116,11 @@ class SearchSpace(WireModel):
     )
     max_interventions: int | None = Field(default=None, ge=1, description="Knockouts + changed genes + medium.")
 
+    @property
+    def is_cell(self) -> bool:
+        """Whether the space intervenes on a cell (knockouts, expression or medium), not a black-box function."""
+        return bool(self.knockout_candidates or self.expression or self.medium)
+
     @model_validator(mode="after")
     def _not_empty(self) -> SearchSpace:
         if not (self.knockout_candidates or self.expression or self.medium or self.parameters):
@@ -193,6 +198,11 @@ class CampaignSpec(WireModel):
     simulator: SimulatorSpec | None = None
     seed: int = 0
     base_model: str | None = Field(default=None, description="Start from this earlier campaign's model.")
+
+    @property
+    def is_function(self) -> bool:
+        """A black-box function campaign: a simulated function, or a space without cell interventions."""
+        return (self.simulator is not None and self.simulator.kind == "function") or not self.search_space.is_cell
 
 
 class CampaignEventKind(StrEnum):

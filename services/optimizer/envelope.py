@@ -93,8 +93,7 @@ def _envelope(model: str, target: str, medium: tuple[tuple[str, float], ...], gr
 
 def within_envelope(spec: CampaignSpec, surrogate: Surrogate | None) -> Surrogate | None:
     """Wrap the surrogate of a cell campaign whose target is a reaction of its organism model."""
-    space = spec.search_space
-    if surrogate is None or not (space.knockout_candidates or space.expression or space.medium):
+    if surrogate is None or not spec.search_space.is_cell:
         return surrogate
     envelope = _envelope(spec.organism.model, spec.objective.target, tuple(sorted(spec.organism.medium.items())),
                          spec.objective.growth_floor)

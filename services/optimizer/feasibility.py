@@ -76,10 +76,6 @@ class FeasibilityFilter:
 
 def feasibility_for(spec: CampaignSpec, organism: Any) -> FeasibilityFilter | None:
     """The growth-floor filter a campaign needs: None for black-box functions or a floor of 0."""
-    space = spec.search_space
-    is_function = (spec.simulator is not None and spec.simulator.kind == "function") or not (
-        space.knockout_candidates or space.expression or space.medium
-    )
-    if is_function or spec.objective.growth_floor <= 0 or organism is None:
+    if spec.is_function or spec.objective.growth_floor <= 0 or organism is None:
         return None
     return FeasibilityFilter(organism, spec.objective.growth_floor, base_medium=spec.organism.medium or None)

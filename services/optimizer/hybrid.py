@@ -4,16 +4,21 @@ Every candidate is scored with the surrogate's acquisition. The planner keeps th
 (``bo_share`` slots, so a poor ensemble cannot stall the campaign) and fills the rest of the batch
 greedily by acquisition with a near-duplicate penalty; local moves around the best measured designs
 let the batch finish what the surrogate only roughly located.
-Without a surrogate (no model trained yet) the pool is BO's Sobol/GP choice plus random designs.
+Without a surrogate (no model trained yet and no in-silico answer of the organism model) the pool is
+BO's Sobol/GP choice plus random designs.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
+
+import numpy as np
 
 from schemas import Design
 from services.optimizer import bo, ga, local, random_search
 from services.optimizer.context import Candidate, Context
+from services.optimizer.space import strain
 
 STRATEGY = "hybrid"
 
@@ -26,8 +31,8 @@ def bo_share(n: int) -> int:
 def local_share(n: int, stalled: bool = False) -> int:
     """Slots reserved for one-step moves around the best measured designs (refining the incumbent).
 
-    A quarter of the batch; half once the incumbent has stood for a whole batch (``stalled``), when the
-    model-wide search has stopped paying and the incumbent's untried neighbours are the best bet.
+    A quarter of the batch; three quarters once the incumbent has stood for a whole batch (``stalled``),
+    when the model-wide search has stopped paying and the incumbent's untried neighbours are the best bet.
     """
     return max(1, (3 * n) // 4 if stalled else n // 4)
 
@@ -41,17 +46,20 @@ def stalled(ctx: Context, n: int) -> bool:
     return len(measured) - 1 - best >= n
 
 
-def novelty(design: Design, ctx: Context) -> float:
+def _strains_tried(ctx: Context) -> Counter[frozenset[str]]:
+    """How many measured or pending designs each knockout set has."""
+    return Counter(strain(d) for d in [*(d for d, _ in ctx.history.measured), *ctx.history.pending])
+
+
+def novelty(design: Design, ctx: Context, tried: Counter[frozenset[str]] | None = None) -> float:
     """1 for a design whose knockout set no measured or pending design has, 1 / (1 + k) after k of them.
 
     A surrogate cannot tell apart knockouts it has never seen in this context; this count-based bonus
     makes the reserved local slots try each strain next to the incumbent (e.g. each candidate gene in
     the slot of a knockout that did nothing) before re-tuning the expression of a strain already built.
+    ``tried`` (from the history) may be passed in when scoring many designs.
     """
-    strain = frozenset(design.knockouts)
-    tried = sum(frozenset(d.knockouts) == strain for d, _ in ctx.history.measured)
-    tried += sum(frozenset(d.knockouts) == strain for d in ctx.history.pending)
-    return 1.0 / (1.0 + tried)
+    return 1.0 / (1.0 + (tried if tried is not None else _strains_tried(ctx))[strain(design)])
 
 
 def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[Candidate], bool],
@@ -59,36 +67,32 @@ def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[C
     """The reserved local slots, alternating between two kinds of one-step move.
 
     New strains (a knockout added, removed or swapped: a strain no measured or pending design has) rank
-    by acquisition (scaled to [0, 1]) plus novelty; re-tuned strains (a level changed on a strain already
-    built) rank by acquisition alone. Alternating keeps both going: the knockout slot that did nothing
-    gets tried with other genes while the expression of the best strain is still refined. At most one
-    pick per strain.
+    by predicted mean (scaled to [0, 1]) plus novelty; re-tuned strains (a level changed on a strain
+    already built) by predicted mean alone. Alternating keeps both going: the knockout slot that did
+    nothing gets tried with other genes while the expression of the best strain is still refined;
+    ``fresh_share`` is the share of picks that go to new strains. At most one pick per strain.
     """
     moves = [c for c in pool if c.strategy.endswith(":" + local.STRATEGY)]
     if not moves or n <= 0:
         return []
-    values = [ctx.sign * c.mean if c.mean is not None else 0.0 for c in moves]
-    low, high = min(values), max(values)
-    span = (high - low) or 1.0
-
-    def scaled(c: Candidate) -> float:
-        return ((ctx.sign * c.mean if c.mean is not None else 0.0) - low) / span
-
-    fresh = sorted((c for c in moves if novelty(c.design, ctx) >= 1.0),
-                   key=lambda c: -(scaled(c) + novelty(c.design, ctx)))
-    retuned = sorted((c for c in moves if novelty(c.design, ctx) < 1.0), key=lambda c: -scaled(c))
-    queues = {"fresh": iter(fresh), "retuned": iter(retuned)}
+    tried = _strains_tried(ctx)
+    values = np.array([ctx.sign * c.mean if c.mean is not None else 0.0 for c in moves])
+    scaled = (values - values.min()) / ((values.max() - values.min()) or 1.0)
+    bonus = [novelty(c.design, ctx, tried) for c in moves]
+    order = np.argsort(-(scaled + np.array(bonus)), kind="stable")
+    queues = {"fresh": iter([moves[i] for i in order if bonus[i] >= 1.0]),
+              "retuned": iter([moves[i] for i in np.argsort(-scaled, kind="stable") if bonus[i] < 1.0])}
     picks: list[Candidate] = []
     strains: set[frozenset[str]] = set()
     taken = {"fresh": 0, "retuned": 0}
     while len(picks) < n and queues:
         behind = "fresh" if taken["fresh"] <= fresh_share * len(picks) else "retuned"
         kind = behind if behind in queues else next(iter(queues))
-        candidate = next((c for c in queues[kind] if frozenset(c.design.knockouts) not in strains and accept(c)), None)
+        candidate = next((c for c in queues[kind] if strain(c.design) not in strains and accept(c)), None)
         if candidate is None:
             del queues[kind]
             continue
-        strains.add(frozenset(candidate.design.knockouts))
+        strains.add(strain(candidate.design))
         picks.append(candidate)
         taken[kind] += 1
     return picks

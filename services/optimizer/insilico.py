@@ -39,8 +39,7 @@ class InSilicoSurrogate:
 
 def insilico_for(spec: CampaignSpec, organism: Any) -> InSilicoSurrogate | None:
     """The in-silico surrogate of a cell campaign whose target is a model reaction (or growth); else None."""
-    space = spec.search_space
-    if organism is None or not (space.knockout_candidates or space.expression or space.medium):
+    if organism is None or not spec.search_space.is_cell:
         return None
     try:
         return InSilicoSurrogate(organism, spec.objective.target, dict(spec.organism.medium) or None)

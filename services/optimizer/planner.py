@@ -143,9 +143,7 @@ def plan_batch(
 
 def _controls(spec: CampaignSpec, ctx: Context, options: PlannerOptions) -> list[Candidate]:
     """The wild-type control of a cell campaign's first batch."""
-    space = spec.search_space
-    is_cell = bool(space.knockout_candidates or space.expression or space.medium)
-    if not (options.wild_type_control and is_cell) or ctx.history.measured or ctx.history.pending:
+    if not (options.wild_type_control and spec.search_space.is_cell) or ctx.history.measured or ctx.history.pending:
         return []
     wild_type = Design()
     if wild_type.key() in ctx.excluded or not ctx.space.is_valid(wild_type)[0]:

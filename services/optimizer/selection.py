@@ -9,7 +9,7 @@ import numpy as np
 
 from schemas import Design
 from services.optimizer.context import Candidate
-from services.optimizer.space import DesignSpace
+from services.optimizer.space import DesignSpace, strain
 
 DUPLICATE_DISTANCE = 1e-3
 """Designs closer than this (unit RMS distance) count as the same experiment."""
@@ -60,12 +60,12 @@ def select_diverse(
         if not np.isfinite(score[best]):
             break
         open_[best] = False
-        strain = frozenset(candidates[best].design.knockouts)
-        if per_strain is not None and strain and strains[strain] >= per_strain:
+        knockouts = strain(candidates[best].design)
+        if per_strain is not None and knockouts and strains[knockouts] >= per_strain:
             continue
         if accept is not None and not accept(candidates[best]):
             continue
-        strains[strain] += 1
+        strains[knockouts] += 1
         chosen.append(candidates[best])
         closest = np.minimum(closest, _distances(units, units[best], space.dim))
     return chosen

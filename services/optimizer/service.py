@@ -163,9 +163,7 @@ class OptimizerService(Service):
 
     def _feasibility(self, campaign_id: str) -> FeasibilityFilter | None:
         spec = self.ledgers[campaign_id].spec
-        is_cell = bool(spec.search_space.knockout_candidates or spec.search_space.expression
-                       or spec.search_space.medium)
-        if not is_cell or spec.objective.growth_floor <= 0:
+        if not spec.search_space.is_cell or spec.objective.growth_floor <= 0:
             return None
         if campaign_id not in self.filters:
             organism = load_organism(spec.organism.model)
@@ -177,9 +175,8 @@ class OptimizerService(Service):
         """The organism model's in-silico answer for a cell campaign, scoring designs until a model is trained."""
         if campaign_id not in self.insilico:
             spec = self.ledgers[campaign_id].spec
-            space = spec.search_space
-            is_cell = bool(space.knockout_candidates or space.expression or space.medium)
-            self.insilico[campaign_id] = insilico_for(spec, load_organism(spec.organism.model)) if is_cell else None
+            cell = spec.search_space.is_cell
+            self.insilico[campaign_id] = insilico_for(spec, load_organism(spec.organism.model)) if cell else None
         return self.insilico[campaign_id]
 
     def _proposal(self, campaign_id: str, round_: int, item: PlannedProposal, ledger: CampaignLedger) -> Proposal:

@@ -47,6 +47,11 @@ class Gene:
         return self.high - self.low if self.high > self.low else 1.0
 
 
+def strain(design: Design) -> frozenset[str]:
+    """The knockout set of a design: the strain to build (expression and medium changes are set on top)."""
+    return frozenset(design.knockouts)
+
+
 def _genes(space: SearchSpace) -> list[Gene]:
     genes = [Gene("knockout", c, 0.0, 1.0) for c in dict.fromkeys(space.knockout_candidates)]
     for ep in space.expression:

@@ -106,11 +106,10 @@ class MechanisticPrior:
         )
 
     def wild_type_reference(self) -> np.ndarray:
-        """MOMA's wild-type reference on the base medium (anchored or pFBA); pFBA's wild type for the pFBA prior."""
-        if self.moma is not None:
-            return self.moma.reference(Design())
-        result = self.fba.pfba(*self.organism.design_bounds(Design(), self.base_medium))
-        return np.asarray(result.fluxes, dtype=float) if result.ok else np.zeros(self.n_reactions)
+        """The MOMA prior's wild-type reference on the base medium (anchored, or pFBA's wild type)."""
+        if self.moma is None:
+            raise ValueError("only the MOMA prior has a wild-type reference")
+        return self.moma.reference(Design())
 
     def flux_index(self, name: str) -> int:
         """Reaction index a target name reads from ('growth' = biomass; `flux:`/`product:` prefixes ok); -1 if none."""

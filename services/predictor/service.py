@@ -180,8 +180,7 @@ class PredictorService(Service):
         return new >= threshold or waited >= self.options.debounce_s
 
     def _new_model(self, spec: CampaignSpec) -> DeepModel:
-        is_function = (spec.simulator is not None and spec.simulator.kind == "function") or not (
-            spec.search_space.knockout_candidates or spec.search_space.expression or spec.search_space.medium)
+        is_function = spec.is_function
         kind = "mlp" if is_function else self.options.kind
         organism = None if is_function else spec.organism.model
         return DeepModel(kind=kind, organism=organism, ensemble=self.options.ensemble,

@@ -1,0 +1,44 @@
+"""The DeepModel's hyper-parameters (saved with every model)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.predictor.moma import DEFAULT_HEADROOM
+
+
+@dataclass
+class DeepModelConfig:
+    """Hyper-parameters; saved with the model."""
+
+    kind: str = "hybrid"
+    organism: str | None = "textbook"
+    ensemble: int = 5
+    hidden: tuple[int, ...] | None = None
+    """Hidden widths; None: (128, 128) for the hybrid, (64, 64) for the mlp (the paper's baseline)."""
+    activation: str = "relu"
+    dropout: float | None = None
+    """None: 0.2 for the hybrid, 0 otherwise."""
+    epochs: int = 400
+    patience: int | None = None
+    """Early-stopping patience in epochs; None: 25 for the hybrid, 40 otherwise."""
+    lr: float | None = None
+    """Adam learning rate; None: 1e-2 (mlp, hybrid) or 3e-3 (fusion)."""
+    weight_decay: float = 1e-5
+    batch_size: int = 2048
+    bootstrap: bool = False
+    val_fraction: float = 0.15
+    calibrate: bool = True
+    d_model: int = 32
+    heads: int = 4
+    layers: int = 1
+    projection_iterations: int | None = None
+    base_medium: dict[str, float] | None = None
+    prior: str = "moma"
+    anchor_reference: bool = True
+    capacity_headroom: float | None = DEFAULT_HEADROOM
+    """MOMA prior: a lowered enzyme level f caps |flux| at f x capacity, by default this x the wild-type
+    |flux| (None: no caps)."""
+    fit_capacities: bool = True
+    """MOMA prior: estimate capacities from measured fluxes of designs that lower a reaction's level."""
+    seed: int = 0
