@@ -33,6 +33,7 @@ from services.runtime.organism import load_organism
 from services.runtime.replay import replay
 from services.runtime.service import Service
 from services.runtime.settings import Settings
+from services.runtime.specfile import organism_problem
 
 log = logging.getLogger(__name__)
 EVENT_KINDS = ("proposal", "review", "work", "measurement", "run_failed", "model")
@@ -59,6 +60,8 @@ class OptimizerService(Service):
         self.directory: CampaignDirectory | None = None
         self.filters: dict[str, FeasibilityFilter] = {}
         self.insilico: dict[str, InSilicoSurrogate | None] = {}
+        self.checked: set[str] = set()
+        """Campaigns whose spec was checked against their organism model."""
         self.rejected_infeasible: dict[str, int] = {}
         self.pending_events: list[tuple[str, Message]] = []
 
@@ -128,6 +131,12 @@ class OptimizerService(Service):
         if ledger.budget_spent:
             await self.complete(campaign_id, ledger, "budget spent")
             return
+        if campaign_id not in self.checked:
+            problem = await asyncio.to_thread(organism_problem, ledger.spec)
+            if problem:
+                await self.stop_invalid(campaign_id, ledger, problem)
+                return
+            self.checked.add(campaign_id)
         capacity = ledger.capacity()
         if capacity <= 0 or self._waiting_for_model(ledger):
             return
@@ -194,6 +203,14 @@ class OptimizerService(Service):
         return Proposal(id=f"prop-{campaign_id}-{digest}", campaign_id=campaign_id, round=round_,
                         design=item.design, predicted=predicted, strategy=item.strategy, acquisition=acquisition,
                         feasible=item.feasible, model_version=ledger.model_version or None)
+
+    async def stop_invalid(self, campaign_id: str, ledger: CampaignLedger, problem: str) -> None:
+        """Stop a campaign whose spec does not fit its organism model, naming the field and why."""
+        event = CampaignEvent(id=f"invalid-{campaign_id}", campaign_id=campaign_id, kind=CampaignEventKind.STOPPED,
+                              detail=f"invalid spec: {problem}")
+        await self.bus.publish_event(event)
+        ledger.completed = True
+        log.error("%s: stopped, invalid spec: %s", campaign_id, problem)
 
     async def complete(self, campaign_id: str, ledger: CampaignLedger, why: str) -> None:
         """Publish completion with the best measured design (idempotent id)."""

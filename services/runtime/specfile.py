@@ -37,4 +37,22 @@ def load_spec(path: Path) -> CampaignSpec:
     model = (data.get("organism") or {}).get("model")
     if isinstance(model, str) and model.endswith((".xml", ".sbml", ".json")) and not Path(model).is_absolute():
         data["organism"]["model"] = str((path.parent / model).resolve())
-    return CampaignSpec.model_validate(data)
+    spec = CampaignSpec.model_validate(data)
+    problem = organism_problem(spec)
+    if problem:
+        raise SpecFileError(f"spec: {problem}")
+    return spec
+
+
+def organism_problem(spec: CampaignSpec) -> str | None:
+    """'field: reason' for the first gene or exchange of a cell campaign's search space that its organism
+    model lacks (or a model that cannot be loaded); None when the spec fits its model."""
+    if not spec.search_space.is_cell:
+        return None
+    from services.runtime.organism import OrganismError, load_organism
+
+    try:
+        load_organism(spec.organism.model).validate_search_space(spec.search_space)
+    except OrganismError as exc:
+        return str(exc)
+    return None

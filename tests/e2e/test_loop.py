@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,3 +150,30 @@ def test_loop_runs_with_nats_permissions_on(stack_settings: Settings) -> None:
         stack.stop()
     assert result["summary"]["n_measurements"] + result["summary"]["n_failed"] == 10
     assert "Permissions Violation" not in (stack_settings.data_dir / "logs" / "tracker.log").read_text()
+
+
+@pytest.mark.slow
+def test_campaign_whose_spec_its_organism_lacks_is_stopped_with_the_field_and_the_rest_run(
+        stack_settings: Settings) -> None:
+    good = _spec("succinate_core.toml", id="e2e-good", budget=8, batch_size=8)
+    space = good.search_space.model_copy(update={"knockout_candidates": ["b1380", "b9999"]})
+    bad = good.model_copy(update={"id": "e2e-bad-gene", "search_space": space})  # past the CLI's own check
+    stack = _stack(stack_settings, good)
+
+    async def both() -> tuple[Any, dict]:
+        bus = await Bus.connect(stack.settings.resolved_nats_url(), stack.settings.namespace)
+        client = CampaignClient(bus)
+        try:
+            await client.start(bad)
+            stopped = await client.wait_completed(bad, timeout_s=120)
+        finally:
+            await bus.close()
+        return stopped, await _run(stack.settings, good)
+
+    try:
+        stopped, result = asyncio.run(both())
+    finally:
+        stack.stop()
+    assert stopped.kind == "stopped"
+    assert "search_space.knockout_candidates[1]: unknown gene or reaction 'b9999'" in stopped.detail
+    assert result["summary"]["n_measurements"] + result["summary"]["n_failed"] == 8  # the optimizer kept serving

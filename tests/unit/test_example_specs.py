@@ -31,3 +31,18 @@ def test_unreadable_spec_is_one_clear_error(tmp_path: Path) -> None:
     bad.write_text("budget = [")
     with pytest.raises(SpecFileError, match=r"cannot parse bad\.toml"):
         load_spec(bad)
+
+
+@pytest.mark.parametrize(("old", "new", "field"), [
+    ('"b1380", "b1241"', '"b1380", "b9999"',
+     r"search_space\.knockout_candidates\[1\]: unknown gene or reaction 'b9999'"),
+    ('gene = "b0720"', 'gene = "b0000"', r"search_space\.expression\[1\]\.gene: unknown gene 'b0000'"),
+])
+def test_spec_naming_what_its_organism_lacks_is_one_clear_error(tmp_path: Path, old: str, new: str,
+                                                                 field: str) -> None:
+    text = (EXAMPLES / "succinate_core.toml").read_text()
+    assert old in text
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace(old, new, 1))
+    with pytest.raises(SpecFileError, match=field):
+        load_spec(bad)

@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from cobra.util.array import create_stoichiometric_matrix
 from cobra.util.solver import linear_reaction_coefficients
 
+from schemas.campaign import SearchSpace
 from schemas.design import Design
 from services.runtime.organism.gpr import GprNode, compile_gpr, gpr_level
 
@@ -118,13 +119,28 @@ class Organism:
     def validate_design(self, design: Design) -> None:
         """Raise OrganismError naming the first knockout/expression/medium id the model lacks."""
         for i, ko in enumerate(design.knockouts):
-            if ko not in self._genes and ko not in self._rindex:
-                raise OrganismError(f"knockouts[{i}]", f"unknown gene or reaction {ko!r} in model {self.name!r}")
+            self._check_knockout(f"knockouts[{i}]", ko)
         for gene in design.expression:
-            if gene not in self._genes:
-                raise OrganismError(f"expression.{gene}", f"unknown gene {gene!r} in model {self.name!r}")
+            self._check_gene(f"expression.{gene}", gene)
         for ex in design.medium:
             self._check_exchange(f"medium.{ex}", ex)
+
+    def validate_search_space(self, space: SearchSpace) -> None:
+        """Raise OrganismError naming the first candidate gene, expression gene or medium exchange the model lacks."""
+        for i, ko in enumerate(space.knockout_candidates):
+            self._check_knockout(f"search_space.knockout_candidates[{i}]", ko)
+        for i, param in enumerate(space.expression):
+            self._check_gene(f"search_space.expression[{i}].gene", param.gene)
+        for i, medium in enumerate(space.medium):
+            self._check_exchange(f"search_space.medium[{i}].exchange", medium.exchange)
+
+    def _check_knockout(self, field: str, ko: str) -> None:
+        if ko not in self._genes and ko not in self._rindex:
+            raise OrganismError(field, f"unknown gene or reaction {ko!r} in model {self.name!r}")
+
+    def _check_gene(self, field: str, gene: str) -> None:
+        if gene not in self._genes:
+            raise OrganismError(field, f"unknown gene {gene!r} in model {self.name!r}")
 
     def _check_exchange(self, field: str, ex: str) -> None:
         if ex not in self._exchanges:
