@@ -8,6 +8,8 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
+from services.runtime.quiet import stdout_to_stderr
+
 _STATUS = {
     highspy.HighsModelStatus.kOptimal: "optimal",
     highspy.HighsModelStatus.kInfeasible: "infeasible",
@@ -27,6 +29,14 @@ class LPSolution:
     x: np.ndarray
 
 
+def quiet_highs() -> highspy.Highs:
+    """A `Highs` solver that writes nothing to stdout: its banner goes to stderr, its log is off."""
+    with stdout_to_stderr():
+        highs = highspy.Highs()
+        highs.setOptionValue("output_flag", False)
+    return highs
+
+
 class HighsLP:
     """One LP `min/max c'x  s.t.  row_lower <= A x <= row_upper, lower <= x <= upper`, kept in memory.
 
@@ -42,8 +52,8 @@ class HighsLP:
         A = sp.csc_matrix(A)
         A.sort_indices()
         self.n_cols, self.n_rows = A.shape[1], A.shape[0]
-        self._highs = highspy.Highs()
-        for option, value in (("output_flag", False), ("presolve", "off"), ("threads", 1), ("simplex_strategy", 1)):
+        self._highs = quiet_highs()
+        for option, value in (("presolve", "off"), ("threads", 1), ("simplex_strategy", 1)):
             self._highs.setOptionValue(option, value)
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = self.n_cols, self.n_rows
