@@ -4,15 +4,42 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SRC := schemas services simulators benchmarks
 
-.PHONY: install demo test lint unit bench clean
+LOCK := requirements.lock
+LATEST ?= .venv-latest
+
+.PHONY: install demo test lint unit bench clean lock test-latest
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The lock holds the exact versions the suite last passed with; installs use it as constraints.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e ".[test,postgres]"
+	$(BIN)/python -m pip install -q -c $(LOCK) -e ".[test,postgres]"
 	touch $@
+
+# A separate venv with the newest versions pyproject.toml's ranges allow (no lock): drift shows here first.
+$(LATEST)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
+	rm -rf $(LATEST) && $(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install -q -e ".[test,postgres]"
+	touch $@
+
+# Run the suite against the newest allowed versions (not part of CI; CI uses the lock).
+test-latest:
+	rm -rf $(LATEST)
+	$(MAKE) $(LATEST)/.installed
+	$(LATEST)/bin/pip freeze --exclude-editable | sed 's/^\(torch==[^+]*\)+.*/\1/'
+	$(LATEST)/bin/ruff check $(SRC) tests examples deploy
+	$(LATEST)/bin/mypy $(SRC)
+	$(LATEST)/bin/pytest -q
+
+# Regenerate the lock from a fresh resolve of pyproject.toml (then run `make test` to check it).
+lock:
+	rm -rf $(LATEST) && $(PYTHON) -m venv $(LATEST)
+	$(LATEST)/bin/python -m pip install -q -c constraints/preferred.txt -e ".[test,postgres]"
+	scripts/write-lock $(LATEST)/bin/python $(LOCK)
+	rm -rf $(LATEST)
 
 demo: install
 	$(BIN)/fluxlab demo
@@ -29,4 +56,4 @@ bench: install
 	for b in ingest simulator predictor loop; do $(BIN)/fluxlab bench $$b --json || exit 1; done
 
 clean:
-	rm -rf $(VENV) .fluxlab .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(LATEST) .fluxlab .pytest_cache .mypy_cache .ruff_cache
