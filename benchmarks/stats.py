@@ -1,0 +1,128 @@
+"""Statistics benchmark: replicated confounded screens with known effects, and textbook agreement.
+
+Each replicate is `simulators.screening.simulate_screen` (40 batches of 24 strains plus 2 wild-type
+controls, four knockouts with true relative risks 3, 2, 1 and 0.5, carriers of ΔsdhA sent to good
+batches and of ΔpykF to poor ones, a bad plate, multiplicative batch offsets, 1 % gross outliers)
+analysed by `services.analysis.analyze` stratified by batch. Figures:
+
+* `coverage`: fraction of replicates whose 95 % interval covers the true RR, per intervention and over
+  all, for the Mantel–Haenszel RR and the GLM RR (log-binomial, or its Poisson-robust fallback;
+  `glm_models` counts which was used);
+* `bias`: mean of log(estimate) - log(true) for the crude and the MH RR (and the GLM), per
+  intervention; `crude_to_adjusted_bias` for the confounded interventions;
+* `classifier`: medians of the cross-validated metrics of the logistic GLM;
+* `textbook`: R's `mantelhaen.test` Rabbits example (Agresti 1990) and the UGDP tolbutamide example
+  (Rothman, Greenland & Lash), recomputed here, beside the printed values.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from statsmodels.stats.contingency_tables import StratifiedTable, Table2x2
+
+from benchmarks.common import emit, median, parser, progress_console
+from services.analysis.analyze import AnalysisOptions, analyze
+from services.analysis.association import mh_risk_ratio
+from services.analysis.frame import observations
+from simulators.screening import ScreenConfig, simulate_screen
+
+RABBITS = [[[0, 6], [0, 5]], [[3, 3], [0, 6]], [[6, 0], [2, 4]], [[5, 1], [6, 0]], [[2, 0], [5, 0]]]
+"""Penicillin level strata; rows delay none / 1.5 h, columns cured / died (R `?mantelhaen.test`)."""
+RABBITS_PRINTED = {"mh_or": 7.0, "ci_low": 1.026713, "ci_high": 47.725133, "cmh_statistic": 3.9286,
+                   "p": 0.04747}
+TOLBUTAMIDE = [[[8, 98], [5, 115]], [[22, 76], [16, 69]]]
+"""Age < 55 and >= 55; rows tolbutamide / placebo, columns dead / alive."""
+TOLBUTAMIDE_PRINTED = {"crude_rr": 1.44, "mh_rr": 1.33}
+
+
+def textbook() -> dict[str, Any]:
+    """The textbook examples recomputed with statsmodels (and the MH RR helper)."""
+    rabbits = StratifiedTable([np.array(t, dtype=float) for t in RABBITS])
+    low, high = rabbits.oddsratio_pooled_confint()
+    test = rabbits.test_null_odds(correction=True)
+    tolbutamide = [np.array(t, dtype=float) for t in TOLBUTAMIDE]
+    return {
+        "rabbits": {"computed": {"mh_or": float(rabbits.oddsratio_pooled), "ci_low": float(low),
+                                 "ci_high": float(high), "cmh_statistic": float(test.statistic),
+                                 "p": float(test.pvalue)}, "printed": RABBITS_PRINTED},
+        "tolbutamide": {"computed": {"crude_rr": float(Table2x2(sum(tolbutamide)).riskratio),
+                                     "mh_rr": mh_risk_ratio(tolbutamide)[0]}, "printed": TOLBUTAMIDE_PRINTED},
+    }
+
+
+def _covers(ci: tuple[float, float] | None, truth: float) -> bool:
+    return ci is not None and ci[0] <= truth <= ci[1]
+
+
+def replicate(seed: int, cfg: ScreenConfig) -> dict[str, Any]:
+    """One screen analysed: per intervention, coverage flags and log errors."""
+    screen = simulate_screen(cfg, seed=seed)
+    result = analyze(observations(screen.measurements), AnalysisOptions(seed=seed))
+    rows: dict[str, Any] = {}
+    glm = result.log_binomial
+    for a in result.associations:
+        truth = screen.true_rr[a.intervention]
+        effect = glm.effects.get(a.intervention) if glm else None
+        rows[a.intervention] = {
+            "mh_covers": _covers(a.mh_rr_ci, truth), "glm_covers": effect is not None and _covers(effect.ci, truth),
+            "crude_err": math.log(a.crude_rr) - math.log(truth) if a.crude_rr else math.nan,
+            "mh_err": math.log(a.mh_rr) - math.log(truth) if a.mh_rr else math.nan,
+            "glm_err": math.log(effect.estimate) - math.log(truth) if effect else math.nan,
+        }
+    return {"rows": rows, "n_corrupted": len(screen.corrupted), "model": glm.model if glm else "none", "classifier": result.classifier or {},
+            "flagged": len(result.flags),
+            "false_exclusions": sum(f["excluded"] and f["run_id"] not in screen.corrupted for f in result.flags),
+            "corrupted_missed": len(screen.corrupted - {f["run_id"] for f in result.flags if f["excluded"]})}
+
+
+def summarise(reps: list[dict[str, Any]], cfg: ScreenConfig) -> dict[str, Any]:
+    """Coverage, bias and classifier figures over the replicates."""
+    names = sorted({k for r in reps for k in r["rows"]})
+    coverage: dict[str, dict[str, float]] = {"mh": {}, "glm": {}}
+    bias: dict[str, dict[str, float]] = {"crude": {}, "mh": {}, "glm": {}}
+    for name in names:
+        rows = [r["rows"][name] for r in reps if name in r["rows"]]
+        for kind in ("mh", "glm"):
+            coverage[kind][name] = round(float(np.mean([x[f"{kind}_covers"] for x in rows])), 4)
+        for kind in ("crude", "mh", "glm"):
+            bias[kind][name] = round(float(np.nanmean([x[f"{kind}_err"] for x in rows])), 4)
+    for kind in ("mh", "glm"):
+        coverage[kind]["all"] = round(float(np.mean([x[f"{kind}_covers"] for r in reps for x in r["rows"].values()])), 4)
+    confounded = [f"Δ{g}" for g in cfg.confounded]
+    ratio = {n: round(abs(bias["crude"][n]) / max(abs(bias["mh"][n]), 1e-12), 1) for n in confounded}
+    metrics = ("accuracy", "precision", "recall", "f1", "roc_auc")
+    return {
+        "coverage": coverage, "bias_log_rr": bias, "crude_to_adjusted_bias": ratio,
+        "glm_models": dict(Counter(r["model"] for r in reps)),
+        "classifier": {m: round(median([r["classifier"][m] for r in reps if m in r["classifier"]]), 4)
+                       for m in metrics},
+        "flagged_per_screen": median([r["flagged"] for r in reps]),
+        "clean_wells_excluded": int(sum(r["false_exclusions"] for r in reps)),
+        "gross_outliers_missed": int(sum(r["corrupted_missed"] for r in reps)),
+        "gross_outliers_injected": int(sum(r["n_corrupted"] for r in reps)),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the replicates and print the figures."""
+    p = parser(__doc__ or "stats benchmark")
+    p.add_argument("--replicates", type=int, default=200)
+    args = p.parse_args(argv)
+    n = 8 if args.quick else args.replicates
+    cfg = ScreenConfig()
+    start = time.perf_counter()
+    reps = []
+    for seed in range(n):
+        if seed % 20 == 0:
+            progress_console.log(f"replicate {seed + 1}/{n}")
+        reps.append(replicate(seed, cfg))
+    result: dict[str, Any] = {"replicates": n, "true_rr": {f"Δ{g}": v for g, v in cfg.effects.items()},
+                              **summarise(reps, cfg), "textbook": textbook(),
+                              "seconds": round(time.perf_counter() - start, 1)}
+    emit(result, args.json, "stats")
+    return 0
