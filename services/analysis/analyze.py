@@ -19,7 +19,8 @@ STRATA_COLUMNS = ("batch_id", "plate_id")
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """What to stratify by, what counts as a hit, and how to clean."""
+    """What to stratify by, what counts as a hit, and how to clean (normalisation and outlier screening
+    group by `cleaning.by`, batch_id by default, independently of the stratum of the association)."""
 
     by: str = "batch_id"
     threshold: float | None = None
@@ -76,8 +77,7 @@ def analyze(obs: Observations, options: AnalysisOptions | None = None) -> Analys
 def _analyze(obs: Observations, options: AnalysisOptions) -> Analysis:
     if options.by not in STRATA_COLUMNS:
         raise AnalysisError(f"by: '{options.by}' is not a stratum column (use batch_id or plate_id)")
-    policy = options.cleaning if options.cleaning.by == options.by else _with_by(options.cleaning, options.by)
-    cleaned = clean(obs, policy)
+    cleaned = clean(obs, options.cleaning)
     threshold, reference = hit_threshold(cleaned, options)
     table = cleaned.table.copy()
     table["hit"] = (table["norm"].fillna(-math.inf) > threshold).astype(int)
@@ -100,12 +100,6 @@ def _analyze(obs: Observations, options: AnalysisOptions) -> Analysis:
     return Analysis(obs.readout, options.by, threshold, reference, cleaned.normalised, len(obs.table), len(table),
                     n_hits, int(table[options.by].nunique()), [asdict(f) for f in cleaned.flags], notes,
                     associations, rr, orr, classifier)
-
-
-def _with_by(policy: CleaningPolicy, by: str) -> CleaningPolicy:
-    return CleaningPolicy(by=by, normalise=policy.normalise, outlier_z=policy.outlier_z,
-                          exclude_outliers=policy.exclude_outliers, min_batch=policy.min_batch,
-                          missing=policy.missing, outcome_flags=policy.outcome_flags)
 
 
 def _sort_key(a: Association) -> float:

@@ -96,7 +96,7 @@ def _log_binomial(y: np.ndarray, x: pd.DataFrame, poisson: Any) -> tuple[Any, st
     start[list(x.columns).index("const")] -= math.log(max(float(poisson.fittedvalues.max()), 1e-12)) + 0.05
     try:
         model = sm.GLM(y, x, family=sm.families.Binomial(link=sm.families.links.Log()))
-        fit = model.fit(start_params=start, method="lbfgs", maxiter=1000)
+        fit = model.fit(start_params=start, method="lbfgs", maxiter=5000, factr=10.0, pgtol=1e-10)
     except (ValueError, np.linalg.LinAlgError, FloatingPointError) as exc:
         return None, f"failed ({exc})"
     if not fit.mle_retvals.get("converged", False):

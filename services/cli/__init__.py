@@ -38,6 +38,7 @@ def _mount() -> None:
         ("services.cli.campaign", "campaign"),
         ("services.cli.review", "review"),
         ("services.cli.demo", None),
+        ("services.cli.analyze", None),
     ):
         try:
             module = importlib.import_module(module_name)
