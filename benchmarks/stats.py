@@ -74,7 +74,8 @@ def replicate(seed: int, cfg: ScreenConfig) -> dict[str, Any]:
             "mh_err": math.log(a.mh_rr) - math.log(truth) if a.mh_rr else math.nan,
             "glm_err": math.log(effect.estimate) - math.log(truth) if effect else math.nan,
         }
-    return {"rows": rows, "n_corrupted": len(screen.corrupted), "model": glm.model if glm else "none", "classifier": result.classifier or {},
+    return {"rows": rows, "n_corrupted": len(screen.corrupted), "model": glm.model if glm else "none",
+            "classifier": result.classifier or {},
             "flagged": len(result.flags),
             "false_exclusions": sum(f["excluded"] and f["run_id"] not in screen.corrupted for f in result.flags),
             "corrupted_missed": len(screen.corrupted - {f["run_id"] for f in result.flags if f["excluded"]})}
@@ -92,7 +93,8 @@ def summarise(reps: list[dict[str, Any]], cfg: ScreenConfig) -> dict[str, Any]:
         for kind in ("crude", "mh", "glm"):
             bias[kind][name] = round(float(np.nanmean([x[f"{kind}_err"] for x in rows])), 4)
     for kind in ("mh", "glm"):
-        coverage[kind]["all"] = round(float(np.mean([x[f"{kind}_covers"] for r in reps for x in r["rows"].values()])), 4)
+        pooled = [x[f"{kind}_covers"] for r in reps for x in r["rows"].values()]
+        coverage[kind]["all"] = round(float(np.mean(pooled)), 4)
     confounded = [f"Δ{g}" for g in cfg.confounded]
     ratio = {n: round(abs(bias["crude"][n]) / max(abs(bias["mh"][n]), 1e-12), 1) for n in confounded}
     metrics = ("accuracy", "precision", "recall", "f1", "roc_auc")

@@ -150,5 +150,6 @@ def render_text(result: Analysis) -> str:
         lines.append("logistic classifier (CV): " + ", ".join(f"{k} {_fmt(c[k])}" for k in
                                                                ("accuracy", "precision", "recall", "f1", "roc_auc")))
     lines += [f"note: {n}" for n in result.notes]
+    lines += [f"note ({fit.model}): {n}" for fit in (result.log_binomial, result.logistic) if fit for n in fit.notes]
     lines += [f"flagged {f['run_id']}: {f['reason']}" for f in result.flags]
     return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,7 @@ def observations(measurements: Sequence[Measurement], readout: str | None = None
     if not measurements:
         raise AnalysisError("measurements: there are none to analyse")
     name = choose_readout(measurements, readout)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for m in measurements:
         value = m.readout(name)
         rows.append({"run_id": m.run_id, "batch_id": m.batch_id or "(none)", "plate_id": m.plate_id or "(none)",

@@ -2,7 +2,8 @@
 
 Log-binomial: `GLM(Binomial(link=Log()))` maximised by L-BFGS from the Poisson fit with its intercept
 lowered until every fitted risk is below 1 (statsmodels' default IRLS clips the risk at 1 and stalls
-there). It can still fail to converge or end on the boundary (a fitted risk of 1); then the documented fallback is Zou's (2004) "modified Poisson":
+there). It can still fail to converge or end on the boundary (a fitted risk of 1); then the documented
+fallback is Zou's (2004) "modified Poisson":
 a Poisson GLM with a log link and robust (HC0 sandwich) standard errors, which estimates the same
 relative risks consistently. Which model produced the estimates, and why, is in `GlmFit.model`.
 Strata with no hit (or only hits) carry no information on the relative risks (their intercept runs to
@@ -63,10 +64,14 @@ def informative(table: pd.DataFrame, hit: str, by: str) -> tuple[pd.DataFrame, i
     return table[table[by].isin(keep)], int(len(rates) - len(keep))
 
 
-def _effects(result: Any, names: list[str]) -> dict[str, Effect]:
+def _effects(result: Any, names: list[str], notes: list[str]) -> dict[str, Effect]:
+    """Ratios with Wald CIs; a coefficient that runs away (separation, |log ratio| > 20) is noted, not shown."""
     out = {}
     for name in names:
         b, se = float(result.params[name]), float(result.bse[name])
+        if not (math.isfinite(b) and math.isfinite(se)) or abs(b) > 20 or abs(b) + Z95 * se > 700:
+            notes.append(f"{name}: not estimable (separation or no information)")
+            continue
         p = float(result.pvalues[name])
         out[name] = Effect(math.exp(b), (math.exp(b - Z95 * se), math.exp(b + Z95 * se)),
                            p if math.isfinite(p) else None)
@@ -85,9 +90,10 @@ def relative_risks(table: pd.DataFrame, interventions: list[str], by: str, hit: 
         poisson = sm.GLM(y, x, family=sm.families.Poisson()).fit(cov_type="HC0")
         fit, reason = _log_binomial(y, x, poisson)
     if reason is None:
-        return GlmFit("log-binomial", _effects(fit, names), dropped)
-    return GlmFit("poisson-robust", _effects(poisson, names), dropped,
-                  [f"log-binomial {reason}: Poisson with robust (HC0) errors used"])
+        notes: list[str] = []
+        return GlmFit("log-binomial", _effects(fit, names, notes), dropped, notes)
+    notes = [f"log-binomial {reason}: Poisson with robust (HC0) errors used"]
+    return GlmFit("poisson-robust", _effects(poisson, names, notes), dropped, notes)
 
 
 def _log_binomial(y: np.ndarray, x: pd.DataFrame, poisson: Any) -> tuple[Any, str | None]:
@@ -130,7 +136,8 @@ def odds_ratios(table: pd.DataFrame, interventions: list[str], by: str, hit: str
     fit = _logit(data[hit].to_numpy(dtype=float), x)
     if not hasattr(fit, "bse"):
         return GlmFit("logistic (penalised, separation)", {}, dropped, ["separation: no intervals"])
-    return GlmFit("logistic", _effects(fit, names), dropped)
+    notes: list[str] = []
+    return GlmFit("logistic", _effects(fit, names, notes), dropped, notes)
 
 
 def classifier_metrics(table: pd.DataFrame, interventions: list[str], by: str, hit: str = "hit",

@@ -32,7 +32,8 @@ def analyze_command(
     margin: Annotated[float, typer.Option("--margin", help="Default threshold: reference x (1 + margin).")] = 0.1,
     readout: Annotated[str | None, typer.Option("--readout", help="Readout to analyse (e.g. EX_succ_e).")] = None,
     missing: Annotated[str, typer.Option("--missing", help="Missing readout: exclude or non_hit.")] = "exclude",
-    normalise_by: Annotated[str, typer.Option("--normalise-by", help="Control group: batch_id or plate_id.")] = "batch_id",
+    normalise_by: Annotated[str, typer.Option("--normalise-by", help="Controls' group: batch_id or plate_id.")
+                            ] = "batch_id",
     no_normalise: Annotated[bool, typer.Option("--no-normalise", help="Skip on-plate normalisation.")] = False,
     keep_outliers: Annotated[bool, typer.Option("--keep-outliers", help="Flag outliers but keep them.")] = False,
     as_json: Json = False,

@@ -68,7 +68,7 @@ def test_gross_outlier_is_flagged_with_its_robust_z_and_batch() -> None:
 
 
 def test_batch_without_a_control_is_normalised_against_all_controls_and_flagged() -> None:
-    runs = _batch("b1", 1.0) + [_m("orphan", 0.8, batch="b9")]
+    runs = [*_batch("b1", 1.0), _m("orphan", 0.8, batch="b9")]
     cleaned = clean(observations(runs, "EX_succ_e"))
     flag = next(f for f in cleaned.flags if f.run_id == "orphan")
     assert "b9 has no control" in flag.reason and not flag.excluded
