@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from schemas import CampaignSpec, Measurement, Sense
+from services.analysis.views import EffectsTable, effects_table
 from services.report import plots
 from services.report.prospective import prospective_metrics, prospective_pairs
 
@@ -40,8 +41,10 @@ def write_report(out: Path, spec: CampaignSpec, records: dict[str, list[dict[str
                       spec.objective.sense == Sense.MAXIMIZE)
     plots.predicted_vs_measured(pairs, out / "predicted_vs_measured.png", target)
     plots.model_metrics(records["models"], out / "model_metrics.png")
+    effects = effects_table(spec, records["measurements"])
+    full["batch_adjusted_effects"] = effects.lines or effects.unavailable
     (out / "summary.json").write_text(json.dumps(full, indent=2) + "\n")
-    (out / "report.html").write_text(_html(spec, full, measurements))
+    (out / "report.html").write_text(_html(spec, full, measurements, effects))
     return full
 
 
@@ -49,7 +52,17 @@ def _row(cells: list[Any], tag: str = "td") -> str:
     return "<tr>" + "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in cells) + "</tr>"
 
 
-def _html(spec: CampaignSpec, s: dict[str, Any], measurements: list[Measurement]) -> str:
+def _effects_html(effects: EffectsTable) -> str:
+    if effects.unavailable:
+        return f"<p>not available: {html.escape(effects.unavailable)}</p>"
+    head = _row(["intervention", "MH RR", "95 % CI", "strata", "crude RR", "CMH p", "homogeneity p", "warning"], "th")
+    body = "\n".join(_row([r["intervention"], r["mh_rr"], r["mh_rr_ci"], r["strata"], r["crude_rr"], r["cmh_p"],
+                            r["homogeneity_p"], r["warning"]]) for r in effects.rows)
+    notes = "".join(f"<li>{html.escape(n)}</li>" for n in effects.notes)
+    return f"<p>{html.escape(effects.headline)}</p><table>{head}\n{body}</table><ul>{notes}</ul>"
+
+
+def _html(spec: CampaignSpec, s: dict[str, Any], measurements: list[Measurement], effects: EffectsTable) -> str:
     p = s["prospective"]
     facts = [
         ("campaign", f"{spec.name} ({spec.id})"),
@@ -78,6 +91,8 @@ td,th{{border:1px solid #ccc;padding:3px 8px;font-size:90%}}img{{max-width:100%;
 <h2>Best so far</h2><img src="best_so_far.png" alt="best so far">
 <h2>Predicted (before the experiment) vs measured</h2><img src="predicted_vs_measured.png" alt="predicted vs measured">
 <h2>Model metrics by version</h2><img src="model_metrics.png" alt="model metrics">
+<h2>Batch-adjusted effects (Mantel–Haenszel, by batch)</h2>
+{_effects_html(effects)}
 <h2>Every measurement</h2>
 <table>{_row(["run", "design", target, "growth (1/h)", "batch", "QC"], "th")}
 {measured}</table>

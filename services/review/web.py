@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from schemas import CampaignSpec, Design, ExecutorKind, ReviewAction
+from services.analysis.views import effects_table
 from services.review import bench, charts
 from services.review.auth import Reviewer, SessionSigner
 from services.review.forms import DesignInputError, design_form_values, design_from_form
@@ -227,13 +228,18 @@ async def _spec_or_404(gate: ReviewGate, campaign_id: str) -> CampaignSpec:
 
 def _add_dashboard_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> None:
     @app.get("/campaigns/{campaign_id}/dashboard", response_class=HTMLResponse)
-    async def dashboard(request: Request, campaign_id: str) -> Response:
+    async def dashboard(request: Request, campaign_id: str, by: str = "batch_id") -> Response:
+        if by not in ("batch_id", "plate_id"):
+            raise HTTPException(status_code=400, detail=f"by: '{by}' is not a stratum column")
         reviewer, csrf = _session(request, gate, signer)
         spec = await _spec_or_404(gate, campaign_id)
         summaries = [c for c in await gate.tracker.campaigns() if c.campaign_id == campaign_id]
+        measured = await gate.tracker.measurements(campaign_id)
+        effects = await asyncio.to_thread(effects_table, spec, measured, by)
         return TEMPLATES.TemplateResponse(request, "dashboard.html", {
             "reviewer": reviewer, "csrf": csrf, "spec": spec, "campaign_id": campaign_id,
-            "summary": summaries[0] if summaries else None, "charts": list(charts.CHARTS),
+            "summary": summaries[0] if summaries else None, "charts": list(charts.CHARTS), "effects": effects,
+            "by": by,
         })
 
     @app.get("/campaigns/{campaign_id}/charts/{name}.png")
