@@ -75,6 +75,7 @@ BENCHES = [
     ("simulator", ["--quick"]),
     ("predictor", ["--quick"]),
     ("soak", ["--quick"]),
+    ("stats", ["--quick"]),
     pytest.param("loop", ["--quick"], marks=pytest.mark.slow),
     ("faults", ["--quick", "--only", "poison,hostile,sigterm"]),
     pytest.param("faults", ["--quick"], marks=pytest.mark.slow, id="faults-all-scenarios"),
