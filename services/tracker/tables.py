@@ -101,6 +101,19 @@ class MeasurementRow(SQLModel, table=True):
     measured_at: datetime
 
 
+class HeldMeasurementRow(SQLModel, table=True):
+    """A measurement waiting for its run's work order (body in the event log); refused ones await a dead letter."""
+
+    __tablename__ = "held_measurements"
+    msg_id: str = Field(primary_key=True, max_length=128)
+    run_id: str = Field(index=True, max_length=128)
+    campaign_id: str = Field(index=True, max_length=128)
+    verdict: str = Field(default="waiting", max_length=16)
+    field: str = ""
+    reason: str = ""
+    held_at: datetime
+
+
 class RunFailureRow(SQLModel, table=True):
     """A run that failed at the executor."""
 
