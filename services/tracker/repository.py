@@ -30,6 +30,7 @@ from schemas import (
 )
 from services.runtime.acceptance import IssuedRun, Verdict, judge
 from services.runtime.consumer import InvalidMessage
+from services.tracker import audit
 from services.tracker.migrations import upgrade_to_head
 from services.tracker.tables import (
     CampaignRow,
@@ -93,8 +94,10 @@ def make_engine(url: str) -> Engine:
 class Repository:
     """The tracker's store."""
 
-    def __init__(self, url: str, migrate: bool = True) -> None:
+    def __init__(self, url: str, migrate: bool = True, audit_key: bytes | None = None) -> None:
         self.url = url
+        self.audit_key = audit_key
+        """Signs review decisions (services/tracker/audit.py); None records them chained but unsigned."""
         self.engine = make_engine(url)
         if migrate:
             upgrade_to_head(self.engine)
@@ -113,7 +116,7 @@ class Repository:
                 return 0
             now = utcnow()
             session.connection().execute(insert(_table(EventLog)), [_event_log_row(e, now) for e in fresh])
-            _Applier(session).apply(fresh)
+            _Applier(session, self.audit_key).apply(fresh)
         return len(fresh)
 
     def _new_events(self, session: Session, events: Sequence[IncomingEvent]) -> list[IncomingEvent]:
@@ -150,6 +153,14 @@ class Repository:
             return int(session.scalar(select(func.count()).select_from(HeldMeasurementRow)
                                       .where(col(HeldMeasurementRow.verdict) == Verdict.WAITING.value)) or 0)
 
+    def audit_records(self) -> tuple[list[dict[str, Any]], set[str]]:
+        """Every review decision row (as stored), and the ids of the review events in the event log."""
+        with self.session() as session:
+            rows = [r.model_dump() for r in session.scalars(select(ReviewRow).order_by(col(ReviewRow.seq)))]
+            logged = set(session.scalars(select(col(EventLog.msg_id)).where(
+                col(EventLog.schema_name) == ReviewDecision.SCHEMA)))
+        return rows, logged
+
     def dispose(self) -> None:
         """Close pooled connections."""
         self.engine.dispose()
@@ -173,8 +184,10 @@ def _event_log_row(e: IncomingEvent, now: Any) -> dict[str, Any]:
 class _Applier:
     """Applies a batch of new events to the domain tables, in stream order."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, audit_key: bytes | None = None) -> None:
         self.session = session
+        self.audit_key = audit_key
+        self.chain_head: tuple[int, str] | None = None
         self.rows: dict[type, list[dict[str, Any]]] = {}
         self.raw: dict[str, IncomingEvent] = {}
 
@@ -247,9 +260,18 @@ class _Applier:
         self.session.execute(update(ProposalRow).where(col(ProposalRow.id) == proposal_id).values(status=status))
 
     def _review(self, r: ReviewDecision) -> None:
-        self._add(ReviewRow, id=r.id, campaign_id=r.campaign_id, proposal_id=r.proposal_id, action=r.action.value,
-                  reviewer=r.reviewer, reason=r.reason, meaning=r.meaning, decided_at=r.decided_at,
-                  amended_design_json=r.amended_design.model_dump_json() if r.amended_design else None)
+        row: dict[str, Any] = dict(
+            id=r.id, campaign_id=r.campaign_id, proposal_id=r.proposal_id, action=r.action.value,
+            reviewer=r.reviewer, reason=r.reason, meaning=r.meaning, decided_at=r.decided_at,
+            amended_design_json=r.amended_design.model_dump_json() if r.amended_design else None)
+        if self.chain_head is None:
+            last = self.session.execute(select(col(ReviewRow.seq), col(ReviewRow.hash))
+                                        .order_by(col(ReviewRow.seq).desc()).limit(1)).first()
+            self.chain_head = (int(last[0]), str(last[1])) if last else (0, "")
+        seq, prev_hash = self.chain_head
+        row.update(audit.link(row, seq + 1, prev_hash, self.audit_key))
+        self.chain_head = (seq + 1, row["hash"])
+        self._add(ReviewRow, **row)
         status = {ReviewAction.APPROVE: "approved", ReviewAction.REJECT: "rejected", ReviewAction.AMEND: "amended"}
         self._flush()
         self._set_proposal_status(r.proposal_id, status[r.action])

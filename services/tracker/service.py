@@ -17,6 +17,7 @@ from services.runtime.failpoints import failpoint
 from services.runtime.service import RpcError, Service
 from services.runtime.settings import Settings
 from services.tracker import queries
+from services.tracker.audit import audit_key
 from services.tracker.repository import HeldLetter, IncomingEvent, Repository
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,8 @@ class TrackerService(Service):
         self.repo: Repository | None = None
 
     async def setup(self) -> None:
-        self.repo = await asyncio.to_thread(Repository, self.settings.resolved_db_url())
+        key = audit_key(self.settings.data_dir)
+        self.repo = await asyncio.to_thread(Repository, self.settings.resolved_db_url(), True, key)
         subjects = self.bus.subjects
         parse = subject_parser(self.bus)
         self.add_consumer(ConsumerSpec(

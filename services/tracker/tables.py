@@ -1,4 +1,8 @@
-"""SQLModel tables: the system of record. Review decisions and the event log are append-only."""
+"""SQLModel tables: the system of record. Review decisions and the event log are append-only.
+
+The ORM hooks below refuse changes made through sessions; the database's own triggers (migration 0004)
+refuse UPDATE and DELETE from any client, and review decisions are hash-chained and signed (audit.py).
+"""
 
 from __future__ import annotations
 
@@ -68,6 +72,12 @@ class ReviewRow(SQLModel, table=True):
     meaning: str = ""
     amended_design_json: str | None = None
     decided_at: datetime
+    seq: int = Field(default=0, index=True)
+    """Position in the audit chain (1, 2, ...; 0 = recorded before the chain existed)."""
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)
+    signature: str = Field(default="", max_length=64)
+    """HMAC-SHA256 of `hash` with the server-held audit key (see services/tracker/audit.py)."""
 
 
 class WorkOrderRow(SQLModel, table=True):
