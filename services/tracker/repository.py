@@ -345,7 +345,7 @@ class _Applier:
         if not run_ids:
             return
         h, e = HeldMeasurementRow, EventLog
-        rows = []
+        rows: list[Any] = []
         for start in range(0, len(run_ids), _CHUNK):
             rows += self.session.execute(
                 select(col(e.msg_id), col(e.data)).join(h, col(h.msg_id) == col(e.msg_id))

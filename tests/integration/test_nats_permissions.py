@@ -250,7 +250,7 @@ async def test_predictor_uses_the_model_object_store(stack: SecureStack) -> None
 async def test_env_referenced_passwords_are_substituted_by_the_server(
     tmp_path: Path, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The `fluxlab up` (secure by default) wiring: config holds `$FLUXLAB_NATS_PW_*`, the server's environment the secrets."""
+    """`fluxlab up` (secure by default): config holds `$FLUXLAB_NATS_PW_*`, the server's environment the secrets."""
     passwords = generate_credentials(tmp_path / "data", STATIONS)
     for name, value in password_environment(passwords).items():
         monkeypatch.setenv(name, value)
