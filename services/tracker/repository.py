@@ -134,9 +134,11 @@ class Repository:
         """Mark measurements held past `hold_s` expired; list every refused or expired one (to dead-letter)."""
         h, e = HeldMeasurementRow, EventLog
         cutoff = utcnow() - timedelta(seconds=hold_s)
+        overdue = (col(h.verdict) == Verdict.WAITING.value, col(h.held_at) < cutoff)
         with self.session() as session:
-            session.execute(update(h).where(col(h.verdict) == Verdict.WAITING.value, col(h.held_at) < cutoff)
-                            .values(verdict=EXPIRED, reason=h.reason + f" (held {hold_s:g} s; no work order)"))
+            if session.scalar(select(col(h.msg_id)).where(*overdue).limit(1)) is not None:  # writes only when due
+                session.execute(update(h).where(*overdue)
+                                .values(verdict=EXPIRED, reason=h.reason + f" (held {hold_s:g} s; no work order)"))
             rows = session.execute(
                 select(col(h.msg_id), col(e.subject), col(e.data), col(h.field), col(h.reason))
                 .join(e, col(e.msg_id) == col(h.msg_id)).where(col(h.verdict) != Verdict.WAITING.value)).all()
