@@ -163,7 +163,7 @@ def permissions(namespace: str, stations: Iterable[str] = DEFAULT_STATIONS) -> d
         ),
         "review": Permissions(
             publish=[*service_pub, f"{ns}.evt.review.>", f"{ns}.evt.work.>", s.all_work, f"{ns}.evt.proposal.>",
-                     s.dlq("review"), *_consumer_api(events)],
+                     s.dlq("review"), *_consumer_api(events), f"{ns}.rpc.tracker.>"],  # the page reads the tracker
             subscribe=[s.all_events, f"{ns}.rpc.review.>", "$SRV.>", inbox],
             allow_responses=True,
         ),
