@@ -6,14 +6,18 @@ runs with no outcome, or messages the tracker acked without recording; `duplicat
 designs proposed twice, runs with two measurements in the stream; `crashes`: service processes that exited
 without the benchmark killing them; `recovery_s`: median seconds from a fault to the next recorded measurement.
 Scenarios: a kills, b commit_ack_kills, c nats_restart, d cluster_node_loss, e poison, f hostile, g sigterm.
+`--contention N` runs N CPU-burning processes beside it all (a busy machine: CI, a shared workstation).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+import subprocess
+import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +96,31 @@ def aggregate(scenarios: dict[str, Any], size: dict[str, int]) -> dict[str, Any]
     }
 
 
+@contextlib.contextmanager
+def cpu_contention(n: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """N processes that each burn one CPU for as long as the block runs."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(n)]
+    try:
+        yield burners
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`fluxlab bench faults [--json] [--quick] [--only a,b]`."""
+    """`fluxlab bench faults [--json] [--quick] [--only a,b] [--contention N]`."""
     p = parser("fault tolerance: kills, commit/ack crashes, broker restarts, node loss, poison, hostile input")
     p.add_argument("--only", default="", help="comma-separated scenario names (default: all)")
+    p.add_argument("--contention", type=int, default=0, help="CPU-burning processes to run beside the benchmark")
     args = p.parse_args(argv)
+    if args.contention < 0:
+        p.error("--contention: must be >= 0")
     only = {s.strip() for s in args.only.split(",") if s.strip()} or None
-    result = asyncio.run(run(QUICK if args.quick else FULL, only))
+    with cpu_contention(args.contention) as burners:
+        result = asyncio.run(run(QUICK if args.quick else FULL, only))
+        alive = sum(b.poll() is None for b in burners)
+    result["contention"] = {"processes": args.contention, "alive_at_end": alive}
     emit(result, args.json, "faults benchmark")
     return 0

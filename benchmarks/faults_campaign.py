@@ -101,7 +101,7 @@ def start_stack(settings: Settings, spec: CampaignSpec) -> Stack:
     executor, args = executor_args(spec)
     stack = Stack(settings, [*service_names(), executor], extra_args={executor: args}).start()
     try:
-        ready = settings.model_copy(update={"nats_url": stack.nats_url})
+        ready = stack.client_settings("operator")  # the harness reads streams beyond what a CLI user may
         wait_until_ready(ready, 180)
     except Exception:
         stack.stop()
@@ -120,7 +120,9 @@ async def run_campaign(stack: Stack, spec: CampaignSpec, during: During, timeout
     watch = Watch(stack, db, spec.id)
     stop = asyncio.Event()
     supervisor = asyncio.create_task(watch.run(stop))
-    bus = await Bus.connect(stack.nats_url, stack.settings.namespace, name="fluxlab-bench-faults", replicas=replicas)
+    s = stack.settings
+    bus = await Bus.connect(stack.nats_url, s.namespace, name="fluxlab-bench-faults", replicas=replicas,
+                            user=s.nats_user, password=s.nats_password)
     started = time.monotonic()
     try:
         await CampaignClient(bus).start(spec)

@@ -95,7 +95,8 @@ class Ledger:
 
 
 def ledger(db: Path, campaign_id: str, stream_runs: Counter[str] | None = None) -> Ledger:
-    """Lost = issued runs with neither a measurement nor a failure; duplicated = runs measured twice,
+    """Lost = issued runs, or runs the stream holds a measurement of, with neither a recorded measurement nor a
+    failure; duplicated = runs measured twice,
     designs proposed twice, and runs JetStream holds more than one measurement for."""
     issued = {r[0] for r in query(db, "SELECT run_id FROM work_orders WHERE campaign_id = ?", (campaign_id,))}
     measured = Counter(r[0] for r in query(db, "SELECT run_id FROM measurements WHERE campaign_id = ?",
@@ -114,7 +115,10 @@ def ledger(db: Path, campaign_id: str, stream_runs: Counter[str] | None = None) 
                       stream_not_in_db=len(set(stream_runs) - set(measured)),
                       db_not_in_stream=len(set(measured) - set(stream_runs)))
         duplicated += stream_twice
-    lost = len(issued - set(measured) - failed)
+    lost_runs = issued - set(measured) - failed
+    if stream_runs is not None:  # a measurement JetStream holds that the tracker never recorded is lost too
+        lost_runs |= set(stream_runs) - set(measured) - failed
+    lost = len(lost_runs)
     return Ledger(issued=len(issued), measured=sum(measured.values()), failed=len(failed), lost=lost,
                   duplicated=duplicated, detail=detail)
 

@@ -37,6 +37,7 @@ from services.runtime.bus import MSG_ID, SCHEMA, Bus
 
 CID = "faults"
 POISON_RUN = "run-poison"
+HOSTILE_HOLD_S = 3.0
 
 
 def work_order(i: int | str, station: str = "s1") -> WorkOrder:
@@ -210,10 +211,15 @@ def _hostile(i: int, issued: int) -> tuple[str, bytes]:
 
 
 async def hostile(url: str, workdir: Path, n: int, n_valid: int = 100) -> dict[str, Any]:
-    """n hostile measurements interleaved with valid ones: n dead letters with reasons, valid ones recorded."""
+    """n hostile measurements interleaved with valid ones: n dead letters with reasons, valid ones recorded.
+
+    Ghost run ids (never issued) are held for their work order first; a short hold lets them reach the
+    dead letters within the scenario.
+    """
     bus, ns = await _connect(url)
     db = workdir / "tracker.db"
-    tracker = start_service("tracker", tracker_env(url, ns, workdir), workdir / "tracker.log")
+    env = tracker_env(url, ns, workdir, FLUXLAB_TRACKER_HOLD_S=str(HOSTILE_HOLD_S))
+    tracker = start_service("tracker", env, workdir / "tracker.log")
     try:
         await _issue(bus, list(range(n_valid)), db)
         valid = iter(range(n_valid))
@@ -234,7 +240,7 @@ async def hostile(url: str, workdir: Path, n: int, n_valid: int = 100) -> dict[s
         result = {"sent": n, "dead_letters": count(db, letters),
                   "with_reason": count(db, letters + " AND length(reason) > 0"),
                   "valid_sent": n_valid, "valid_recorded": count(db, "SELECT count(*) FROM measurements"),
-                  "fields": dict(fields.most_common(12)), "crashes": int(crashed)}
+                  "fields": dict(fields.most_common(12)), "crashes": int(crashed), "hold_s": HOSTILE_HOLD_S}
     finally:
         stop_process(tracker)
         await bus.close()

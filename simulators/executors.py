@@ -8,7 +8,7 @@ duplicate JetStream drops), and only then acks the order.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from schemas import ExecutorKind, Measurement, MeasurementSource, WorkOrder
 from services.runtime.bus import Bus
@@ -17,7 +17,19 @@ from services.runtime.service import Service
 from services.runtime.settings import Settings
 from simulators.functions import FunctionSimulator
 from simulators.lab import Lab, NoiseConfig
-from simulators.truecell import TrueCell
+
+if TYPE_CHECKING:
+    from simulators.truecell import TrueCell
+
+
+ACK_WAIT_S = 5.0
+
+
+async def _keep_alive(envelopes: list[Envelope], every_s: float) -> None:
+    """Tell the server, now and every `every_s`, that these orders are still being worked on."""
+    while True:
+        await asyncio.gather(*(e.msg.in_progress() for e in envelopes), return_exceptions=True)
+        await asyncio.sleep(every_s)
 
 
 def measurement_id(run_id: str) -> str:
@@ -49,6 +61,8 @@ class LabPool:
         if key not in self.labs:
             cell_key = (order.organism, order.profile)
             if cell_key not in self.cells:
+                from simulators.truecell import TrueCell
+
                 self.cells[cell_key] = TrueCell(order.organism, order.profile)
             self.labs[key] = Lab(self.cells[cell_key], noise, seed=self.seed, station=self.station)
         return self.labs[key]
@@ -89,25 +103,32 @@ class ExecutorService(Service):
         self.add_consumer(ConsumerSpec(
             service=self.name, durable=self.durable(), stream=self.bus.subjects.work_stream,
             filter_subjects=[self.subject()], parse=subject_parser(self.bus), handler=self.execute, batch=4,
-            ack_wait_s=15.0,
+            ack_wait_s=ACK_WAIT_S,
         ))
 
     async def execute(self, envelopes: list[Envelope]) -> None:
         """Run each order and publish its outcome; the consumer acks after this returns."""
-        for i, envelope in enumerate(envelopes):
-            order = envelope.model
-            assert isinstance(order, WorkOrder)
-            # restart the ack timer of the orders still in hand: a short ack_wait returns a killed executor's
-            # orders fast, and a long run does not time out the ones queued behind it
-            await asyncio.gather(*(e.msg.in_progress() for e in envelopes[i:]))
-            outcome = await asyncio.to_thread(self.pool.run, order)
-            if isinstance(outcome, Measurement):
-                outcome = outcome.model_copy(update={"station": self._station(), "source": self.source})
-                await self.bus.publish_event(outcome)
-            else:
-                failed = outcome.to_message(station=self._station())
-                failed = failed.model_copy(update={"id": measurement_id(order.run_id)})
-                await self.bus.publish_event(failed)
+        # a short ack_wait returns a killed executor's orders fast; the heartbeat keeps a live executor's
+        # orders (a slow first run loading a genome-scale model, a busy machine) from being redelivered
+        beat = asyncio.create_task(_keep_alive(envelopes, ACK_WAIT_S / 3))
+        try:
+            for envelope in envelopes:
+                await self._execute_one(envelope)
+        finally:
+            beat.cancel()
+
+    async def _execute_one(self, envelope: Envelope) -> None:
+        """Run one order and publish its measurement or failure (with the JetStream ack)."""
+        order = envelope.model
+        assert isinstance(order, WorkOrder)
+        outcome = await asyncio.to_thread(self.pool.run, order)
+        if isinstance(outcome, Measurement):
+            outcome = outcome.model_copy(update={"station": self._station(), "source": self.source})
+            await self.bus.publish_event(outcome)
+        else:
+            failed = outcome.to_message(station=self._station())
+            failed = failed.model_copy(update={"id": measurement_id(order.run_id)})
+            await self.bus.publish_event(failed)
 
     def _station(self) -> str | None:
         return self.station if self.queue == ExecutorKind.ROBOT else None

@@ -27,6 +27,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -34,10 +35,10 @@ from schemas.campaign import CampaignSpec, SimulatorSpec
 from schemas.design import Design
 from schemas.measurement import Measurement, Value
 from schemas.work import RunFailed, WorkOrder
-from services.runtime.organism import OrganismError
 from simulators.functions import FunctionSimulator
-from simulators.omics import metabolomics, transcriptomics
-from simulators.truecell import CellState, TrueCell
+
+if TYPE_CHECKING:  # the true cell needs COBRApy: imported only by labs that run one (function labs start fast)
+    from simulators.truecell import CellState, TrueCell
 
 PRODUCT_EXCHANGES = (
     "EX_ac_e", "EX_succ_e", "EX_etoh_e", "EX_lac__D_e", "EX_for_e", "EX_akg_e", "EX_pyr_e", "EX_fum_e",
@@ -122,7 +123,7 @@ class Lab:
         self.station = station
         self.culture = culture or Culture()
         self._runs = 0
-        if isinstance(cell, TrueCell):
+        if not isinstance(cell, FunctionSimulator):
             org = cell.organism
             self._mfa = [r for r in (_present(org.has_reaction, rid) for rid in MFA_REACTIONS) if r]
             self._products = [ex for ex in PRODUCT_EXCHANGES if ex in set(org.exchange_ids)]
@@ -139,6 +140,8 @@ class Lab:
             names = [p.name for p in spec.search_space.parameters]
             return cls(FunctionSimulator(sim.expression, names, output=spec.objective.target), noise,
                        spec.seed if seed is None else seed, station)
+        from simulators.truecell import TrueCell
+
         cell = TrueCell(spec.organism.model, sim.profile)
         return cls(cell, noise, spec.seed if seed is None else seed, station)
 
@@ -175,7 +178,7 @@ class Lab:
                 fields.update(self._measure_function(design, rng, offset))
             else:
                 fields.update(self._measure_cell(design, readouts, base_medium, rng, offset))
-        except (OrganismError, ValueError) as exc:
+        except ValueError as exc:  # OrganismError included
             return RunFailure(campaign_id, run_id, f"design rejected: {exc}")
         return Measurement.model_validate(fields)
 
@@ -209,7 +212,7 @@ class Lab:
 
     def _measure_cell(self, design: Design, readouts: Sequence[str], base_medium: Mapping[str, float] | None,
                       rng: np.random.Generator, offset: float) -> dict[str, object]:
-        assert isinstance(self.cell, TrueCell)
+        assert not isinstance(self.cell, FunctionSimulator)
         state = self.cell.respond(design, base_medium)
         org = self.cell.organism
         unknown = [r for r in readouts if r != "growth" and not org.has_reaction(r)]
@@ -234,7 +237,9 @@ class Lab:
         return Value(value=rate * scale, sd=sd * scale)
 
     def _omics(self, state: CellState, rng: np.random.Generator) -> dict[str, dict[str, float]]:
-        assert isinstance(self.cell, TrueCell)
+        from simulators.omics import metabolomics, transcriptomics
+
+        assert not isinstance(self.cell, FunctionSimulator)
         blocks = {
             "transcriptomics": transcriptomics(self.cell, state, rng, self.noise.transcript_sd),
             "metabolomics": metabolomics(self.cell, state, rng, self.noise.metabolite_cv),

@@ -37,6 +37,7 @@ def _mount() -> None:
         ("services.predictor.cli", "predictor"),
         ("services.cli.campaign", "campaign"),
         ("services.cli.review", "review"),
+        ("services.cli.audit", "audit"),
         ("services.cli.demo", None),
         ("services.cli.analyze", None),
     ):

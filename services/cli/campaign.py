@@ -15,10 +15,10 @@ from rich.table import Table
 from schemas import CampaignEvent, CampaignEventKind, CampaignSpec
 from services.cli import UserError
 from services.cli.options import Config, DataDir, Json, Namespace, NatsUrl, settings_from
-from services.runtime.bus import Bus
 from services.runtime.campaign_client import CampaignClient, ProgressFn
 from services.runtime.settings import Settings
 from services.runtime.specfile import SpecFileError, load_spec
+from services.runtime.status import connect
 
 app = typer.Typer(help="Start, steer and inspect campaigns.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -35,7 +35,7 @@ def read_spec(path: Path) -> CampaignSpec:
 
 
 async def _with_bus(settings: Settings, fn: Any) -> Any:
-    bus = await Bus.connect(settings.resolved_nats_url(), settings.namespace, name="fluxlab-cli")
+    bus = await connect(settings, "fluxlab-cli", ensure=True)
     try:
         return await fn(CampaignClient(bus))
     finally:

@@ -13,8 +13,8 @@ from schemas import Measurement
 from schemas.queries import CampaignQuery, RecordList
 from services.cli import UserError
 from services.cli.options import Config, DataDir, Namespace, NatsUrl, settings_from
-from services.runtime.bus import Bus
 from services.runtime.settings import Settings
+from services.runtime.status import connect
 from services.tracker.csvio import CsvRowError, load_measurements, write_measurements
 
 console = Console(stderr=True)
@@ -64,7 +64,7 @@ def import_measurements(
 
 
 async def _publish(settings: Settings, items: list[Measurement]) -> list:  # type: ignore[type-arg]
-    bus = await Bus.connect(settings.resolved_nats_url(), settings.namespace, name="fluxlab-import")
+    bus = await connect(settings, "fluxlab-import", ensure=True)
     try:
         subject = bus.subjects.event("measurement", items[0].campaign_id)
         return await bus.publish_many([(subject, m) for m in items])
@@ -92,7 +92,7 @@ def export(
 
 
 async def _fetch(settings: Settings, campaign: str) -> list[dict]:  # type: ignore[type-arg]
-    bus = await Bus.connect(settings.resolved_nats_url(), settings.namespace, name="fluxlab-export", ensure=False)
+    bus = await connect(settings, "fluxlab-export")
     try:
         payload = CampaignQuery(campaign_id=campaign).model_dump_json().encode()
         reply = await bus.nc.request(bus.subjects.rpc("tracker", "measurements"), payload, timeout=10)

@@ -19,10 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from schemas import CampaignSpec, Design, ReviewMode, ReviewSpec
 from services.cli import UserError
-from services.runtime.bus import Bus
 from services.runtime.campaign_client import CampaignClient
 from services.runtime.local_stack import temporary_stack
 from services.runtime.settings import Settings
+from services.runtime.status import connect
 
 console = Console(stderr=True)
 
@@ -107,7 +107,7 @@ def _ground_truth(spec: CampaignSpec, truth: dict[str, Any]) -> None:
 
 
 async def _campaign(settings: Settings, spec: CampaignSpec, quiet: bool) -> tuple[dict[str, Any], Any]:
-    bus = await Bus.connect(settings.resolved_nats_url(), settings.namespace, name="fluxlab-demo")
+    bus = await connect(settings, "fluxlab-demo", ensure=True)
     client = CampaignClient(bus)
     try:
         await client.start(spec)

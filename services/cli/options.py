@@ -24,7 +24,7 @@ def settings_from(
 ) -> Settings:
     """Settings: defaults -> file -> environment -> these command-line values.
 
-    Against a stack started with `fluxlab up --secure`, commands connect as its `cli` user.
+    Against a stack started with `fluxlab up` (users on by default), commands connect as its `cli` user.
     """
     settings = load_settings(data_dir=data_dir, nats_url=nats_url, db_url=db_url, namespace=namespace,
                              config=config)

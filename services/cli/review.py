@@ -27,9 +27,9 @@ from services.review.models import (
     ListRequest,
     RejectRequest,
 )
-from services.runtime.bus import Bus
 from services.runtime.rpc import RpcFailed, call
 from services.runtime.settings import Settings
+from services.runtime.status import connect
 
 app = typer.Typer(help="Review proposals: list, show, approve, reject, amend.", no_args_is_help=True)
 console = Console()
@@ -44,7 +44,7 @@ ProposalArg = Annotated[str, typer.Argument(help="Proposal id.")]
 
 
 async def _request(settings: Settings, verb: str, request: BaseModel, reply_type: type[R]) -> R:
-    bus = await Bus.connect(settings.resolved_nats_url(), settings.namespace, name="fluxlab-review-cli", ensure=False)
+    bus = await connect(settings, "fluxlab-review-cli")
     try:
         return await call(bus, bus.subjects.rpc("review", verb), request, reply_type, timeout=15.0)
     finally:

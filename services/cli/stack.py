@@ -34,14 +34,18 @@ def up(
     config: Config = None,
     simulate: Annotated[bool, typer.Option("--simulate", help="Also run the robot and bench simulators.")] = False,
     station: Annotated[str, typer.Option(help="Robot simulator station.")] = "sim1",
-    secure: Annotated[bool, typer.Option("--secure", help="NATS users with per-subject permissions.")] = False,
+    insecure: Annotated[bool, typer.Option(
+        "--insecure", help="Run NATS without users or permissions (any local process may publish).")] = False,
 ) -> None:
-    """Start embedded NATS and every service in the foreground; Ctrl-C stops cleanly."""
+    """Start embedded NATS (with per-service users and per-subject permissions) and every service; Ctrl-C stops."""
     settings = settings_from(data_dir, nats_url, db_url, namespace, config)
     names = service_names() + (list(SIMULATORS) if simulate else [])
     extra = {"robot-sim": ["--station", station]}
     announce_reviewer(settings)
-    stack = Stack(settings, names, extra_args=extra, secure=secure, stations=[station]).start()
+    if insecure:
+        console.print("[bold red]insecure: NATS runs without users or permissions; any local process can publish "
+                      "review decisions and measurements[/bold red]")
+    stack = Stack(settings, names, extra_args=extra, secure=not insecure, stations=[station]).start()
     stopping = {"flag": False}
 
     def _stop(*_: Any) -> None:
@@ -49,6 +53,9 @@ def up(
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    if stack.credentials:
+        console.print(f"NATS users and permissions on; credentials in {settings.data_dir / 'nats-credentials.json'} "
+                      "(owner-only)")
     console.print(f"fluxlab up: NATS {stack.nats_url}, namespace {settings.namespace}, "
                   f"db {settings.resolved_db_url()}, services: {', '.join(names)}")
     console.print(f"review page: http://127.0.0.1:{settings.http_port}/  (Ctrl-C to stop)")

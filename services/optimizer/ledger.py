@@ -19,13 +19,19 @@ from schemas import (
     WorkOrder,
 )
 from services.optimizer.context import History
+from services.runtime.acceptance import Gate
 
 RESOLVED = {"measured", "failed", "rejected", "amended"}
 
 
 @dataclass
 class CampaignLedger:
-    """Proposals and their fate, measurements, failures and model versions of one campaign."""
+    """Proposals and their fate, measurements, failures and model versions of one campaign.
+
+    Measurements pass the shared acceptance rule (`services.runtime.acceptance`): one quoting a run never
+    issued for this campaign (or issued to another station) is held or refused, and never counts towards
+    the budget, the models' data or the best design.
+    """
 
     spec: CampaignSpec
     seen: set[str] = field(default_factory=set)
@@ -38,6 +44,7 @@ class CampaignLedger:
     model_n_train: int = 0
     last_measured_at: float = 0.0
     completed: bool = False
+    gate: Gate = field(default_factory=Gate)
 
     def apply(self, model: Message) -> bool:
         """Fold one event in; returns False when it was already applied."""
@@ -53,16 +60,21 @@ class CampaignLedger:
                 self.status[model.proposal_id] = resolved
         elif isinstance(model, WorkOrder):
             self.run_to_proposal[model.run_id] = model.proposal_id
+            self._accepted(self.gate.offer(model))
         elif isinstance(model, Measurement):
-            self.measurements[model.run_id] = model
-            self._resolve_run(model.run_id, "measured")
-            self.last_measured_at = time.monotonic()
+            self._accepted(self.gate.offer(model))
         elif isinstance(model, RunFailed):
             self.failures[model.run_id] = model
             self._resolve_run(model.run_id, "failed")
         elif isinstance(model, ModelTrained) and model.version > self.model_version:
             self.model_version, self.model_n_train = model.version, model.n_train
         return True
+
+    def _accepted(self, measurements: list[Measurement]) -> None:
+        for m in measurements:
+            self.measurements[m.run_id] = m
+            self._resolve_run(m.run_id, "measured")
+            self.last_measured_at = time.monotonic()
 
     def _resolve_run(self, run_id: str, status: str) -> None:
         proposal_id = self.run_to_proposal.get(run_id)
@@ -76,8 +88,8 @@ class CampaignLedger:
 
     @property
     def used(self) -> int:
-        """Experiments spent: runs measured or failed."""
-        return len(self.measurements) + len(self.failures)
+        """Experiments spent: runs measured or failed (a failure counts once its run is known to be issued here)."""
+        return len(self.measurements) + sum(1 for run_id in self.failures if run_id in self.gate.issued)
 
     @property
     def next_round(self) -> int:

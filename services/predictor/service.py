@@ -32,9 +32,11 @@ from schemas import (
     Prediction,
     PredictReply,
     PredictRequest,
+    WorkOrder,
 )
 from services.predictor.deepmodel import DeepModel
 from services.predictor.errors import PredictorError
+from services.runtime.acceptance import Gate
 from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
 from services.runtime.consumer import ConsumerSpec, Envelope, subject_parser
@@ -59,9 +61,10 @@ class PredictorSettings(BaseSettings):
 
 @dataclass
 class CampaignModel:
-    """Training data and the current model of one campaign."""
+    """Training data (accepted measurements only) and the current model of one campaign."""
 
     measurements: dict[str, Measurement] = field(default_factory=dict)
+    gate: Gate = field(default_factory=Gate)
     model: DeepModel | None = None
     version: int = 0
     trained_on: int = 0
@@ -100,13 +103,14 @@ class PredictorService(Service):
             self.store = await self.bus.js.create_object_store(subjects.models_bucket)
         self.claims = await _bucket(self.bus, f"{subjects.ns}-predictor-claims")
         await replay(self.bus, subjects.events("model"), self._apply)
+        await replay(self.bus, subjects.events("work"), self._apply)
         await replay(self.bus, subjects.events("measurement"), self._apply)
         for campaign_id, cm in self.state.items():
             if cm.artifact:
                 await self._load(campaign_id, cm)
         self.add_consumer(ConsumerSpec(
-            service=self.name, durable="predictor-measurements", stream=subjects.events_stream,
-            filter_subjects=[subjects.events("measurement")], parse=subject_parser(self.bus),
+            service=self.name, durable="predictor-runs", stream=subjects.events_stream,
+            filter_subjects=[subjects.events("work"), subjects.events("measurement")], parse=subject_parser(self.bus),
             handler=self.on_measurements, batch=256,
         ))
         await self.add_endpoints({"predict": (subjects.predict, self.rpc_predict)})
@@ -128,10 +132,11 @@ class PredictorService(Service):
                 await self._load(event.campaign_id, cm)
 
     def _apply(self, _subject: str, model: Message) -> None:
-        if isinstance(model, Measurement):
+        """Fold an event; measurements join the training data only once the acceptance rule accepts them."""
+        if isinstance(model, Measurement | WorkOrder):
             cm = self.campaign(model.campaign_id)
-            if model.id not in cm.measurements:
-                cm.measurements[model.id] = model
+            for accepted in cm.gate.offer(model):
+                cm.measurements.setdefault(accepted.id, accepted)
         elif isinstance(model, ModelTrained):
             cm = self.campaign(model.campaign_id)
             if model.version > cm.version:
@@ -148,7 +153,7 @@ class PredictorService(Service):
         log.info("%s: loaded model v%d (%d measurements)", campaign_id, cm.version, cm.trained_on)
 
     async def on_measurements(self, envelopes: list[Envelope]) -> None:
-        """Add new measurements to their campaign's training data (retraining is debounced)."""
+        """Add newly accepted measurements to their campaign's training data (retraining is debounced)."""
         now = time.monotonic()
         for envelope in envelopes:
             before = len(self.campaign(envelope.model.campaign_id).measurements)  # type: ignore[attr-defined]
@@ -212,6 +217,7 @@ class PredictorService(Service):
 
     async def _train_claimed(self, campaign_id: str, cm: CampaignModel, spec: CampaignSpec,
                              version: int) -> ModelTrained:
+        await replay(self.bus, self.bus.subjects.event("work", campaign_id), self._apply)
         await replay(self.bus, self.bus.subjects.event("measurement", campaign_id), self._apply)
         data = list(cm.measurements.values())
         unseen = [m for m in data if m.id not in cm.trained_ids] if cm.model is not None and cm.trained_ids else []

@@ -80,6 +80,11 @@ class ConsumerSpec:
     handler: BatchHandler
     batch: int = 256
     max_deliver: int = 5
+    """Handler failures (deliveries) before a message is dead-lettered as poison. The server itself never
+    gives up on a message (its max_deliver is unlimited): one that reached a limit there would vanish
+    without a dead letter, as happens when consumers holding it keep dying before they ack."""
+    crash_deliveries: int = 200
+    """Deliveries without an ack (every consumer that held it died) before it is dead-lettered anyway."""
     ack_wait_s: float = 30.0
     fetch_timeout_s: float = 1.0
     backoff_s: Sequence[float] = (0.2, 1.0, 3.0, 10.0)
@@ -107,8 +112,7 @@ class PullConsumer:
         """Create or update the durable consumer (idempotent)."""
         spec = self.spec
         config = ConsumerConfig(
-            name=spec.durable, durable_name=spec.durable, ack_policy=AckPolicy.EXPLICIT,
-            max_deliver=spec.max_deliver + 1,
+            name=spec.durable, durable_name=spec.durable, ack_policy=AckPolicy.EXPLICIT, max_deliver=-1,
             ack_wait=spec.ack_wait_s, max_ack_pending=spec.max_ack_pending,
             deliver_policy=DeliverPolicy.ALL if spec.deliver_all else DeliverPolicy.NEW,
         )
@@ -117,9 +121,15 @@ class PullConsumer:
         else:
             config.filter_subjects = list(spec.filter_subjects)
         try:
-            await self.bus.js.consumer_info(spec.stream, spec.durable)
+            current = await self.bus.js.consumer_info(spec.stream, spec.durable)
         except NotFoundError:
             await self.bus.js.add_consumer(spec.stream, config)
+        else:
+            if current.config.max_deliver not in (-1, None):  # made by an older version: never drop messages
+                try:
+                    await self.bus.js.add_consumer(spec.stream, config)
+                except Exception as exc:
+                    log.warning("%s: could not lift max_deliver: %r", spec.durable, exc)
         self._sub = await self.bus.js.pull_subscribe_bind(spec.durable, stream=spec.stream)
 
     async def run(self) -> None:
@@ -218,6 +228,10 @@ class PullConsumer:
         except (KeyError, ValueError) as exc:
             await self._dead_letter(msg, f"cannot parse message on {msg.subject}: {exc}", "(message)", repr(exc),
                                     deliveries)
+            return None
+        if deliveries > self.spec.crash_deliveries:
+            await self._dead_letter(msg, f"delivered {deliveries} times and never acked (its consumers died "
+                                    "holding it)", "(message)", "", deliveries)
             return None
         return Envelope(msg=msg, model=model, deliveries=deliveries)
 

@@ -46,7 +46,7 @@ def temporary_stack(settings: Settings, spec: CampaignSpec, wait_s: float = 90.0
     stack = Stack(settings, [*service_names(), executor], extra_args={executor: args})
     stack.start()
     try:
-        ready = settings.model_copy(update={"nats_url": stack.nats_url})
+        ready = stack.client_settings()
         wait_until_ready(ready, wait_s)
         yield ready
     finally:

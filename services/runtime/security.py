@@ -150,7 +150,8 @@ def permissions(namespace: str, stations: Iterable[str] = DEFAULT_STATIONS) -> d
         "predictor": Permissions(
             publish=[*service_pub, f"{ns}.evt.model.>", s.dlq("predictor"), *_consumer_api(events),
                      *_object_store(s.models_bucket), *_key_value(f"{ns}-predictor-claims")],
-            subscribe=[f"{ns}.evt.measurement.>", f"{ns}.evt.campaign.>", s.predict, f"{ns}.rpc.predictor.>",
+            subscribe=[f"{ns}.evt.measurement.>", f"{ns}.evt.work.>", f"{ns}.evt.campaign.>", s.predict,
+                       f"{ns}.rpc.predictor.>",
                        "$SRV.>", inbox],
             allow_responses=True,
         ),
@@ -162,7 +163,7 @@ def permissions(namespace: str, stations: Iterable[str] = DEFAULT_STATIONS) -> d
         ),
         "review": Permissions(
             publish=[*service_pub, f"{ns}.evt.review.>", f"{ns}.evt.work.>", s.all_work, f"{ns}.evt.proposal.>",
-                     s.dlq("review"), *_consumer_api(events)],
+                     s.dlq("review"), *_consumer_api(events), f"{ns}.rpc.tracker.>"],  # the page reads the tracker
             subscribe=[s.all_events, f"{ns}.rpc.review.>", "$SRV.>", inbox],
             allow_responses=True,
         ),

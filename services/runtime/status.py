@@ -11,9 +11,9 @@ from services.runtime.bus import Bus
 from services.runtime.settings import Settings
 
 
-async def connect(settings: Settings, name: str) -> Bus:
-    """A bus with the settings' credentials, without touching the streams."""
-    return await Bus.connect(settings.resolved_nats_url(), settings.namespace, name=name, ensure=False,
+async def connect(settings: Settings, name: str, ensure: bool = False) -> Bus:
+    """A bus with the settings' credentials (a secure stack's `cli` user); `ensure` creates/updates the streams."""
+    return await Bus.connect(settings.resolved_nats_url(), settings.namespace, name=name, ensure=ensure,
                              user=settings.nats_user, password=settings.nats_password,
                              creds=str(settings.nats_creds) if settings.nats_creds else None)
 

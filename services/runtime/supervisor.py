@@ -34,8 +34,13 @@ class Stack:
     services: list[str]
     extra_args: dict[str, list[str]] = field(default_factory=dict)
     restart: bool = True
-    secure: bool = False
-    """Embedded NATS with accounts and per-subject permissions; each child connects as its own user."""
+    secure: bool = True
+    """Embedded NATS with accounts and per-subject permissions; each child connects as its own user.
+
+    The default: credentials are generated once into the data dir (mode 0600). False (`fluxlab up --insecure`)
+    runs NATS without users, so any local process may publish decisions and measurements. A stack on an
+    external `nats_url` takes its users from that deployment, not from here.
+    """
     stations: list[str] = field(default_factory=lambda: ["sim1"])
     log_dir: Path | None = None
     credentials: dict[str, str] = field(default_factory=dict)
@@ -89,9 +94,16 @@ class Stack:
         os.environ.update(security.password_environment(self.credentials))  # nats-server reads them at start
         return path
 
+    def client_settings(self, user: str = "cli") -> Settings:
+        """Settings for a client of this stack: its URL and, when it runs with users, `user`'s credentials."""
+        update: dict[str, object] = {"nats_url": self.nats_url}
+        if self.credentials:
+            update.update(nats_user=user, nats_password=self.credentials[user])
+        return self.settings.model_copy(update=update)
+
     def user_for(self, name: str) -> str | None:
         """The NATS user a child connects as (secure mode)."""
-        if not self.secure:
+        if not self.credentials:
             return None
         if name == "robot-sim":
             args = self.children[name].args

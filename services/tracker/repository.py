@@ -6,9 +6,10 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
@@ -18,7 +19,6 @@ from schemas import (
     CampaignSpec,
     DeadLetter,
     Measurement,
-    MeasurementSource,
     Message,
     ModelTrained,
     Proposal,
@@ -28,12 +28,15 @@ from schemas import (
     WorkOrder,
     utcnow,
 )
-from services.runtime.consumer import InvalidMessage, NotYetValid
+from services.runtime.acceptance import IssuedRun, Verdict, judge
+from services.runtime.consumer import InvalidMessage
+from services.tracker import audit
 from services.tracker.migrations import upgrade_to_head
 from services.tracker.tables import (
     CampaignRow,
     DeadLetterRow,
     EventLog,
+    HeldMeasurementRow,
     MeasurementRow,
     ModelVersionRow,
     ProposalRow,
@@ -43,6 +46,18 @@ from services.tracker.tables import (
 )
 
 _CHUNK = 500
+EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class HeldLetter:
+    """A held measurement to dead-letter: refused once its work order came, or never issued in time."""
+
+    msg_id: str
+    subject: str
+    data: str
+    field: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -79,8 +94,10 @@ def make_engine(url: str) -> Engine:
 class Repository:
     """The tracker's store."""
 
-    def __init__(self, url: str, migrate: bool = True) -> None:
+    def __init__(self, url: str, migrate: bool = True, audit_key: bytes | None = None) -> None:
         self.url = url
+        self.audit_key = audit_key
+        """Signs review decisions (services/tracker/audit.py); None records them chained but unsigned."""
         self.engine = make_engine(url)
         if migrate:
             upgrade_to_head(self.engine)
@@ -99,7 +116,7 @@ class Repository:
                 return 0
             now = utcnow()
             session.connection().execute(insert(_table(EventLog)), [_event_log_row(e, now) for e in fresh])
-            _Applier(session).apply(fresh)
+            _Applier(session, self.audit_key).apply(fresh)
         return len(fresh)
 
     def _new_events(self, session: Session, events: Sequence[IncomingEvent]) -> list[IncomingEvent]:
@@ -112,6 +129,39 @@ class Repository:
             chunk = ids[start:start + _CHUNK]
             seen.update(session.scalars(select(col(EventLog.msg_id)).where(col(EventLog.msg_id).in_(chunk))))
         return [e for msg_id, e in unique.items() if msg_id not in seen]
+
+    def expire_and_list_held(self, hold_s: float) -> list[HeldLetter]:
+        """Mark measurements held past `hold_s` expired; list every refused or expired one (to dead-letter)."""
+        h, e = HeldMeasurementRow, EventLog
+        cutoff = utcnow() - timedelta(seconds=hold_s)
+        overdue = (col(h.verdict) == Verdict.WAITING.value, col(h.held_at) < cutoff)
+        with self.session() as session:
+            if session.scalar(select(col(h.msg_id)).where(*overdue).limit(1)) is not None:  # writes only when due
+                session.execute(update(h).where(*overdue)
+                                .values(verdict=EXPIRED, reason=h.reason + f" (held {hold_s:g} s; no work order)"))
+            rows = session.execute(
+                select(col(h.msg_id), col(e.subject), col(e.data), col(h.field), col(h.reason))
+                .join(e, col(e.msg_id) == col(h.msg_id)).where(col(h.verdict) != Verdict.WAITING.value)).all()
+        return [HeldLetter(*r) for r in rows]
+
+    def forget_held(self, msg_ids: Sequence[str]) -> None:
+        """Drop held measurements once their dead letters are published."""
+        with self.session() as session:
+            session.execute(delete(HeldMeasurementRow).where(col(HeldMeasurementRow.msg_id).in_(list(msg_ids))))
+
+    def n_held(self) -> int:
+        """Measurements waiting for their work order."""
+        with self.session() as session:
+            return int(session.scalar(select(func.count()).select_from(HeldMeasurementRow)
+                                      .where(col(HeldMeasurementRow.verdict) == Verdict.WAITING.value)) or 0)
+
+    def audit_records(self) -> tuple[list[dict[str, Any]], set[str]]:
+        """Every review decision row (as stored), and the ids of the review events in the event log."""
+        with self.session() as session:
+            rows = [r.model_dump() for r in session.scalars(select(ReviewRow).order_by(col(ReviewRow.seq)))]
+            logged = set(session.scalars(select(col(EventLog.msg_id)).where(
+                col(EventLog.schema_name) == ReviewDecision.SCHEMA)))
+        return rows, logged
 
     def dispose(self) -> None:
         """Close pooled connections."""
@@ -136,8 +186,10 @@ def _event_log_row(e: IncomingEvent, now: Any) -> dict[str, Any]:
 class _Applier:
     """Applies a batch of new events to the domain tables, in stream order."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, audit_key: bytes | None = None) -> None:
         self.session = session
+        self.audit_key = audit_key
+        self.chain_head: tuple[int, str] | None = None
         self.rows: dict[type, list[dict[str, Any]]] = {}
         self.raw: dict[str, IncomingEvent] = {}
 
@@ -148,7 +200,8 @@ class _Applier:
         work = [m for m in models if isinstance(m, WorkOrder)]
         self._work_orders(work)
         self._flush()
-        self._measurements(measurements)
+        self._release_held([o.run_id for o in work])
+        self._measurements(measurements, {m.id: self.raw[m.id].raw_json() for m in measurements})
         for model in models:
             if isinstance(model, CampaignEvent):
                 self._campaign(model)
@@ -209,9 +262,18 @@ class _Applier:
         self.session.execute(update(ProposalRow).where(col(ProposalRow.id) == proposal_id).values(status=status))
 
     def _review(self, r: ReviewDecision) -> None:
-        self._add(ReviewRow, id=r.id, campaign_id=r.campaign_id, proposal_id=r.proposal_id, action=r.action.value,
-                  reviewer=r.reviewer, reason=r.reason, meaning=r.meaning, decided_at=r.decided_at,
-                  amended_design_json=r.amended_design.model_dump_json() if r.amended_design else None)
+        row: dict[str, Any] = dict(
+            id=r.id, campaign_id=r.campaign_id, proposal_id=r.proposal_id, action=r.action.value,
+            reviewer=r.reviewer, reason=r.reason, meaning=r.meaning, decided_at=r.decided_at,
+            amended_design_json=r.amended_design.model_dump_json() if r.amended_design else None)
+        if self.chain_head is None:
+            last = self.session.execute(select(col(ReviewRow.seq), col(ReviewRow.hash))
+                                        .order_by(col(ReviewRow.seq).desc()).limit(1)).first()
+            self.chain_head = (int(last[0]), str(last[1])) if last else (0, "")
+        seq, prev_hash = self.chain_head
+        row.update(audit.link(row, seq + 1, prev_hash, self.audit_key))
+        self.chain_head = (seq + 1, row["hash"])
+        self._add(ReviewRow, **row)
         status = {ReviewAction.APPROVE: "approved", ReviewAction.REJECT: "rejected", ReviewAction.AMEND: "amended"}
         self._flush()
         self._set_proposal_status(r.proposal_id, status[r.action])
@@ -229,31 +291,71 @@ class _Applier:
                       queue=o.queue.value, station=o.station, design_json=o.design.model_dump_json(),
                       status="issued", issued_at=o.issued_at)
 
-    def _measurements(self, items: Sequence[Measurement]) -> None:
+    def _issued(self, run_ids: Sequence[str]) -> dict[str, IssuedRun]:
+        issued: dict[str, IssuedRun] = {}
+        w = WorkOrderRow
+        for start in range(0, len(run_ids), _CHUNK):
+            rows = self.session.execute(
+                select(col(w.run_id), col(w.campaign_id), col(w.station), col(w.proposal_id))
+                .where(col(w.run_id).in_(run_ids[start:start + _CHUNK])))
+            issued.update({r[0]: IssuedRun(run_id=r[0], campaign_id=r[1], station=r[2], proposal_id=r[3])
+                           for r in rows})
+        return issued
+
+    def _measurements(self, items: Sequence[Measurement], raw: dict[str, str], held: bool = False) -> None:
+        """Record accepted measurements; hold those whose run is not issued yet; refuse the rest.
+
+        A refused new message raises InvalidMessage (the consumer dead-letters it); a refused held one is
+        marked so the tracker's sweeper dead-letters it.
+        """
         if not items:
             return
-        issued: dict[str, tuple[str | None, str, str]] = {}
-        run_ids = [m.run_id for m in items]
-        for start in range(0, len(run_ids), _CHUNK):
-            w = WorkOrderRow
-            rows = self.session.execute(
-                select(col(w.run_id), col(w.station), col(w.campaign_id), col(w.proposal_id))
-                .where(col(w.run_id).in_(run_ids[start:start + _CHUNK])))
-            issued.update({r[0]: (r[1], r[2], r[3]) for r in rows})
+        issued = self._issued([m.run_id for m in items])
+        accepted: list[Measurement] = []
         for m in items:
-            _check_issued(m, issued)
+            judgement = judge(m, issued.get(m.run_id))
+            if judgement.verdict == Verdict.ACCEPTED:
+                accepted.append(m)
+            elif held and judgement.verdict == Verdict.REFUSED:
+                self.session.execute(update(HeldMeasurementRow).where(col(HeldMeasurementRow.msg_id) == m.id)
+                                     .values(verdict=judgement.verdict.value, field=judgement.field,
+                                             reason=judgement.reason))
+            elif judgement.verdict == Verdict.REFUSED:
+                raise InvalidMessage(judgement.field, judgement.reason)
+            elif not held:
+                self._add(HeldMeasurementRow, msg_id=m.id, run_id=m.run_id, campaign_id=m.campaign_id,
+                          verdict=judgement.verdict.value, field=judgement.field, reason=judgement.reason,
+                          held_at=utcnow())
+        for m in accepted:
             self._add(MeasurementRow, id=m.id, campaign_id=m.campaign_id, run_id=m.run_id, design_key=m.design.key(),
                       growth=m.growth_rate.value if m.growth_rate else None, source=m.source.value,
-                      station=m.station, batch_id=m.batch_id, data_json=self.raw[m.id].raw_json(),
-                      measured_at=m.measured_at)
+                      station=m.station, batch_id=m.batch_id, data_json=raw[m.id], measured_at=m.measured_at)
         self._flush()
-        measured = [m.run_id for m in items if m.run_id in issued]
+        if held and accepted:
+            self.session.execute(delete(HeldMeasurementRow).where(
+                col(HeldMeasurementRow.msg_id).in_([m.id for m in accepted])))
+        measured = [m.run_id for m in accepted if m.run_id in issued]
         if measured:
             self.session.execute(update(WorkOrderRow).where(col(WorkOrderRow.run_id).in_(measured))
                                  .values(status="measured"))
-            proposals = list({issued[r][2] for r in measured})
+            proposals = list({issued[r].proposal_id for r in measured})
             self.session.execute(update(ProposalRow).where(col(ProposalRow.id).in_(proposals))
                                  .values(status="measured"))
+
+    def _release_held(self, run_ids: Sequence[str]) -> None:
+        """Judge again the held measurements of runs whose work orders just arrived."""
+        if not run_ids:
+            return
+        h, e = HeldMeasurementRow, EventLog
+        rows: list[Any] = []
+        for start in range(0, len(run_ids), _CHUNK):
+            rows += self.session.execute(
+                select(col(e.msg_id), col(e.data)).join(h, col(h.msg_id) == col(e.msg_id))
+                .where(col(h.run_id).in_(run_ids[start:start + _CHUNK]), col(h.verdict) == Verdict.WAITING.value)
+            ).all()
+        if rows:
+            raw = {r[0]: r[1] for r in rows}
+            self._measurements([Measurement.model_validate_json(data) for data in raw.values()], raw, held=True)
 
     def _run_failed(self, f: RunFailed) -> None:
         self._add(RunFailureRow, id=f.id, campaign_id=f.campaign_id, run_id=f.run_id, reason=f.reason,
@@ -263,20 +365,6 @@ class _Applier:
         if order is not None:
             order.status = "failed"
             self._set_proposal_status(order.proposal_id, "failed")
-
-
-def _check_issued(m: Measurement, issued: dict[str, tuple[str | None, str, str]]) -> None:
-    """A robot/bench measurement must quote a run id issued to that station for that campaign."""
-    if m.source == MeasurementSource.IMPORT:
-        return
-    if m.run_id not in issued:
-        # its work order may still be in flight (redelivered after a crash): retry before dead-lettering
-        raise NotYetValid("run_id", f"run id '{m.run_id}' was never issued")
-    station, campaign_id, _ = issued[m.run_id]
-    if campaign_id != m.campaign_id:
-        raise InvalidMessage("campaign_id", f"run '{m.run_id}' belongs to campaign '{campaign_id}'")
-    if m.source == MeasurementSource.ROBOT and station != m.station:
-        raise InvalidMessage("station", f"run '{m.run_id}' was issued to station '{station}', not '{m.station}'")
 
 
 def parse_spec(row: CampaignRow) -> CampaignSpec | None:

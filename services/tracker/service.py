@@ -3,15 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import logging
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas import DeadLetter
 from schemas.queries import CampaignList, CampaignQuery, RecordList
+from services.runtime.bus import Bus
 from services.runtime.consumer import ConsumerSpec, Envelope, subject_parser
 from services.runtime.failpoints import failpoint
 from services.runtime.service import RpcError, Service
+from services.runtime.settings import Settings
 from services.tracker import queries
-from services.tracker.repository import IncomingEvent, Repository
+from services.tracker.audit import audit_key
+from services.tracker.repository import HeldLetter, IncomingEvent, Repository
+
+log = logging.getLogger(__name__)
+
+
+class TrackerSettings(BaseSettings):
+    """Tracker-specific settings (FLUXLAB_TRACKER_*)."""
+
+    model_config = SettingsConfigDict(env_prefix="FLUXLAB_TRACKER_", extra="ignore")
+
+    hold_s: float = Field(default=24 * 3600.0, gt=0, description=(
+        "How long a measurement whose run id was never issued is held for its work order before it is "
+        "dead-lettered (campaign scale: a work order delayed by crashes or load must still find it)."))
+    sweep_s: float = Field(default=2.0, gt=0, description="How often held measurements are looked at.")
 
 
 class TrackerService(Service):
@@ -19,12 +39,14 @@ class TrackerService(Service):
 
     name = "tracker"
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, settings: Settings, bus: Bus | None = None, options: TrackerSettings | None = None) -> None:
+        super().__init__(settings, bus)
+        self.options = options or TrackerSettings()
         self.repo: Repository | None = None
 
     async def setup(self) -> None:
-        self.repo = await asyncio.to_thread(Repository, self.settings.resolved_db_url())
+        key = audit_key(self.settings.data_dir)
+        self.repo = await asyncio.to_thread(Repository, self.settings.resolved_db_url(), True, key)
         subjects = self.bus.subjects
         parse = subject_parser(self.bus)
         self.add_consumer(ConsumerSpec(
@@ -46,6 +68,7 @@ class TrackerService(Service):
             "reviews": (subjects.rpc(self.name, "reviews"), self.rpc_reviews),
             "models": (subjects.rpc(self.name, "models"), self.rpc_models),
         })
+        self.spawn(self._sweeper())
 
     async def record(self, envelopes: list[Envelope]) -> None:
         """Commit a batch; the consumer acks only after this returns."""
@@ -53,6 +76,25 @@ class TrackerService(Service):
         events = [IncomingEvent(e.msg_id, e.subject, e.model, e.msg.data) for e in envelopes]
         await asyncio.to_thread(self.repo.ingest, events)
         failpoint("tracker.after_commit")  # fault tests: committed, not yet acked
+
+    async def _sweeper(self) -> None:
+        """Dead-letter held measurements that were refused when their work order came, or never issued in time."""
+        while True:
+            await asyncio.sleep(self.options.sweep_s)
+            try:
+                await self.sweep_held()
+            except Exception:
+                log.exception("tracker: sweeping held measurements failed")
+
+    async def sweep_held(self) -> int:
+        """One sweep: publish each due dead letter (deduplicated by id), then forget it. Returns how many."""
+        assert self.repo is not None
+        letters = await asyncio.to_thread(self.repo.expire_and_list_held, self.options.hold_s)
+        for letter in letters:
+            await self.bus.publish(self.bus.subjects.dlq(self.name), _dead_letter(self.name, letter))
+        if letters:
+            await asyncio.to_thread(self.repo.forget_held, [x.msg_id for x in letters])
+        return len(letters)
 
     async def rpc_campaigns(self, data: bytes) -> BaseModel:
         """Summary of one campaign, or of every campaign."""
@@ -101,6 +143,12 @@ class TrackerService(Service):
     async def teardown(self) -> None:
         if self.repo is not None:
             self.repo.dispose()
+
+
+def _dead_letter(service: str, letter: HeldLetter) -> DeadLetter:
+    return DeadLetter(id=f"dlq-{service}-{letter.msg_id}", service=service, subject=letter.subject[:512],
+                      data_b64=base64.b64encode(letter.data.encode()).decode(), field=letter.field[:500],
+                      reason=letter.reason[:4000], original_msg_id=letter.msg_id[:256])
 
 
 def _require_campaign(query: CampaignQuery) -> CampaignQuery:

@@ -1,4 +1,8 @@
-"""SQLModel tables: the system of record. Review decisions and the event log are append-only."""
+"""SQLModel tables: the system of record. Review decisions and the event log are append-only.
+
+The ORM hooks below refuse changes made through sessions; the database's own triggers (migration 0004)
+refuse UPDATE and DELETE from any client, and review decisions are hash-chained and signed (audit.py).
+"""
 
 from __future__ import annotations
 
@@ -68,6 +72,12 @@ class ReviewRow(SQLModel, table=True):
     meaning: str = ""
     amended_design_json: str | None = None
     decided_at: datetime
+    seq: int = Field(default=0, index=True)
+    """Position in the audit chain (1, 2, ...; 0 = recorded before the chain existed)."""
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)
+    signature: str = Field(default="", max_length=64)
+    """HMAC-SHA256 of `hash` with the server-held audit key (see services/tracker/audit.py)."""
 
 
 class WorkOrderRow(SQLModel, table=True):
@@ -99,6 +109,19 @@ class MeasurementRow(SQLModel, table=True):
     batch_id: str = ""
     data_json: str
     measured_at: datetime
+
+
+class HeldMeasurementRow(SQLModel, table=True):
+    """A measurement waiting for its run's work order (body in the event log); refused ones await a dead letter."""
+
+    __tablename__ = "held_measurements"
+    msg_id: str = Field(primary_key=True, max_length=128)
+    run_id: str = Field(index=True, max_length=128)
+    campaign_id: str = Field(index=True, max_length=128)
+    verdict: str = Field(default="waiting", max_length=16)
+    field: str = ""
+    reason: str = ""
+    held_at: datetime
 
 
 class RunFailureRow(SQLModel, table=True):

@@ -51,8 +51,8 @@ def stack_settings(tmp_path: Path, namespace: str) -> Settings:
 
 def _stack(settings: Settings, spec: CampaignSpec) -> Stack:
     executor, args = executor_args(spec)
-    stack = Stack(settings, [*service_names(), executor], extra_args={executor: args}).start()
-    ready = settings.model_copy(update={"nats_url": stack.nats_url})
+    stack = Stack(settings, [*service_names(), executor], extra_args={executor: args}).start()  # secure: the default
+    ready = stack.client_settings()
     wait_until_ready(ready, 120)
     stack.settings = ready
     return stack
@@ -161,7 +161,8 @@ def test_campaign_whose_spec_its_organism_lacks_is_stopped_with_the_field_and_th
     stack = _stack(stack_settings, good)
 
     async def both() -> tuple[Any, dict]:
-        bus = await Bus.connect(stack.settings.resolved_nats_url(), stack.settings.namespace)
+        bus = await Bus.connect(stack.settings.resolved_nats_url(), stack.settings.namespace,
+                                user=stack.settings.nats_user, password=stack.settings.nats_password)
         client = CampaignClient(bus)
         try:
             await client.start(bad)

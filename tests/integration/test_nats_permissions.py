@@ -235,6 +235,24 @@ async def test_predict_rpc_and_service_discovery(stack: SecureStack) -> None:
     await service.stop()
 
 
+async def test_review_reads_the_tracker_over_rpc(stack: SecureStack) -> None:
+    """The review page and `fluxlab review list` ask the tracker (the system of record) for proposals."""
+    s = stack.subjects
+    tracker, review = await stack.connect("tracker"), await stack.connect("review")
+
+    async def handler(request: Request) -> None:
+        await request.respond(b"records")
+
+    service = await add_service(tracker.nc, ServiceConfig(name="fluxlab-tracker", version="0.1.0"))
+    await service.add_endpoint(name="proposals", subject=s.rpc("tracker", "proposals"), handler=handler)
+    await tracker.nc.flush()
+    assert (await review.nc.request(s.rpc("tracker", "proposals"), b"{}", timeout=2)).data == b"records"
+    robot = await stack.connect("robot-sim1")
+    subject = s.rpc("tracker", "proposals")
+    await assert_refused(robot, lambda: robot.nc.request(subject, b"{}", timeout=REFUSAL_TIMEOUT_S), subject)
+    await service.stop()
+
+
 async def test_predictor_uses_the_model_object_store(stack: SecureStack) -> None:
     s = stack.subjects
     predictor = await stack.connect("predictor")
@@ -250,7 +268,7 @@ async def test_predictor_uses_the_model_object_store(stack: SecureStack) -> None
 async def test_env_referenced_passwords_are_substituted_by_the_server(
     tmp_path: Path, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The `fluxlab up --secure` wiring: config holds `$FLUXLAB_NATS_PW_*`, the server's environment the secrets."""
+    """`fluxlab up` (secure by default): config holds `$FLUXLAB_NATS_PW_*`, the server's environment the secrets."""
     passwords = generate_credentials(tmp_path / "data", STATIONS)
     for name, value in password_environment(passwords).items():
         monkeypatch.setenv(name, value)

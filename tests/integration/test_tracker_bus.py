@@ -12,7 +12,7 @@ from schemas import MAX_MESSAGE_BYTES
 from services.runtime.bus import MSG_ID, SCHEMA, Bus
 from services.runtime.settings import Settings
 from services.tracker.repository import Repository
-from services.tracker.service import TrackerService
+from services.tracker.service import TrackerService, TrackerSettings
 from services.tracker.tables import DeadLetterRow, EventLog, MeasurementRow
 
 
@@ -79,7 +79,7 @@ async def test_malformed_messages_become_dead_letters_and_service_stays_up(setti
     for i, data in enumerate([nan_body, unknown, wrong_type, too_big, b"not json", never_issued]):
         await bus.js.publish(subject, data, headers={MSG_ID: f"bad-{i}"})
     await bus.publish(subject, good)
-    async with TrackerService(settings, bus=bus) as tracker:
+    async with TrackerService(settings, bus=bus, options=TrackerSettings(hold_s=1.0, sweep_s=0.2)) as tracker:
         repo = tracker.repo
         assert repo is not None
         await _wait_for(lambda: _count(repo, DeadLetterRow) >= 6 and _count(repo, MeasurementRow) >= 1)
@@ -90,7 +90,9 @@ async def test_malformed_messages_become_dead_letters_and_service_stays_up(setti
         assert letters["bad-2"].field == "growth_rate.value"
         assert "exceeds" in letters["bad-3"].reason
         assert letters["bad-4"].field == "(message)"
-        assert letters["bad-5"].field == "run_id" and "never issued" in letters["bad-5"].reason
+        # held for its work order first, dead-lettered once the hold deadline passed
+        never = letters["m-c1-999"]
+        assert never.field == "run_id" and "never issued" in never.reason and "held 1 s" in never.reason
         assert _count(repo, MeasurementRow) == 1
         # still up: a later good message is recorded
         await bus.publish_event(work_order("c1", 2))

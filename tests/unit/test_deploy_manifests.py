@@ -33,7 +33,8 @@ CLUSTER_NODES = sorted((NATS_DIR / "cluster").glob("node*.conf"))
 #  - FLUXLAB_NATS_PW_<USER>: passwords substituted by nats-server itself into accounts.conf (not read by fluxlab);
 #  - FLUXLAB_STREAM_REPLICAS: stream replicas in a cluster (asked of the lead as Settings.stream_replicas);
 #  - FLUXLAB_HTTP_HOST: the review page's bind address, 0.0.0.0 in containers (asked of the lead as Settings.http_host).
-EXTRA_SETTINGS = {"FLUXLAB_STREAM_REPLICAS", "FLUXLAB_HTTP_HOST"}
+#  - FLUXLAB_AUDIT_KEY: the tracker's review-decision signing key (services/tracker/audit.py reads it).
+EXTRA_SETTINGS = {"FLUXLAB_STREAM_REPLICAS", "FLUXLAB_HTTP_HOST", "FLUXLAB_AUDIT_KEY"}
 PASSWORD_VAR = re.compile(r"^FLUXLAB_NATS_PW_[A-Z0-9_]+$")
 
 
