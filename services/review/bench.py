@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from schemas import CampaignSpec, Design, Measurement, MeasurementSource, Value
+from services.runtime.designcheck import DesignRefused, check_readouts
 from services.tracker.csvio import CsvRowError, read_measurements
 
 
@@ -73,6 +74,14 @@ def bench_measurement(order: dict[str, Any], spec: CampaignSpec, growth: float |
     """A bench measurement answering one issued work order (design and run id from the order)."""
     if growth is None and objective is None and not fluxes:
         raise BenchInputError("growth", "enter at least the growth or the objective readout")
+    if growth is not None and growth < 0:
+        raise BenchInputError("growth", f"{growth:g} is negative: a specific growth rate (1/h) is at least 0")
+    if objective is not None and objective < 0 and spec.objective.target == "growth":
+        raise BenchInputError("objective", f"{objective:g} is negative: a specific growth rate (1/h) is at least 0")
+    try:
+        check_readouts(fluxes or {}, spec)
+    except DesignRefused as exc:
+        raise BenchInputError(exc.field, exc.reason) from None
     fields: dict[str, Any] = {"fluxes": dict(fluxes or {})}
     if growth is not None:
         fields["growth_rate"] = Value(value=growth)
@@ -89,15 +98,22 @@ def bench_measurement(order: dict[str, Any], spec: CampaignSpec, growth: float |
     )
 
 
-def csv_bench_measurements(text: str, campaign_id: str, orders: dict[str, dict[str, Any]]) -> list[Measurement]:
+def csv_bench_measurements(text: str, spec: CampaignSpec, orders: dict[str, dict[str, Any]]) -> list[Measurement]:
     """Measurements from the import CSV; every row must quote an issued bench run of the campaign.
 
     The design is taken from the work order; a row that states a different design is refused.
     """
     try:
-        rows = read_measurements(text, campaign_id)
+        rows = read_measurements(text, spec.id)
     except CsvRowError as exc:
         raise BenchInputError(f"row {exc.row}, column {exc.column}", exc.reason) from None
+    for n, row in enumerate(rows, start=1):
+        for table, prefix in (("fluxes", "flux:"), ("products", "product:")):
+            try:
+                check_readouts(getattr(row, table), spec, table)
+            except DesignRefused as exc:
+                where = f"row {n} (run {row.run_id}), column {prefix}{exc.field.partition('.')[2]}"
+                raise BenchInputError(where, exc.reason) from None
     items: list[Measurement] = []
     for n, row in enumerate(rows, start=1):
         order = orders.get(row.run_id)

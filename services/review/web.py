@@ -214,12 +214,12 @@ def _add_bench_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> 
         if order is None:
             return _back(page, error=f"run_id: '{run_id}' is not an open bench run of this campaign")
         try:
-            measurement = bench.bench_measurement(
-                order, spec, bench.parse_number(growth, "growth", required=False),
+            measurement = await asyncio.to_thread(
+                bench.bench_measurement, order, spec, bench.parse_number(growth, "growth", required=False),
                 bench.parse_number(objective, spec.objective.target, required=False), bench.parse_fluxes(fluxes), note,
             )
         except bench.BenchInputError as exc:
-            return _back(page, error=str(exc))
+            return _back(page, error=f"run {run_id}: {exc}")
         await gate.bus.publish_event(measurement)
         return _back(page, msg=f"measurement of {run_id} recorded")
 
@@ -229,10 +229,11 @@ def _add_bench_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> 
         _session(request, gate, signer)
         _check_csrf(request, signer, csrf)
         page = f"/campaigns/{quote(campaign_id)}/bench"
-        await _spec_or_404(gate, campaign_id)
+        spec = await _spec_or_404(gate, campaign_id)
         try:
             text = (await file.read(4 * 1024 * 1024)).decode("utf-8-sig")
-            items = bench.csv_bench_measurements(text, campaign_id, await _open_bench_orders(gate, campaign_id))
+            orders = await _open_bench_orders(gate, campaign_id)
+            items = await asyncio.to_thread(bench.csv_bench_measurements, text, spec, orders)
         except UnicodeDecodeError:
             return _back(page, error="file: not UTF-8 text")
         except bench.BenchInputError as exc:

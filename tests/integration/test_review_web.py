@@ -124,3 +124,24 @@ async def test_amend_then_bench_entry_and_csv_upload_then_dashboard(web: tuple[h
     for name in ("best", "parity", "metrics"):
         png = await client.get(f"/campaigns/c1/charts/{name}.png")
         assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+
+
+async def test_an_unbuildable_amendment_is_refused_on_the_page_and_a_decision_is_not_shown_as_pending(
+        web: tuple[httpx.AsyncClient, Any], bus: Bus) -> None:
+    client, tracker = web
+    csrf = await _login(client)
+    typed = {"csrf": csrf, "knockouts": "b0723 b1852 ldhA", "expression": "b3956=9", "medium": ""}
+    refused = await client.post("/campaigns/c1/proposals/p0/amend", data=typed, follow_redirects=True)
+    assert refused.status_code == 400
+    assert "not a knockout candidate of this campaign" in refused.text and "sdhA (b0723)" in refused.text
+    assert 'value="b0723 b1852 ldhA"' in refused.text  # what the reviewer typed is kept for correction
+    assert await tracker.work_orders("c1") == [] and await tracker.reviews("c1") == []
+
+    page = await client.post("/campaigns/c1/proposals/p0/amend", follow_redirects=True, data={
+        "csrf": csrf, "knockouts": "ldhA pta", "expression": "ppc=2", "medium": ""})
+    assert page.status_code == 200 and "proposal p0 amended" in page.text
+    pending = page.text.split("<h2>Decided")[0]
+    assert 'id="proposal-p0"' not in pending and "/proposals/p0/approve" not in pending
+    assert 'id="proposal-p1"' in pending and "ΔldhA (b1380)" in pending
+    (order,) = await tracker.work_orders("c1")
+    assert order["design"]["knockouts"] == ["b1380", "b2297"]
