@@ -99,7 +99,7 @@ def proposals(repo: Repository, campaign_id: str, status: str | None = None) -> 
 def _failure_reasons(session: Session, campaign_id: str) -> dict[str, str]:
     """Proposal id -> why its run failed at the executor (the latest failure)."""
     rows = session.execute(
-        select(WorkOrderRow.proposal_id, RunFailureRow.reason)
+        select(col(WorkOrderRow.proposal_id), col(RunFailureRow.reason))
         .join(RunFailureRow, col(RunFailureRow.run_id) == col(WorkOrderRow.run_id))
         .where(col(WorkOrderRow.campaign_id) == campaign_id).order_by(col(RunFailureRow.failed_at)))
     return {proposal_id: reason for proposal_id, reason in rows}

@@ -51,7 +51,7 @@ def test_bench_form_refuses_negative_growth_and_unknown_fluxes() -> None:
         bench.bench_measurement(_order(), spec, 0.4, 1.0, bench.parse_fluxes("PGX=1"))
     with pytest.raises(bench.BenchInputError, match=r"row 1 \(run run-1\), column flux:FOO: unknown reaction"):
         bench.csv_bench_measurements("run_id,growth,flux:FOO\nrun-1,0.3,1\n", spec, {"run-1": _order()})
-    with pytest.raises(bench.BenchInputError, match="column growth: -0.3 is negative"):
+    with pytest.raises(bench.BenchInputError, match=r"column growth: -0\.3 is negative"):
         bench.csv_bench_measurements("run_id,growth\nrun-1,-0.3\n", spec, {"run-1": _order()})
 
 
