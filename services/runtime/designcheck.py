@@ -103,7 +103,7 @@ def _check_knockouts(design: Design, spec: CampaignSpec, names: Mapping[str, str
     candidates = set(space.knockout_candidates)
     for i, ko in enumerate(design.knockouts):
         if ko not in candidates:
-            hint = did_you_mean(ko, space.knockout_candidates, names)
+            hint = "" if ko in names else did_you_mean(ko, space.knockout_candidates, names)  # a real gene: no guess
             raise DesignRefused(f"knockouts[{i}]",
                                 f"'{_label(ko, names)}' is not a knockout candidate of this campaign{hint}")
     if len(design.knockouts) > space.max_knockouts:
@@ -120,7 +120,7 @@ def _check_expression(design: Design, spec: CampaignSpec, names: Mapping[str, st
     for gene, fold in design.expression.items():
         param = params.get(gene)
         if param is None:
-            hint = did_you_mean(gene, params, names)
+            hint = "" if gene in names else did_you_mean(gene, params, names)
             raise DesignRefused(f"expression.{gene}",
                                 f"'{_label(gene, names)}' is not an expression gene of this campaign{hint}")
         if not param.min_fold - 1e-9 <= fold <= param.max_fold + 1e-9:

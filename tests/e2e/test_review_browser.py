@@ -89,6 +89,7 @@ async def test_reviewer_approves_and_rejects_through_the_page(settings: Settings
             await browser.close()
 
         reviews = await _wait_until(lambda: _reviews(tracker, 4))
+        orders = await tracker.work_orders("c1")
     by_id = {r["proposal_id"]: r for r in reviews}
     assert by_id["p0"]["action"] == "approve" and by_id["p0"]["reviewer"] == "Alice Liddell <alice>"
     assert by_id["p0"]["decided_at"]
@@ -96,7 +97,7 @@ async def test_reviewer_approves_and_rejects_through_the_page(settings: Settings
     assert by_id["p1"]["reason"] == "aerobic limit makes this untestable on our plates"
     assert by_id["p1"]["reviewer"] == "Alice Liddell <alice>"
     assert by_id["p2"]["action"] == "amend" and by_id["p2-v2"]["action"] == "approve"
-    (order,) = [o for o in await tracker.work_orders("c1") if o["proposal_id"] == "p2-v2"]
+    (order,) = [o for o in orders if o["proposal_id"] == "p2-v2"]
     assert order["design"]["knockouts"] == ["b1380", "b2297"] and order["design"]["expression"] == {"b3956": 2.0}
 
 
