@@ -11,7 +11,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from schemas import CampaignSpec, Measurement
+from services.report import envelope
 from services.report.prospective import Pair
+
+
+def production_envelope(spec: CampaignSpec, measurements: list[Measurement], path: Path) -> None:
+    """Growth vs product flux: the organism model's envelope, the measured designs and the growth floor."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    envelope.draw(ax, spec, envelope.envelope_of(spec), envelope.measured_points(spec, measurements))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def best_so_far(values: list[float], path: Path, true_optimum: float | None, reference: float | None,

@@ -13,7 +13,17 @@ from typing import Any
 import pytest
 from factories import campaign_spec, created
 
-from schemas import Design, ExecutorSpec, Prediction, Proposal, ReviewMode, ReviewSpec
+from schemas import (
+    Design,
+    ExecutorSpec,
+    Measurement,
+    MeasurementSource,
+    Prediction,
+    Proposal,
+    ReviewMode,
+    ReviewSpec,
+    Value,
+)
 from services.review.auth import write_reviewers_file
 from services.review.service import ReviewService
 from services.review.settings import ReviewSettings
@@ -86,6 +96,14 @@ async def test_reviewer_approves_and_rejects_through_the_page(settings: Settings
             await page.wait_for_selector("text=proposal p1 rejected")
             await _amend_through_the_page(page, tmp_path)
             await page.screenshot(path=str(_screenshot_dir(tmp_path) / "review-decided.png"), full_page=True)
+            await bus.publish_event(Measurement(
+                id="m-import", campaign_id="c1", run_id="lab-1", design=Design(knockouts=["b1380", "b2297"]),
+                source=MeasurementSource.IMPORT, growth_rate=Value(value=0.45),
+                products={"EX_succ_e": Value(value=4.1)}))
+            await _wait_until(lambda: tracker.measurements("c1"))
+            await page.goto(f"{service.http_url}/campaigns/c1/dashboard")
+            await page.wait_for_load_state("networkidle")
+            await page.screenshot(path=str(_screenshot_dir(tmp_path) / "dashboard.png"), full_page=True)
             await browser.close()
 
         reviews = await _wait_until(lambda: _reviews(tracker, 4))

@@ -121,7 +121,8 @@ async def test_amend_then_bench_entry_and_csv_upload_then_dashboard(web: tuple[h
 
     dashboard = await client.get("/campaigns/c1/dashboard")
     assert dashboard.status_code == 200
-    for name in ("best", "parity", "metrics"):
+    assert 'charts/envelope.png' in dashboard.text
+    for name in ("envelope", "best", "parity", "metrics"):
         png = await client.get(f"/campaigns/c1/charts/{name}.png")
         assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
 
