@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 from typing import Any
 
@@ -67,6 +69,41 @@ def objective_table(spec: CampaignSpec) -> str:
     if spec.search_space.parameters or (spec.simulator is not None and spec.simulator.kind == "function"):
         return "values"
     return "products" if target.startswith("EX_") else "fluxes"
+
+
+def objective_column(spec: CampaignSpec) -> str | None:
+    """The import CSV column of the campaign's objective readout (None when it is the growth column)."""
+    prefix = {"growth_rate": None, "values": "value", "products": "product", "fluxes": "flux"}[objective_table(spec)]
+    return f"{prefix}:{spec.objective.target}" if prefix else None
+
+
+def plate_well(i: int) -> str:
+    """The i-th well of a 96-well plate in row order (A1 .. H12)."""
+    return f"{'ABCDEFGH'[(i // 12) % 8]}{i % 12 + 1}"
+
+
+def csv_template(spec: CampaignSpec, orders: list[dict[str, Any]]) -> str:
+    """A plate map to fill in: one row per open bench run, run id, design and well given, readouts empty."""
+    designs = [Design.model_validate(o["design"]) for o in orders]
+    genes = sorted({g for d in designs for g in d.expression})
+    exchanges = sorted({e for d in designs for e in d.medium})
+    params = sorted({n for d in designs for n in d.parameters})
+    readouts = ["growth", "sd:growth"]
+    column = objective_column(spec)
+    if column:
+        readouts += [column, f"sd:{column}"]
+    header = (["run_id", "plate_id", "well", "ko"] + [f"expr:{g}" for g in genes]
+              + [f"medium:{e}" for e in exchanges] + [f"param:{n}" for n in params] + readouts)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for i, (order, design) in enumerate(zip(orders, designs, strict=True)):
+        writer.writerow([order["run_id"], f"plate{i // 96 + 1}", plate_well(i), ";".join(design.knockouts)]
+                        + [repr(design.expression[g]) if g in design.expression else "" for g in genes]
+                        + [repr(design.medium[e]) if e in design.medium else "" for e in exchanges]
+                        + [repr(design.parameters[n]) if n in design.parameters else "" for n in params]
+                        + [""] * len(readouts))
+    return out.getvalue()
 
 
 def bench_measurement(order: dict[str, Any], spec: CampaignSpec, growth: float | None, objective: float | None,

@@ -22,6 +22,7 @@ from services.runtime.consumer import InvalidMessage
 SESSION_COOKIE = "fluxlab_session"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.globals["label"] = label
+TEMPLATES.env.globals["describe"] = describe
 
 
 class _LoginRequired(Exception):
@@ -201,6 +202,14 @@ def _add_bench_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> 
             "reviewer": reviewer, "csrf": csrf, "spec": spec, "campaign_id": campaign_id, "orders": views,
             "msg": msg, "error": error,
         }, status_code=400 if error else 200)
+
+    @app.get("/campaigns/{campaign_id}/bench/template.csv")
+    async def bench_template(request: Request, campaign_id: str) -> Response:
+        _session(request, gate, signer)
+        spec = await _spec_or_404(gate, campaign_id)
+        orders = list((await _open_bench_orders(gate, campaign_id)).values())
+        return Response(bench.csv_template(spec, orders), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{campaign_id}-bench-plate-map.csv"'})
 
     @app.post("/campaigns/{campaign_id}/bench/runs/{run_id}")
     async def enter_measurement(request: Request, campaign_id: str, run_id: str, csrf: str = Form(""),

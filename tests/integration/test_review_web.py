@@ -95,11 +95,16 @@ async def test_amend_then_bench_entry_and_csv_upload_then_dashboard(web: tuple[h
     orders = {o["proposal_id"]: o for o in await wait_until(two_orders)}
     bench = await client.get("/campaigns/c1/bench")
     assert all(o["run_id"] in bench.text for o in orders.values())
+    assert "ΔldhA (b1380)" in bench.text and "mmol/gDW/h" in bench.text
+    template = await client.get("/campaigns/c1/bench/template.csv")
+    assert template.status_code == 200 and all(o["run_id"] in template.text for o in orders.values())
 
     amended_run, other_run = orders["p0-v2"]["run_id"], orders["p1"]["run_id"]
     entered = await client.post(f"/campaigns/c1/bench/runs/{amended_run}", data={
         "csrf": csrf, "growth": "0.42", "objective": "3.3", "fluxes": "PGI=4.2, PFK=7.1±0.3"})
     assert entered.status_code == 303 and "recorded" in entered.headers["location"]
+    negative = await client.post(f"/campaigns/c1/bench/runs/{other_run}", data={"csrf": csrf, "growth": "-0.1"})
+    assert f"run+{other_run}%3A+growth%3A+-0.1+is+negative" in negative.headers["location"]
     wrong = "run_id,growth,product:EX_succ_e\nrun-nope,0.4,1.0\n"
     refused = await client.post("/campaigns/c1/bench/upload", data={"csrf": csrf},
                                 files={"file": ("m.csv", wrong.encode(), "text/csv")})

@@ -82,3 +82,16 @@ def test_dashboard_series_and_pngs() -> None:
     for render in charts.CHARTS.values():
         assert render(data).startswith(b"\x89PNG")
         assert render(charts.DashboardData(target="EX_succ_e")).startswith(b"\x89PNG")
+
+
+def test_plate_map_template_round_trips_through_the_upload() -> None:
+    spec = campaign_spec("c1")
+    orders = [_order(f"run-{i}") for i in range(13)]
+    orders[1]["design"] = Design(knockouts=["b2297"], expression={"b3956": 2.0}).model_dump(mode="json")
+    text = bench.csv_template(spec, orders)
+    lines = text.splitlines()
+    assert lines[0] == "run_id,plate_id,well,ko,expr:b3956,growth,sd:growth,product:EX_succ_e,sd:product:EX_succ_e"
+    assert lines[1].startswith("run-0,plate1,A1,b1380,") and lines[13].startswith("run-12,plate1,B1,")
+    filled = "\n".join([lines[0], lines[2].replace(",,,,", ",0.5,0.01,2.5,0.1")]) + "\n"
+    (m,) = bench.csv_bench_measurements(filled, spec, {o["run_id"]: o for o in orders})  # type: ignore[misc]
+    assert m.run_id == "run-1" and m.readout("EX_succ_e") == 2.5 and m.well == "A2"
