@@ -1,4 +1,4 @@
-"""`fluxlab campaign start|pause|resume|stop|status|list|run`."""
+"""`fluxlab campaign init|start|pause|resume|stop|status|list|run`."""
 
 from __future__ import annotations
 
@@ -40,6 +40,22 @@ async def _with_bus(settings: Settings, fn: Any) -> Any:
         return await fn(CampaignClient(bus))
     finally:
         await bus.close()
+
+
+@app.command()
+def init(
+    spec_file: Annotated[Path, typer.Argument(help="Where to write the starter spec (.toml).")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter spec (every field explained in docs/campaign-spec.md)."""
+    from schemas.specdoc import starter_spec
+
+    if spec_file.suffix != ".toml":
+        raise UserError(f"spec: '{spec_file}' must end in .toml")
+    if spec_file.exists() and not force:
+        raise UserError(f"spec: '{spec_file}' exists (use --force to overwrite)")
+    spec_file.write_text(starter_spec())
+    console.print(f"wrote {spec_file}; edit it, then `fluxlab campaign start {spec_file}`")
 
 
 @app.command()

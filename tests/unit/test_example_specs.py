@@ -85,3 +85,27 @@ def test_unknown_objective_target_is_caught_at_spec_load(tmp_path: Path, old: st
     bad.write_text((EXAMPLES / "succinate_core.toml").read_text().replace(old, new, 1))
     with pytest.raises(SpecFileError, match=field):
         load_spec(bad)
+
+
+def test_starter_spec_loads_and_the_reference_covers_every_field(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from schemas.export import drift
+    from schemas.specdoc import NESTED, SECTIONS
+    from services.cli.campaign import app
+
+    path = tmp_path / "mine.toml"
+    result = CliRunner().invoke(app, ["init", str(path)])
+    assert result.exit_code == 0, result.output
+    spec = load_spec(path)
+    assert spec.search_space.knockout_candidates == ["b1380", "b1241", "b2297", "b0903"]  # names became ids
+    assert "# Highest fold change" in path.read_text()
+    again = CliRunner().invoke(app, ["init", str(path)])
+    assert again.exit_code != 0 and "exists" in str(again.exception)
+    reference = (Path(__file__).resolve().parents[2] / "docs" / "campaign-spec.md").read_text()
+    for prefix, model, _ in SECTIONS:
+        assert f"## `[{prefix}]`" in reference or not prefix
+        for name in model.model_fields:
+            assert f"`{name}`" in reference or name in NESTED, name
+    assert "[[search_space.medium]]" in reference and "mmol/gDW/h" in reference
+    assert not [p for p in drift() if p.name == "campaign-spec.md"]
