@@ -81,7 +81,7 @@ def _print_proposals(reply: ListReply) -> None:
     decisions = {r["proposal_id"]: r for r in reply.reviews}
     table = Table(title=f"{len(reply.proposals)} proposal(s)")
     for column in ("proposal", "round", "design", "predicted", "status", "decision"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # ids are folded, never cut: they are typed back
     for p in reply.proposals:
         predicted = ", ".join(f"{k} {_prediction(v)}" for k, v in (p.get("predicted") or {}).items())
         decision = decisions.get(p["id"])
