@@ -44,3 +44,26 @@ def test_report_names_genes_gives_units_and_warns_when_the_best_barely_grows(tmp
 def test_report_shows_qc_flags_when_there_are_some(tmp_path: Path) -> None:
     text, full = _report(tmp_path, [_measurement(0, 0.61, 3.2, ["no_growth"]), _measurement(1, 0.6, 7.1)])
     assert "QC flags" in text and "no_growth" in text and full["warnings"] == []
+
+
+def test_round_colours_are_discrete_with_whole_round_ticks(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from services.report import plots
+    from services.report.prospective import Pair
+
+    pairs = [Pair(round=r, predicted=float(r), sd=0.1, measured=float(r) + 0.2) for r in (1, 2, 2, 3, 5)]
+    captured: list[list[float]] = []
+    original = plt.Figure.colorbar
+
+    def spy(self: plt.Figure, mappable: object, **kwargs: object) -> object:
+        bar = original(self, mappable, **kwargs)  # type: ignore[arg-type]
+        captured.append([float(t) for t in bar.get_ticks()])
+        return bar
+
+    plt.Figure.colorbar = spy  # type: ignore[method-assign]
+    try:
+        plots.predicted_vs_measured(pairs, tmp_path / "p.png", "EX_succ_e")
+    finally:
+        plt.Figure.colorbar = original  # type: ignore[method-assign]
+    assert captured == [[1.0, 2.0, 3.0, 5.0]]
