@@ -14,6 +14,7 @@ from schemas.measurement import Measurement
 from schemas.model import ModelTrained, PredictReply, PredictRequest
 from schemas.proposal import Proposal, ReviewDecision
 from schemas.queries import CampaignList, CampaignQuery, RecordList
+from schemas.specdoc import reference
 from schemas.work import RunFailed, WorkOrder
 
 HERE = Path(__file__).parent
@@ -81,6 +82,7 @@ def render() -> dict[Path, str]:
     files = {HERE / "json" / f"{name}.json": json.dumps(schema, indent=2, sort_keys=True) + "\n"
              for name, schema in json_schemas().items()}
     files[HERE / "asyncapi.yaml"] = yaml.safe_dump(asyncapi(), sort_keys=False, width=110)
+    files[HERE.parent / "docs" / "campaign-spec.md"] = reference()
     return files
 
 

@@ -8,7 +8,9 @@ from schemas import (
     CampaignSpec,
     Design,
     ExecutorKind,
+    ExpressionParam,
     Measurement,
+    MediumParam,
     Objective,
     SearchSpace,
     Value,
@@ -20,7 +22,9 @@ def campaign_spec(campaign_id: str = "c1") -> CampaignSpec:
     """A small succinate campaign spec on E. coli core."""
     return CampaignSpec(
         id=campaign_id, name="test", objective=Objective(target="EX_succ_e"),
-        search_space=SearchSpace(knockout_candidates=["b1380", "b2297", "b0903"], max_knockouts=2),
+        search_space=SearchSpace(knockout_candidates=["b1380", "b2297", "b0903"], max_knockouts=2,
+                                 expression=[ExpressionParam(gene="b3956")],
+                                 medium=[MediumParam(exchange="EX_o2_e", max_uptake=20.0)]),
     )
 
 

@@ -1,4 +1,4 @@
-"""`fluxlab campaign start|pause|resume|stop|status|list|run`."""
+"""`fluxlab campaign init|start|pause|resume|stop|status|list|run`."""
 
 from __future__ import annotations
 
@@ -43,6 +43,22 @@ async def _with_bus(settings: Settings, fn: Any) -> Any:
 
 
 @app.command()
+def init(
+    spec_file: Annotated[Path, typer.Argument(help="Where to write the starter spec (.toml).")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented starter spec (every field explained in docs/campaign-spec.md)."""
+    from schemas.specdoc import starter_spec
+
+    if spec_file.suffix != ".toml":
+        raise UserError(f"spec: '{spec_file}' must end in .toml")
+    if spec_file.exists() and not force:
+        raise UserError(f"spec: '{spec_file}' exists (use --force to overwrite)")
+    spec_file.write_text(starter_spec())
+    console.print(f"wrote {spec_file}; edit it, then `fluxlab campaign start {spec_file}`")
+
+
+@app.command()
 def start(spec_file: SpecArg, data_dir: DataDir = None, nats_url: NatsUrl = None, namespace: Namespace = None,
           config: Config = None) -> None:
     """Create and start a campaign on the running stack; prints its id."""
@@ -69,11 +85,14 @@ app.command("stop")(_lifecycle(CampaignEventKind.STOPPED))
 
 
 @app.command()
-def status(campaign_id: IdArg, data_dir: DataDir = None, nats_url: NatsUrl = None, namespace: Namespace = None,
+def status(campaign_id: Annotated[str | None, typer.Argument(help="Campaign id (default: the only one).")] = None,
+           data_dir: DataDir = None, nats_url: NatsUrl = None, namespace: Namespace = None,
            config: Config = None, json_out: Json = False) -> None:
-    """Counts and best-so-far of one campaign."""
+    """Counts and best-so-far of one campaign (or of every campaign when there are several)."""
     settings = settings_from(data_dir, nats_url, None, namespace, config)
     summaries = asyncio.run(_with_bus(settings, lambda c: c.summaries(campaign_id)))
+    if campaign_id is None and not summaries:
+        raise UserError("campaign_id: no campaigns yet (start one with `fluxlab campaign start SPEC`)")
     _print_summaries(summaries, json_out)
 
 
@@ -85,17 +104,29 @@ def list_campaigns(data_dir: DataDir = None, nats_url: NatsUrl = None, namespace
     _print_summaries(asyncio.run(_with_bus(settings, lambda c: c.summaries(None))), json_out)
 
 
+SUMMARY_COLUMNS = {"campaign_id": "campaign", "name": "name", "status": "status", "n_measurements": "meas.",
+                   "n_pending_review": "pend.", "n_failed": "fail.", "n_models": "models", "best_value": "best"}
+"""Summary field -> column header (the table fits 80 columns; --json has every field)."""
+
+
+def readable(value: Any) -> str:
+    """A table cell: 4 significant digits, a dash for nothing."""
+    if value is None or value == "":
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
 def _print_summaries(summaries: list[dict[str, Any]], json_out: bool) -> None:
     if json_out:
         print(json.dumps(summaries))
         return
     table = Table()
-    columns = ["campaign_id", "name", "status", "n_proposals", "n_pending_review", "n_measurements", "n_failed",
-               "n_rejected", "n_models", "best_value"]
-    for column in columns:
-        table.add_column(column)
+    for key, header in SUMMARY_COLUMNS.items():
+        table.add_column(header, overflow="fold", min_width=8 if key in ("campaign_id", "name") else None)
     for s in summaries:
-        table.add_row(*(str(s.get(c, "")) for c in columns))
+        table.add_row(*(readable(s.get(c)) for c in SUMMARY_COLUMNS))
     Console().print(table)
 
 
@@ -106,7 +137,7 @@ def run(spec_file: SpecArg, data_dir: DataDir = None, nats_url: NatsUrl = None, 
     """Run a campaign to completion (starting a stack if none runs) and print its JSON summary."""
     spec = read_spec(spec_file)
     settings = settings_from(data_dir, nats_url, None, namespace, config)
-    summary = run_campaign(spec, settings, timeout, progress=None if json_out else _progress_printer())
+    summary = run_campaign(spec, settings, timeout, progress=_progress_printer())  # stderr: --json stays clean
     if json_out:
         print(json.dumps(summary))
     else:
@@ -116,7 +147,7 @@ def run(spec_file: SpecArg, data_dir: DataDir = None, nats_url: NatsUrl = None, 
 
 def _progress_printer() -> ProgressFn:
     def show(done: int, total: int, best: float | None) -> None:
-        console.print(f"  {done}/{total} experiments, best so far {best}")
+        console.print(f"  {done}/{total} experiments, best so far {readable(best)}")
 
     return show
 

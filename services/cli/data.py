@@ -13,9 +13,10 @@ from schemas import Measurement
 from schemas.queries import CampaignQuery, RecordList
 from services.cli import UserError
 from services.cli.options import Config, DataDir, Namespace, NatsUrl, settings_from
+from services.runtime.campaigns import CampaignDirectory
 from services.runtime.settings import Settings
 from services.runtime.status import connect
-from services.tracker.csvio import CsvRowError, load_measurements, write_measurements
+from services.tracker.csvio import CsvRowError, check_measurements, load_measurements, write_measurements
 
 console = Console(stderr=True)
 schemas_app = typer.Typer(help="The wire contract.", no_args_is_help=True)
@@ -50,7 +51,8 @@ def import_measurements(
     campaign: Annotated[str, typer.Option("--campaign", help="Campaign id.")],
     data_dir: DataDir = None, nats_url: NatsUrl = None, namespace: Namespace = None, config: Config = None,
 ) -> None:
-    """Validate every row, then publish them all as Measurement events (nothing is published on any error)."""
+    """Validate every row against the campaign (ids, search space, organism model), then publish them all as
+    Measurement events; nothing is published on any error."""
     if not file.is_file():
         raise UserError(f"file: '{file}' does not exist")
     try:
@@ -58,16 +60,27 @@ def import_measurements(
     except CsvRowError as exc:
         raise UserError(str(exc)) from None
     settings = settings_from(data_dir, nats_url, None, namespace, config)
-    acks = asyncio.run(_publish(settings, items))
+    acks = asyncio.run(_publish(settings, campaign, items))
     new = sum(1 for a in acks if not a.duplicate)
     console.print(f"imported {new} measurement(s) into campaign {campaign} ({len(acks) - new} already present)")
 
 
-async def _publish(settings: Settings, items: list[Measurement]) -> list:  # type: ignore[type-arg]
+async def _publish(settings: Settings, campaign: str, items: list[Measurement]) -> list:  # type: ignore[type-arg]
     bus = await connect(settings, "fluxlab-import", ensure=True)
     try:
-        subject = bus.subjects.event("measurement", items[0].campaign_id)
-        return await bus.publish_many([(subject, m) for m in items])
+        directory = CampaignDirectory(bus)
+        await directory.start()
+        state = directory.campaigns.get(campaign)
+        await directory.stop()
+        if state is None:
+            known = ", ".join(sorted(directory.campaigns)) or "none"
+            raise UserError(f"campaign: unknown campaign '{campaign}' (known: {known}); nothing imported")
+        try:
+            checked = await asyncio.to_thread(check_measurements, items, state.spec)
+        except CsvRowError as exc:
+            raise UserError(f"{exc}; nothing imported") from None
+        subject = bus.subjects.event("measurement", campaign)
+        return await bus.publish_many([(subject, m) for m in checked])
     finally:
         await bus.close()
 

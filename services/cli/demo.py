@@ -40,6 +40,7 @@ def demo(
     review: Annotated[str, typer.Option(help="auto, or human (approve on the web page).")] = "auto",
     http_port: Annotated[int, typer.Option(help="Review page port.")] = 8700,
     json_out: Annotated[bool, typer.Option("--json", help="Print only the summary JSON.")] = False,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="The stack's data (default OUT/stack).")] = None,
 ) -> None:
     """Run a simulated closed-loop campaign (succinate in E. coli core) and write a report to OUT."""
     from simulators.examples import succinate_core_spec
@@ -54,7 +55,9 @@ def demo(
     truth: dict[str, Any] = {}
     oracle = threading.Thread(target=_ground_truth, args=(spec, truth), daemon=True)
     oracle.start()
-    settings = Settings(data_dir=out / "stack", http_port=http_port, grace_s=3.0)
+    settings = Settings(data_dir=data_dir or out / "stack", http_port=http_port, grace_s=3.0)
+    console.print(f"demo data in {settings.data_dir} (other commands reach this stack with "
+                  f"`--data-dir {settings.data_dir}`, e.g. `fluxlab review list --data-dir {settings.data_dir}`)")
     if review == "human":
         from services.cli.stack import announce_reviewer
 
@@ -80,7 +83,7 @@ def demo(
     true_text = "" if full.get("best_true_value") is None else f", true value {full['best_true_value']:.3f}"
     console.print(f"best reading {full['best_value']:.3f}{true_text}, true optimum {full['true_optimum']:.3f} "
                   f"({full['best_design_text']}); report: {out / 'report.html'}")
-    console.print(f"demo finished in {full['elapsed_s']} s")
+    console.print(f"demo finished in {full['elapsed_s']} s; its data stays in {settings.data_dir}")
 
 
 def _true_value_of_best(spec: CampaignSpec, full: dict[str, Any], truth: dict[str, Any]) -> dict[str, Any]:

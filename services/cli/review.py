@@ -72,17 +72,22 @@ def _prediction(p: dict[str, Any] | None) -> str:
     return f"{p['mean']:.4g} ± {p['sd']:.2g}" if p else "–"
 
 
+def _description(record: dict[str, Any]) -> str:
+    """The design with gene names (from the review service), else the ids."""
+    return str(record.get("description") or Design.model_validate(record["design"]).describe())
+
+
 def _print_proposals(reply: ListReply) -> None:
     decisions = {r["proposal_id"]: r for r in reply.reviews}
     table = Table(title=f"{len(reply.proposals)} proposal(s)")
     for column in ("proposal", "round", "design", "predicted", "status", "decision"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # ids are folded, never cut: they are typed back
     for p in reply.proposals:
         predicted = ", ".join(f"{k} {_prediction(v)}" for k, v in (p.get("predicted") or {}).items())
         decision = decisions.get(p["id"])
         said = f"{decision['action']} by {decision['reviewer']}" if decision else ""
-        table.add_row(p["id"], str(p["round"]), Design.model_validate(p["design"]).describe(), predicted,
-                      p["status"], said)
+        status = p["status"] + (f": {p['failure_reason']}" if p.get("failure_reason") else "")
+        table.add_row(p["id"], str(p["round"]), _description(p), predicted, status, said)
     console.print(table)
 
 
@@ -95,8 +100,6 @@ def list_(
     json_out: Json = False,
 ) -> None:
     """Proposals of a campaign (default: those pending review)."""
-    if not campaign:
-        raise UserError("campaign: required (--campaign)")
     settings = settings_from(data_dir, nats_url, None, namespace, config)
     reply = _call(settings, "list", ListRequest(campaign_id=campaign, status=None if status == "all" else status),
                   ListReply)
@@ -119,10 +122,11 @@ def show(
         print(reply.model_dump_json())
         return
     (record,) = reply.proposals
-    design = Design.model_validate(record["design"])
+    status = record["status"] + (f": {record['failure_reason']}" if record.get("failure_reason") else "")
     console.print(f"[bold]{record['id']}[/bold] (campaign {record['campaign_id']}, round {record['round']}, "
-                  f"version {record['version']}, strategy {record['strategy']}): [bold]{record['status']}[/bold]")
-    console.print(f"design: {design.describe()}")
+                  f"version {record['version']}, strategy {record['strategy']})")
+    console.print(f"status: [bold]{status}[/bold]")
+    console.print(f"design: {_description(record)}")
     for name, prediction in (record.get("predicted") or {}).items():
         console.print(f"  predicted {name}: {_prediction(prediction)}")
     for decision in reply.reviews:

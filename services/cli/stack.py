@@ -111,15 +111,26 @@ def status(
     console.print(f"NATS {report['nats_url']}  namespace [bold]{report['namespace']}[/bold]")
     _table("services", ["name", "id", "version"], report["services"])
     _table("streams", ["stream", "messages", "bytes"], report["streams"])
-    _table("consumers", ["stream", "consumer", "pending", "ack_pending", "redelivered"], report["consumers"])
+    durable = [c for c in report["consumers"] if c.get("durable", True)]
+    _table("consumers", ["stream", "consumer", "pending", "ack_pending", "redelivered"], durable)
+    replays = len(report["consumers"]) - len(durable)
+    if replays:
+        console.print(f"(and {replays} short-lived ordered consumer(s): services replaying the campaign events)")
     _table("campaigns", ["campaign_id", "status", "n_measurements", "n_pending_review", "best_value"],
            report["campaigns"])
+
+
+def readable(value: Any) -> str:
+    """A table cell: 4 significant digits, a dash for nothing."""
+    if value is None or value == "":
+        return "–"
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _table(title: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
     table = Table(title=title)
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(str(row.get(c, "")) for c in columns))
+        table.add_row(*(readable(row.get(c)) for c in columns))
     console.print(table)

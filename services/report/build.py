@@ -9,8 +9,9 @@ from typing import Any
 
 from schemas import CampaignSpec, Measurement, Sense
 from services.analysis.views import EffectsTable, effects_table
-from services.report import plots
+from services.report import envelope, plots
 from services.report.prospective import prospective_metrics, prospective_pairs
+from services.review.names import describe
 
 
 def measured_in_order(spec: CampaignSpec, measurements: list[Measurement]) -> list[float]:
@@ -37,19 +38,63 @@ def write_report(out: Path, spec: CampaignSpec, records: dict[str, list[dict[str
         "prospective": prospective_metrics(pairs, ref, threshold),
     }
     values = measured_in_order(spec, measurements)
-    plots.best_so_far(values, out / "best_so_far.png", true_optimum, reference, target,
+    plots.best_so_far(values, out / "best_so_far.png", true_optimum, reference,
+                      f"{target} ({envelope.unit_of(spec, target)})",
                       spec.objective.sense == Sense.MAXIMIZE)
     plots.predicted_vs_measured(pairs, out / "predicted_vs_measured.png", target)
     plots.model_metrics(records["models"], out / "model_metrics.png")
     effects = effects_table(spec, records["measurements"])
     full["batch_adjusted_effects"] = effects.lines or effects.unavailable
+    if not spec.is_function:
+        plots.production_envelope(spec, measurements, out / "production_envelope.png")
+    full["growth_floor_per_h"] = _floor(spec)
+    full["warnings"] = _warnings(spec, full, measurements)
     (out / "summary.json").write_text(json.dumps(full, indent=2) + "\n")
     (out / "report.html").write_text(_html(spec, full, measurements, effects))
     return full
 
 
+def _floor(spec: CampaignSpec) -> float | None:
+    """The growth floor in 1/h (None for function campaigns)."""
+    found = envelope.envelope_of(spec)
+    return found.floor if found is not None else None
+
+
+def _best(spec: CampaignSpec, measurements: list[Measurement]) -> Measurement | None:
+    scored = [m for m in measurements if m.readout(spec.objective.target) is not None]
+    if not scored:
+        return None
+    pick = max if spec.objective.sense == Sense.MAXIMIZE else min
+    return pick(scored, key=lambda m: m.readout(spec.objective.target) or 0.0)
+
+
+def _warnings(spec: CampaignSpec, full: dict[str, Any], measurements: list[Measurement]) -> list[str]:
+    """What a reader must not miss: the best design barely grows (at most 1.25 x the growth floor)."""
+    best, floor = _best(spec, measurements), full.get("growth_floor_per_h")
+    if best is None or floor is None or best.growth_rate is None:
+        return []
+    growth = best.growth_rate.value
+    if growth < floor:
+        return [f"the best design grows at {fmt(growth)} 1/h, below the growth floor of {fmt(floor)} 1/h: "
+                "it may not be buildable or stable in production"]
+    if growth <= 1.25 * floor:
+        return [f"the best design grows at {fmt(growth)} 1/h, close to the growth floor of {fmt(floor)} 1/h"]
+    return []
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """Numbers with `digits` significant digits; None as a dash; anything else as text."""
+    if value is None:
+        return "–"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.{digits}g}"
+
+
 def _row(cells: list[Any], tag: str = "td") -> str:
-    return "<tr>" + "".join(f"<{tag}>{html.escape(str(c))}</{tag}>" for c in cells) + "</tr>"
+    return "<tr>" + "".join(f"<{tag}>{html.escape(fmt(c))}</{tag}>" for c in cells) + "</tr>"
 
 
 def _effects_html(effects: EffectsTable) -> str:
@@ -64,37 +109,56 @@ def _effects_html(effects: EffectsTable) -> str:
 
 def _html(spec: CampaignSpec, s: dict[str, Any], measurements: list[Measurement], effects: EffectsTable) -> str:
     p = s["prospective"]
+    target = spec.objective.target
+    unit = envelope.unit_of(spec, target)
+    model = None if spec.is_function else spec.organism.model
+    best = _best(spec, measurements)
     facts = [
         ("campaign", f"{spec.name} ({spec.id})"),
-        ("objective", f"{spec.objective.sense.value} {spec.objective.target}"),
-        ("best measured value", s["best_value"]), ("best design", s.get("best_design_text")),
-        ("true optimum (noise-free simulated cell)", s["true_optimum"]),
-        ("fraction of optimum", s["best_fraction_of_optimum"]), ("wild-type value", s["reference_value"]),
-        ("improvement over wild type", s["improvement_over_reference"]),
+        ("objective", f"{spec.objective.sense.value} {target} ({unit})"),
+        ("growth floor", "–" if s.get("growth_floor_per_h") is None else
+         f"{fmt(s['growth_floor_per_h'])} 1/h ({fmt(100 * spec.objective.growth_floor, 3)} % of wild type)"),
+        (f"best measured value ({unit})", s["best_value"]),
+        ("best design", describe(best.design, model) if best else s.get("best_design_text")),
+        ("growth of the best design (1/h)", best.growth_rate.value if best and best.growth_rate else None),
+        (f"true optimum, noise-free simulated cell ({unit})", s["true_optimum"]),
+        ("fraction of optimum", s["best_fraction_of_optimum"]), (f"wild-type value ({unit})", s["reference_value"]),
+        (f"improvement over wild type ({unit})", s["improvement_over_reference"]),
         ("measurements / failed / rejected", f"{s['n_measurements']} / {s['n_failed']} / {s['n_rejected']}"),
         ("model versions", s["model_versions"]),
-        ("prospective R² / 95 % coverage", f"{p.get('r2')} / {p.get('coverage95')} (n = {p.get('n')})"),
-        ("'beats wild type' precision / recall / F1", f"{p.get('precision')} / {p.get('recall')} / {p.get('f1')}"),
+        ("prospective R² / 95 % interval coverage",
+         f"{fmt(p.get('r2'), 3)} / {fmt(p.get('coverage95'), 3)} (n = {fmt(p.get('n'))})"),
+        ("'beats wild type' precision / recall / F1",
+         f"{fmt(p.get('precision'), 3)} / {fmt(p.get('recall'), 3)} / {fmt(p.get('f1'), 3)}"),
     ]
     rows = "\n".join(_row([k, v]) for k, v in facts)
-    target = spec.objective.target
+    warnings = "".join(f'<p class="warning">Warning: {html.escape(w)}</p>' for w in s.get("warnings", []))
+    ordered = sorted(measurements, key=lambda m: m.measured_at)
+    with_qc = any(m.qc_flags for m in ordered)
+    header = ["run", "design", f"{target} ({unit})", "growth (1/h)", "batch"] + (["QC flags"] if with_qc else [])
     measured = "\n".join(
-        _row([m.run_id, m.design.describe(), m.readout(target), m.growth_rate.value if m.growth_rate else "",
-              m.batch_id, ", ".join(m.qc_flags)])
-        for m in sorted(measurements, key=lambda m: m.measured_at))
+        _row([m.run_id, describe(m.design, model), m.readout(target), m.growth_rate.value if m.growth_rate else None,
+              m.batch_id] + ([", ".join(m.qc_flags)] if with_qc else []))
+        for m in ordered)
+    envelope_img = ("" if spec.is_function else '<h2>Production envelope</h2><img src="production_envelope.png" '
+                    'alt="production envelope: growth vs product flux">')
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>fluxlab report: {html.escape(spec.name)}</title>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:3px 8px;font-size:90%}}img{{max-width:100%;margin:1em 0}}</style></head>
+td,th{{border:1px solid #ccc;padding:3px 8px;font-size:90%}}img{{max-width:100%;margin:1em 0}}
+.warning{{background:#fff3cd;border:1px solid #e0c060;padding:.5em .8em}}</style></head>
 <body><h1>fluxlab campaign report</h1>
+{warnings}
 <table>{rows}</table>
+{envelope_img}
 <h2>Best so far</h2><img src="best_so_far.png" alt="best so far">
-<h2>Predicted (before the experiment) vs measured</h2><img src="predicted_vs_measured.png" alt="predicted vs measured">
+<h2>Predicted (before the experiment, ± 1.96 sd = 95 % interval) vs measured</h2>
+<img src="predicted_vs_measured.png" alt="predicted vs measured">
 <h2>Model metrics by version</h2><img src="model_metrics.png" alt="model metrics">
 <h2>Batch-adjusted effects (Mantel–Haenszel, by batch)</h2>
 {_effects_html(effects)}
 <h2>Every measurement</h2>
-<table>{_row(["run", "design", target, "growth (1/h)", "batch", "QC"], "th")}
+<table>{_row(header, "th")}
 {measured}</table>
 </body></html>
 """

@@ -11,7 +11,18 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from schemas import CampaignSpec, Measurement
+from services.report import envelope
 from services.report.prospective import Pair
+
+
+def production_envelope(spec: CampaignSpec, measurements: list[Measurement], path: Path) -> None:
+    """Growth vs product flux: the organism model's envelope, the measured designs and the growth floor."""
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    envelope.draw(ax, spec, envelope.envelope_of(spec), envelope.measured_points(spec, measurements))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def best_so_far(values: list[float], path: Path, true_optimum: float | None, reference: float | None,
@@ -46,8 +57,11 @@ def predicted_vs_measured(pairs: list[Pair], path: Path, target: str) -> None:
         y = np.array([p.measured for p in pairs])
         rounds = np.array([p.round for p in pairs])
         ax.errorbar(mu, y, xerr=1.959964 * sd, fmt="none", ecolor="0.75", lw=0.8)
-        points = ax.scatter(mu, y, c=rounds, cmap="viridis", s=20, zorder=3)
-        fig.colorbar(points, ax=ax, label="round")
+        levels = np.unique(rounds)  # one colour per round, ticks on whole rounds only
+        cmap = plt.get_cmap("viridis", len(levels))
+        norm = matplotlib.colors.BoundaryNorm(np.append(levels - 0.5, levels[-1] + 0.5), cmap.N)
+        points = ax.scatter(mu, y, c=rounds, cmap=cmap, norm=norm, s=20, zorder=3)
+        fig.colorbar(points, ax=ax, label="round", ticks=levels)
         lo, hi = float(min(mu.min(), y.min())), float(max(mu.max(), y.max()))
         pad = 0.05 * (hi - lo or 1.0)
         ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], "k--", lw=1, label="y = x")

@@ -23,20 +23,26 @@ class DashboardData:
     """(predicted mean, predicted sd, measured) per measured run that had a prediction."""
     model_versions: list[int] = field(default_factory=list)
     model_metrics: dict[str, list[float]] = field(default_factory=dict)
+    spec: CampaignSpec | None = None
+    growth_and_objective: list[tuple[float, float]] = field(default_factory=list)
+    """(growth 1/h, objective) per measured run: the production envelope's points."""
 
 
 def dashboard_data(spec: CampaignSpec, measurements: list[dict[str, Any]], work_orders: list[dict[str, Any]],
                    proposals: list[dict[str, Any]], models: list[dict[str, Any]]) -> DashboardData:
     """Best-so-far, predicted vs measured and model metrics from the tracker's records."""
     target = spec.objective.target
-    data = DashboardData(target=target)
+    data = DashboardData(target=target, spec=spec)
     pick = max if spec.objective.sense == Sense.MAXIMIZE else min
     proposal_of_run = {o["run_id"]: o["proposal_id"] for o in work_orders}
     predictions = {p["id"]: (p.get("predicted") or {}).get(target) for p in proposals}
     for record in measurements:
-        value = Measurement.model_validate(record).readout(target)
+        measurement = Measurement.model_validate(record)
+        value = measurement.readout(target)
         if value is None:
             continue
+        if measurement.growth_rate is not None:
+            data.growth_and_objective.append((measurement.growth_rate.value, value))
         data.measured.append(value)
         data.best_so_far.append(value if not data.best_so_far else pick(data.best_so_far[-1], value))
         prediction = predictions.get(proposal_of_run.get(record["run_id"], ""))
@@ -81,7 +87,9 @@ def best_so_far_png(data: DashboardData) -> bytes:
         ax.plot(x, data.measured, "o", alpha=0.5, label="measured")
         ax.step(x, data.best_so_far, where="post", color="C3", label="best so far")
         ax.set_xlabel("experiment")
-        ax.set_ylabel(data.target)
+        unit = "1/h" if data.target == "growth" else (
+            "assay units" if data.spec is None or data.spec.is_function else "mmol/gDW/h")
+        ax.set_ylabel(f"{data.target} ({unit})")
         ax.legend(loc="best")
     ax.set_title("Best so far")
     return _png(fig)
@@ -120,4 +128,17 @@ def model_metrics_png(data: DashboardData) -> bytes:
     return _png(fig)
 
 
-CHARTS = {"best": best_so_far_png, "parity": predicted_vs_measured_png, "metrics": model_metrics_png}
+def envelope_png(data: DashboardData) -> bytes:
+    """Growth vs objective: the organism model's production envelope, measured designs, the growth floor."""
+    from services.report import envelope
+
+    fig, ax = _axes(5.5, 3.6)
+    if data.spec is None or data.spec.is_function:
+        _empty(ax, "no production envelope for a black-box function")
+    else:
+        envelope.draw(ax, data.spec, envelope.envelope_of(data.spec), data.growth_and_objective)
+    return _png(fig)
+
+
+CHARTS = {"envelope": envelope_png, "best": best_so_far_png, "parity": predicted_vs_measured_png,
+          "metrics": model_metrics_png}

@@ -26,11 +26,13 @@ from schemas import (
 )
 from services.review import dispatch
 from services.review.auth import Reviewer, ReviewerBook
+from services.review.names import describe
 from services.review.policy import evaluate
 from services.review.tracker_client import TrackerClient
 from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
 from services.runtime.consumer import InvalidMessage
+from services.runtime.designcheck import DesignRefused, check_design
 
 
 class ReviewRefused(Exception):
@@ -68,13 +70,18 @@ class ReviewGate:
         if spec.review.mode == ReviewMode.HUMAN or proposal.strategy == "amended":
             return None  # a reviewer decides (an amended version was approved by its reviewer already)
         outcome = evaluate(proposal, spec)
+        approve, reason, meaning = outcome.approve, outcome.reason, outcome.meaning
+        problem = await buildable_problem(proposal.design, spec)
+        if approve and problem:
+            approve, reason = False, f"cannot be built: {problem}"
+            meaning = f"rejected {_named(proposal.design, spec)}: {reason}"
         decision = ReviewDecision(
             id=dispatch.decision_id(proposal.id), campaign_id=proposal.campaign_id, proposal_id=proposal.id,
-            action=ReviewAction.APPROVE if outcome.approve else ReviewAction.REJECT,
-            reviewer=f"policy:{spec.review.policy.value}", reason=outcome.reason, meaning=outcome.meaning,
+            action=ReviewAction.APPROVE if approve else ReviewAction.REJECT,
+            reviewer=f"policy:{spec.review.policy.value}", reason=reason, meaning=meaning,
         )
         await self.bus.publish_event(decision)
-        if outcome.approve:
+        if approve:
             await self.dispatch(proposal, spec)
         return decision
 
@@ -119,11 +126,28 @@ class ReviewGate:
             spec = await self.spec_of(proposal.campaign_id)
             if action == ReviewAction.AMEND:
                 assert design is not None
+                design = await _buildable(design, spec)
                 result = await self._amend(reviewer, proposal, spec, design, reason)
             else:
+                if action == ReviewAction.APPROVE:
+                    await _buildable(proposal.design, spec)
                 result = await self._approve_or_reject(reviewer, action, proposal, spec, reason)
             self._decided.add(proposal_id)
             return result
+
+    def is_decided(self, proposal_id: str) -> bool:
+        """Whether this gate decided the proposal (the tracker may not have recorded it yet)."""
+        return proposal_id in self._decided
+
+    async def wait_recorded(self, campaign_id: str, proposal_id: str, timeout_s: float = 3.0) -> bool:
+        """Wait until the tracker no longer lists the proposal as pending (so a reloaded page is not stale)."""
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while asyncio.get_running_loop().time() < deadline:
+            records = await self.tracker.proposals(campaign_id)
+            if any(r["id"] == proposal_id and r["status"] != "pending" for r in records):
+                return True
+            await asyncio.sleep(0.05)
+        return False
 
     async def _publish_decision(self, decision: ReviewDecision) -> ReviewDecision:
         ack = await self.bus.publish_event(decision)
@@ -136,10 +160,10 @@ class ReviewGate:
                                  spec: CampaignSpec, reason: str) -> dict[str, Any]:
         order = dispatch.work_order_for(proposal, spec)
         if action == ReviewAction.APPROVE:
-            meaning = (f"{reviewer.display} approved building and measuring {proposal.design.describe()} "
+            meaning = (f"{reviewer.display} approved building and measuring {_named(proposal.design, spec)} "
                        f"({_destination(order)}, run {order.run_id})")
         else:
-            meaning = f"{reviewer.display} rejected {proposal.design.describe()}: it will not be built"
+            meaning = f"{reviewer.display} rejected {_named(proposal.design, spec)}: it will not be built"
         decision = await self._publish_decision(ReviewDecision(
             id=dispatch.decision_id(proposal.id), campaign_id=proposal.campaign_id, proposal_id=proposal.id,
             action=action, reviewer=reviewer.display, reason=reason.strip(), meaning=meaning,
@@ -157,7 +181,7 @@ class ReviewGate:
         amend = await self._publish_decision(ReviewDecision(
             id=dispatch.decision_id(original.id), campaign_id=original.campaign_id, proposal_id=original.id,
             action=ReviewAction.AMEND, reviewer=reviewer.display, reason=reason.strip(), amended_design=design,
-            meaning=(f"{reviewer.display} replaced {original.design.describe()} by {design.describe()} "
+            meaning=(f"{reviewer.display} replaced {_named(original.design, spec)} by {_named(design, spec)} "
                      f"(proposal version {amended.version}, {amended.id})"),
         ))
         await self.bus.publish_event(amended)
@@ -165,6 +189,28 @@ class ReviewGate:
                                                  reason or "amended by the reviewer")
         return {"decision": amend.model_dump(mode="json"), "amended_proposal": amended.model_dump(mode="json"),
                 "approval": approved["decision"], "work_order": approved["work_order"]}
+
+
+async def buildable_problem(design: Design, spec: CampaignSpec) -> str | None:
+    """'field: reason' when the design cannot be built in the campaign (search space, organism model)."""
+    try:
+        await asyncio.to_thread(check_design, design, spec)
+    except DesignRefused as exc:
+        return str(exc)
+    return None
+
+
+async def _buildable(design: Design, spec: CampaignSpec) -> Design:
+    """The design with gene names resolved, or ReviewRefused naming the design field at fault."""
+    try:
+        return await asyncio.to_thread(check_design, design, spec)
+    except DesignRefused as exc:
+        raise ReviewRefused(f"design.{exc.field}", exc.reason) from None
+
+
+def _named(design: Design, spec: CampaignSpec) -> str:
+    """The design with gene names ('ΔldhA (b1380)')."""
+    return describe(design, None if spec.is_function else spec.organism.model)
 
 
 def _destination(order: WorkOrder) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
+from schemas import Design
+
 log = logging.getLogger(__name__)
 
 
@@ -28,3 +30,28 @@ def label(identifier: str, model: str | None) -> str:
         return identifier
     name = _names(model).get(identifier)
     return f"{name} ({identifier})" if name else identifier
+
+
+def gene(identifier: str, model: str | None) -> str:
+    """'sdhA (b0723)' for genes only (reactions keep their id: their names are long)."""
+    if not model:
+        return identifier
+    from services.runtime.organism import load_organism
+
+    name = _names(model).get(identifier)
+    try:
+        is_gene = identifier in load_organism(model).gene_ids
+    except Exception:  # an unreadable model only costs the names
+        is_gene = False
+    return f"{name} ({identifier})" if name and is_gene else identifier
+
+
+def describe(design: Design, model: str | None) -> str:
+    """Design.describe() with gene names: 'ΔsdhA (b0723) ΔldhA (b1380), ppc (b3956)×2'."""
+    parts: list[str] = []
+    if design.knockouts:
+        parts.append(" ".join("Δ" + gene(k, model) for k in design.knockouts))
+    parts += [f"{gene(g, model)}×{v:.2g}" for g, v in sorted(design.expression.items()) if abs(v - 1.0) > 1e-9]
+    parts += [f"{r}≤{v:.3g} mmol/gDW/h" for r, v in sorted(design.medium.items())]
+    parts += [f"{n}={v:.4g}" for n, v in sorted(design.parameters.items())]
+    return ", ".join(parts) if parts else "wild type"

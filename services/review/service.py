@@ -11,7 +11,7 @@ from typing import Any
 import uvicorn
 from pydantic import BaseModel
 
-from schemas import Proposal, ReviewAction
+from schemas import Design, Proposal, ReviewAction
 from services.review.auth import ReviewerBook, SessionSigner
 from services.review.gate import ReviewGate, ReviewRefused
 from services.review.models import (
@@ -23,10 +23,11 @@ from services.review.models import (
     ListRequest,
     RejectRequest,
 )
+from services.review.names import describe
 from services.review.settings import REVIEW_URL_FILE, ReviewSettings
 from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
-from services.runtime.consumer import ConsumerSpec, Envelope, subject_parser
+from services.runtime.consumer import ConsumerSpec, Envelope, InvalidMessage, subject_parser
 from services.runtime.service import RpcError, Service
 from services.runtime.settings import Settings
 
@@ -129,13 +130,28 @@ class ReviewService(Service):
             elif request.campaign_id:
                 campaign_id = request.campaign_id
                 records = await self.gate.tracker.proposals(campaign_id, request.status)
+            elif len(self.gate.campaigns.campaigns) == 1:  # one campaign: no need to name it
+                (campaign_id,) = self.gate.campaigns.campaigns
+                records = await self.gate.tracker.proposals(campaign_id, request.status)
             else:
-                raise RpcError("campaign_id", "give a campaign id or a proposal id")
+                known = ", ".join(sorted(self.gate.campaigns.campaigns)) or "none yet"
+                raise RpcError("campaign_id", f"give a campaign id or a proposal id (campaigns: {known})")
         except ReviewRefused as exc:
             raise RpcError(exc.field, exc.reason) from None
         ids = {r["id"] for r in records}
         reviews = [r for r in await self.gate.tracker.reviews(campaign_id) if r["proposal_id"] in ids]
-        return ListReply(proposals=records, reviews=reviews)
+        return ListReply(proposals=await self._with_names(campaign_id, records), reviews=reviews)
+
+    async def _with_names(self, campaign_id: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each record with `description`: its design with gene names ('ΔldhA (b1380)')."""
+        assert self.gate is not None
+        try:
+            spec = await self.gate.spec_of(campaign_id)
+        except InvalidMessage:
+            return records
+        model = None if spec.is_function else spec.organism.model
+        return [{**r, "description": await asyncio.to_thread(describe, Design.model_validate(r["design"]), model)}
+                for r in records]
 
     async def _decide(self, request: DecisionRequest, action: ReviewAction, **extra: Any) -> BaseModel:
         assert self.gate is not None

@@ -17,12 +17,13 @@ from services.review import bench, charts
 from services.review.auth import Reviewer, SessionSigner
 from services.review.forms import DesignInputError, design_form_values, design_from_form
 from services.review.gate import ReviewGate, ReviewRefused
-from services.review.names import label
+from services.review.names import describe, label
 from services.runtime.consumer import InvalidMessage
 
 SESSION_COOKIE = "fluxlab_session"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.globals["label"] = label
+TEMPLATES.env.globals["describe"] = describe
 
 
 class _LoginRequired(Exception):
@@ -97,9 +98,14 @@ def _add_login_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> 
 def _proposal_view(record: dict[str, Any], spec: CampaignSpec) -> dict[str, Any]:
     design = Design.model_validate(record["design"])
     predicted = record.get("predicted") or {}
-    return {**record, "design_obj": design, "description": design.describe(),
+    return {**record, "design_obj": design, "description": describe(design, _model_of(spec)),
             "objective": predicted.get(spec.objective.target), "growth": predicted.get("growth"),
             "other_predictions": {k: v for k, v in predicted.items() if k not in (spec.objective.target, "growth")}}
+
+
+def _model_of(spec: CampaignSpec) -> str | None:
+    """The organism model whose names label the campaign's genes (None for function campaigns)."""
+    return None if spec.is_function else spec.organism.model
 
 
 async def _campaign_context(gate: ReviewGate, campaign_id: str) -> dict[str, Any]:
@@ -109,6 +115,9 @@ async def _campaign_context(gate: ReviewGate, campaign_id: str) -> dict[str, Any
         raise HTTPException(status_code=404, detail=f"unknown campaign '{campaign_id}'") from None
     proposals, reviews = await asyncio.gather(gate.tracker.proposals(campaign_id), gate.tracker.reviews(campaign_id))
     views = [_proposal_view(p, spec) for p in proposals]
+    for view in views:  # decided here a moment ago, not recorded by the tracker yet: never offer its buttons again
+        if view["status"] == "pending" and gate.is_decided(view["id"]):
+            view["status"] = "decided (being recorded)"
     decisions = {r["proposal_id"]: r for r in reviews}
     return {"spec": spec, "campaign_id": campaign_id,
             "pending": [v for v in views if v["status"] == "pending"],
@@ -145,13 +154,18 @@ def _add_campaign_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) 
             await gate.decide(reviewer, ReviewAction(verb), proposal_id, reason=reason, campaign_id=campaign_id,
                               design=design)
         except (ReviewRefused, DesignInputError) as exc:
-            target = f"{page}/proposals/{quote(proposal_id)}/amend" if verb == "amend" else page
-            return _back(target, error=str(exc))
+            if verb != "amend":
+                return _back(page, error=str(exc))
+            typed = {"knockouts": knockouts, "expression": expression, "medium": medium, "parameters": parameters}
+            return _back(f"{page}/proposals/{quote(proposal_id)}/amend", error=str(exc), **typed)
+        await gate.wait_recorded(campaign_id, proposal_id)
         past = {"approve": "approved", "reject": "rejected", "amend": "amended"}[verb]
         return _back(page, msg=f"proposal {proposal_id} {past}")
 
     @app.get("/campaigns/{campaign_id}/proposals/{proposal_id}/amend", response_class=HTMLResponse)
-    async def amend_form(request: Request, campaign_id: str, proposal_id: str, error: str = "") -> Response:
+    async def amend_form(request: Request, campaign_id: str, proposal_id: str, error: str = "",
+                         knockouts: str | None = None, expression: str | None = None, medium: str | None = None,
+                         parameters: str | None = None) -> Response:
         reviewer, csrf = _session(request, gate, signer)
         context = await _campaign_context(gate, campaign_id)
         found = [p for p in context["pending"] if p["id"] == proposal_id]
@@ -159,8 +173,17 @@ def _add_campaign_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) 
             return _back(f"/campaigns/{quote(campaign_id)}", error=f"proposal {proposal_id} is not pending")
         return TEMPLATES.TemplateResponse(request, "amend.html", {
             "reviewer": reviewer, "csrf": csrf, "spec": context["spec"], "campaign_id": campaign_id,
-            "proposal": found[0], "form": design_form_values(found[0]["design_obj"]), "error": error,
-        })
+            "proposal": found[0], "error": error, "form": _typed_or_proposed(
+                found[0]["design_obj"], knockouts=knockouts, expression=expression, medium=medium,
+                parameters=parameters),
+        }, status_code=400 if error else 200)
+
+
+def _typed_or_proposed(design: Design, **typed: str | None) -> dict[str, str]:
+    """The amend form's fields: what the reviewer typed (after a refusal), else the proposed design."""
+    if any(v is not None for v in typed.values()):
+        return {k: v or "" for k, v in typed.items()}
+    return design_form_values(design)
 
 
 async def _open_bench_orders(gate: ReviewGate, campaign_id: str) -> dict[str, dict[str, Any]]:
@@ -174,11 +197,20 @@ def _add_bench_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> 
         reviewer, csrf = _session(request, gate, signer)
         spec = await _spec_or_404(gate, campaign_id)
         orders = await _open_bench_orders(gate, campaign_id)
-        views = [{**o, "description": Design.model_validate(o["design"]).describe()} for o in orders.values()]
+        views = [{**o, "description": describe(Design.model_validate(o["design"]), _model_of(spec))}
+                 for o in orders.values()]
         return TEMPLATES.TemplateResponse(request, "bench.html", {
             "reviewer": reviewer, "csrf": csrf, "spec": spec, "campaign_id": campaign_id, "orders": views,
             "msg": msg, "error": error,
         }, status_code=400 if error else 200)
+
+    @app.get("/campaigns/{campaign_id}/bench/template.csv")
+    async def bench_template(request: Request, campaign_id: str) -> Response:
+        _session(request, gate, signer)
+        spec = await _spec_or_404(gate, campaign_id)
+        orders = list((await _open_bench_orders(gate, campaign_id)).values())
+        return Response(bench.csv_template(spec, orders), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{campaign_id}-bench-plate-map.csv"'})
 
     @app.post("/campaigns/{campaign_id}/bench/runs/{run_id}")
     async def enter_measurement(request: Request, campaign_id: str, run_id: str, csrf: str = Form(""),
@@ -192,12 +224,12 @@ def _add_bench_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> 
         if order is None:
             return _back(page, error=f"run_id: '{run_id}' is not an open bench run of this campaign")
         try:
-            measurement = bench.bench_measurement(
-                order, spec, bench.parse_number(growth, "growth", required=False),
+            measurement = await asyncio.to_thread(
+                bench.bench_measurement, order, spec, bench.parse_number(growth, "growth", required=False),
                 bench.parse_number(objective, spec.objective.target, required=False), bench.parse_fluxes(fluxes), note,
             )
         except bench.BenchInputError as exc:
-            return _back(page, error=str(exc))
+            return _back(page, error=f"run {run_id}: {exc}")
         await gate.bus.publish_event(measurement)
         return _back(page, msg=f"measurement of {run_id} recorded")
 
@@ -207,10 +239,11 @@ def _add_bench_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> 
         _session(request, gate, signer)
         _check_csrf(request, signer, csrf)
         page = f"/campaigns/{quote(campaign_id)}/bench"
-        await _spec_or_404(gate, campaign_id)
+        spec = await _spec_or_404(gate, campaign_id)
         try:
             text = (await file.read(4 * 1024 * 1024)).decode("utf-8-sig")
-            items = bench.csv_bench_measurements(text, campaign_id, await _open_bench_orders(gate, campaign_id))
+            orders = await _open_bench_orders(gate, campaign_id)
+            items = await asyncio.to_thread(bench.csv_bench_measurements, text, spec, orders)
         except UnicodeDecodeError:
             return _back(page, error="file: not UTF-8 text")
         except bench.BenchInputError as exc:

@@ -54,12 +54,12 @@ def temporary_stack(settings: Settings, spec: CampaignSpec, wait_s: float = 90.0
 
 
 def wait_until_ready(settings: Settings, wait_s: float) -> None:
-    """Block until every service with endpoints answers $SRV.PING."""
+    """Block until every service answers $SRV.PING."""
     import asyncio
 
     from services.runtime.status import answering_services
 
-    wanted = {f"fluxlab-{name}" for name in service_names() if name in ("tracker", "predictor", "review")}
+    wanted = {f"fluxlab-{name}" for name in service_names()}
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         try:

@@ -64,6 +64,8 @@ class Service:
                 replicas=s.stream_replicas,
             )
         await self.setup()
+        if self.micro is None:  # no endpoints of its own: still answer $SRV.PING/INFO so `fluxlab status` lists it
+            await self.add_endpoints({})
         for consumer in self.consumers:
             await consumer.ensure()
             self.spawn(consumer.run())

@@ -37,22 +37,66 @@ def load_spec(path: Path) -> CampaignSpec:
     model = (data.get("organism") or {}).get("model")
     if isinstance(model, str) and model.endswith((".xml", ".sbml", ".json")) and not Path(model).is_absolute():
         data["organism"]["model"] = str((path.parent / model).resolve())
-    spec = CampaignSpec.model_validate(data)
+    spec = with_gene_ids(CampaignSpec.model_validate(data))
     problem = organism_problem(spec)
     if problem:
         raise SpecFileError(f"spec: {problem}")
     return spec
 
 
-def organism_problem(spec: CampaignSpec) -> str | None:
-    """'field: reason' for the first gene or exchange of a cell campaign's search space that its organism
-    model lacks (or a model that cannot be loaded); None when the spec fits its model."""
+def with_gene_ids(spec: CampaignSpec) -> CampaignSpec:
+    """The spec with gene names in its search space (`ldhA`) replaced by the model's ids (`b1380`)."""
     if not spec.search_space.is_cell:
-        return None
+        return spec
+    from services.runtime.designcheck import resolve_gene
     from services.runtime.organism import OrganismError, load_organism
 
     try:
-        load_organism(spec.organism.model).validate_search_space(spec.search_space)
+        organism = load_organism(spec.organism.model)
+    except OrganismError:
+        return spec  # organism_problem reports it
+    space = spec.search_space
+    resolved = space.model_copy(update={
+        "knockout_candidates": [resolve_gene(k, organism) for k in space.knockout_candidates],
+        "expression": [p.model_copy(update={"gene": resolve_gene(p.gene, organism)}) for p in space.expression],
+        "forbidden": [[resolve_gene(k, organism) for k in combo] for combo in space.forbidden],
+    })
+    return spec.model_copy(update={"search_space": resolved})
+
+
+def organism_problem(spec: CampaignSpec) -> str | None:
+    """'field: reason' for the first gene or exchange of a cell campaign's search space, or objective target,
+    that its organism model lacks (or a model that cannot be loaded); None when the spec fits its model."""
+    if spec.is_function:
+        return None
+    from services.runtime.designcheck import did_you_mean, gene_names
+    from services.runtime.organism import OrganismError, load_organism
+
+    try:
+        organism = load_organism(spec.organism.model)
     except OrganismError as exc:
         return str(exc)
+    try:
+        organism.validate_search_space(spec.search_space)
+    except OrganismError as exc:
+        token = _field_value(spec, exc.field)
+        choices = organism.exchange_ids if ".medium[" in exc.field else organism.gene_ids
+        return str(exc) + did_you_mean(token, choices, gene_names(organism))
+    for field in ("target", "second_target"):
+        target = getattr(spec.objective, field)
+        if target is not None and target != "growth" and not organism.has_reaction(target):
+            hint = did_you_mean(target, organism.reaction_ids)
+            return (f"objective.{field}: unknown readout '{target}': neither 'growth' nor a reaction of model "
+                    f"'{organism.name}'{hint}")
     return None
+
+
+def _field_value(spec: CampaignSpec, field: str) -> str:
+    """The id a `search_space....` field names (for the 'did you mean' hint)."""
+    space = spec.search_space
+    index = int(field.split("[")[1].split("]")[0])
+    if field.startswith("search_space.knockout_candidates"):
+        return space.knockout_candidates[index]
+    if field.startswith("search_space.expression"):
+        return space.expression[index].gene
+    return space.medium[index].exchange

@@ -52,7 +52,8 @@ async def collect_status(settings: Settings) -> dict[str, Any]:
                 continue
             streams.append({"stream": stream, "messages": info.state.messages, "bytes": info.state.bytes})
             for c in consumer_infos:
-                consumers.append({"stream": stream, "consumer": c.name, "pending": c.num_pending,
+                consumers.append({"stream": stream, "consumer": c.name, "durable": bool(c.config.durable_name),
+                                  "pending": c.num_pending,
                                   "ack_pending": c.num_ack_pending, "redelivered": c.num_redelivered})
         campaigns: list[dict[str, Any]] = []
         try:

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas import Design, Measurement, MeasurementSource, describe_validation_error
+from schemas import CampaignSpec, Design, Measurement, MeasurementSource, describe_validation_error
 
 _PLAIN = {"run_id", "ko", "growth", "batch_id", "plate_id", "well", "sd:growth"}
 _PREFIXES = ("expr:", "medium:", "param:", "flux:", "product:", "titer:", "value:", "omics.", "sd:")
@@ -71,6 +71,8 @@ def _row_to_payload(row: dict[str, str], n: int, campaign_id: str) -> dict[str, 
         sd = _number(sd_cell, n, f"sd:{column}") if sd_cell.strip() else 0.0
         prefix, _, name = column.partition(":")
         if column == "growth":
+            if value < 0:
+                raise CsvRowError(n, column, f"{value:g} is negative: a specific growth rate (1/h) is at least 0")
             payload["growth_rate"] = {"value": value, "sd": sd}
         elif prefix in ("expr", "medium", "param"):
             design[{"expr": "expression", "medium": "medium", "param": "parameters"}[prefix]][name] = value
@@ -121,6 +123,32 @@ def read_measurements(text: str, campaign_id: str) -> list[Measurement]:
     if not items:
         raise CsvRowError(1, "(file)", "no data rows")
     return items
+
+
+_DESIGN_COLUMNS = {"knockouts": "ko", "expression": "expr:", "medium": "medium:", "parameters": "param:"}
+
+
+def check_measurements(items: Sequence[Measurement], spec: CampaignSpec) -> list[Measurement]:
+    """Every row's design buildable in the campaign (gene names become ids) and every flux/product a reaction
+    of its organism model; CsvRowError names the first bad row and column, and nothing is returned then."""
+    from services.runtime.designcheck import DesignRefused, check_design, check_readouts
+
+    checked: list[Measurement] = []
+    for n, item in enumerate(items, start=1):
+        try:
+            design = check_design(item.design, spec)
+        except DesignRefused as exc:
+            table, _, name = exc.field.partition(".")
+            prefix = _DESIGN_COLUMNS.get(table.split("[")[0], "")
+            column = prefix if prefix in ("ko", "") else f"{prefix}{name}"
+            raise CsvRowError(n, column or "(design)", exc.reason) from None
+        for table, prefix in (("fluxes", "flux:"), ("products", "product:")):
+            try:
+                check_readouts(getattr(item, table), spec, table)
+            except DesignRefused as exc:
+                raise CsvRowError(n, prefix + exc.field.partition(".")[2], exc.reason) from None
+        checked.append(item.model_copy(update={"design": design}))
+    return checked
 
 
 def load_measurements(path: Path, campaign_id: str) -> list[Measurement]:

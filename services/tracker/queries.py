@@ -91,8 +91,18 @@ def proposals(repo: Repository, campaign_id: str, status: str | None = None) -> 
         query = select(ProposalRow).where(col(ProposalRow.campaign_id) == campaign_id)
         if status:
             query = query.where(col(ProposalRow.status) == status)
-        rows = s.scalars(query.order_by(col(ProposalRow.round), col(ProposalRow.created_at)))
-        return [_proposal_record(r) for r in rows]
+        rows = list(s.scalars(query.order_by(col(ProposalRow.round), col(ProposalRow.created_at))))
+        reasons = _failure_reasons(s, campaign_id) if any(r.status == "failed" for r in rows) else {}
+        return [{**_proposal_record(r), "failure_reason": reasons.get(r.id)} for r in rows]
+
+
+def _failure_reasons(session: Session, campaign_id: str) -> dict[str, str]:
+    """Proposal id -> why its run failed at the executor (the latest failure)."""
+    rows = session.execute(
+        select(col(WorkOrderRow.proposal_id), col(RunFailureRow.reason))
+        .join(RunFailureRow, col(RunFailureRow.run_id) == col(WorkOrderRow.run_id))
+        .where(col(WorkOrderRow.campaign_id) == campaign_id).order_by(col(RunFailureRow.failed_at)))
+    return {proposal_id: reason for proposal_id, reason in rows}
 
 
 def _proposal_record(r: ProposalRow) -> dict[str, Any]:

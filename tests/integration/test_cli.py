@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from factories import campaign_spec, created
+
+from schemas import Measurement
 from services.runtime.bus import Bus
 from services.runtime.nats_server import EmbeddedNats
 
@@ -35,6 +38,7 @@ async def test_bad_csv_row_is_reported_and_nothing_is_published(
     tmp_path: Path, nats_server: EmbeddedNats, namespace: str, bus: Bus
 ) -> None:
     env = {"FLUXLAB_NATS_URL": nats_server.url, "FLUXLAB_NAMESPACE": namespace}
+    await bus.publish_event(created(campaign_spec("c1")))
     bad = tmp_path / "bad.csv"
     bad.write_text("run_id,ko,growth,product:EX_succ_e\nr1,b1380,0.6,1.2\nr2,b0903,NaN,1.1\n")
     result = await asyncio.to_thread(fluxlab, "import", "measurements", str(bad), "--campaign", "c1", env=env)
@@ -42,7 +46,7 @@ async def test_bad_csv_row_is_reported_and_nothing_is_published(
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == ["error: row 2, column 'growth': must be a finite number (NaN and infinity are rejected)"]
     info = await bus.js.stream_info(bus.subjects.events_stream)
-    assert info.state.messages == 0
+    assert info.state.messages == 1  # the campaign's 'created' only
     good = tmp_path / "good.csv"
     good.write_text("run_id,ko,growth,product:EX_succ_e\nr1,b1380,0.6,1.2\nr2,b0903,0.5,1.1\n")
     result = await asyncio.to_thread(fluxlab, "import", "measurements", str(good), "--campaign", "c1", env=env)
@@ -50,7 +54,43 @@ async def test_bad_csv_row_is_reported_and_nothing_is_published(
     again = await asyncio.to_thread(fluxlab, "import", "measurements", str(good), "--campaign", "c1", env=env)
     assert "0 measurement(s)" in again.stderr and "2 already present" in again.stderr
     info = await bus.js.stream_info(bus.subjects.events_stream)
-    assert info.state.messages == 2
+    assert info.state.messages == 3
+
+
+async def test_import_refuses_what_the_campaign_cannot_hold_and_commits_nothing(
+    tmp_path: Path, nats_server: EmbeddedNats, namespace: str, bus: Bus
+) -> None:
+    env = {"FLUXLAB_NATS_URL": nats_server.url, "FLUXLAB_NAMESPACE": namespace}
+    await bus.publish_event(created(campaign_spec("c1")))
+    header = "run_id,ko,growth,product:EX_succ_e"
+    cases = {  # CSV body -> the one error line
+        "r1,b1380,0.6,1.2\nr2,b1380;b9999,0.5,1.1\n":
+            "row 2, column 'ko': unknown gene or reaction 'b9999' in model 'textbook'",
+        "r1,sdhA,0.6,1.2\n": "row 1, column 'ko': 'sdhA (b0723)' is not a knockout candidate of this campaign",
+        "r1,ldhX,0.6,1.2\n": "row 1, column 'ko': unknown gene or reaction 'ldhX' in model 'textbook'; "
+                               "did you mean b1380 (ldhA)?",
+        "r1,b1380,-0.1,1.2\n": "row 1, column 'growth': -0.1 is negative: a specific growth rate (1/h) is at least 0",
+    }
+    for body, message in cases.items():
+        bad = tmp_path / "bad.csv"
+        bad.write_text(f"{header}\n{body}")
+        result = await asyncio.to_thread(fluxlab, "import", "measurements", str(bad), "--campaign", "c1", env=env)
+        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+        assert message in result.stderr, result.stderr
+    flux = tmp_path / "flux.csv"
+    flux.write_text("run_id,ko,growth,flux:FOO\nr1,b1380,0.6,1.0\n")
+    result = await asyncio.to_thread(fluxlab, "import", "measurements", str(flux), "--campaign", "c1", env=env)
+    assert result.returncode == 2 and "row 1, column 'flux:FOO': unknown reaction 'FOO'" in result.stderr
+    good = tmp_path / "good.csv"
+    good.write_text(f"{header}\nr1,ldhA;pta,0.6,1.2\n")
+    typo = await asyncio.to_thread(fluxlab, "import", "measurements", str(good), "--campaign", "nonexistent", env=env)
+    assert typo.returncode == 2 and "unknown campaign 'nonexistent' (known: c1); nothing imported" in typo.stderr
+    info = await bus.js.stream_info(bus.subjects.events_stream)
+    assert info.state.messages == 1  # nothing but the campaign's 'created'
+    result = await asyncio.to_thread(fluxlab, "import", "measurements", str(good), "--campaign", "c1", env=env)
+    assert result.returncode == 0, result.stderr
+    msg = await bus.js.get_last_msg(bus.subjects.events_stream, bus.subjects.event("measurement", "c1"))
+    assert Measurement.model_validate_json(msg.data).design.knockouts == ["b1380", "b2297"]  # names became ids
 
 
 def test_missing_spec_file_is_one_line(tmp_path: Path) -> None:

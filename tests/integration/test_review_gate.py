@@ -286,3 +286,83 @@ async def test_cli_lists_approves_and_amends(stack: Stack, settings: Settings) -
     orders = {o.proposal_id: o for o in await work_queue(bus)}
     assert set(orders) == {"p-c6-0", "p-c6-1-v2"}
     assert orders["p-c6-1-v2"].design.key() == Design(knockouts=["b2297"], expression={"b3956": 3.0}).key()
+
+
+async def test_amend_that_cannot_be_built_is_refused_with_the_field_and_nothing_dispatched(stack: Stack) -> None:
+    bus = stack.bus
+    await bus.publish_event(created(spec_with("c7", ReviewMode.HUMAN)))
+    await bus.publish_event(proposal("c7", 0))
+    await stack.pending("c7", 1)
+    cases = {  # edited design -> field and words of the refusal
+        "b9999": (Design(knockouts=["b9999"]), "design.knockouts[0]", "unknown gene or reaction 'b9999'"),
+        "fold": (Design(knockouts=["b1380"], expression={"b3956": 9.0}), "design.expression.b3956", "0.25–4×"),
+        "not-candidate": (Design(knockouts=["b0723"]), "design.knockouts[0]", "sdhA (b0723)' is not a knockout"),
+        "typo": (Design(knockouts=["ldhX"]), "design.knockouts[0]", "did you mean b1380 (ldhA)?"),
+        "too-many": (Design(knockouts=["b1380", "b2297", "b0903"]), "design.knockouts", "at most 2"),
+    }
+    for name, (design, field, words) in cases.items():
+        with pytest.raises(RpcFailed) as refused:
+            await stack.rpc("amend", AmendRequest(credentials=ALICE, proposal_id="p-c7-0", design=design))
+        assert refused.value.detail.field == field, name
+        assert words in refused.value.detail.reason, (name, refused.value.detail.reason)
+    assert await work_queue(bus) == [] and await stack.tracker.reviews("c7") == []
+    assert [p["status"] for p in await stack.tracker.proposals("c7")] == ["pending"]
+
+    by_name = Design(knockouts=["ldhA", "pta"], expression={"ppc": 2.0})
+    reply = await stack.rpc("amend", AmendRequest(credentials=ALICE, proposal_id="p-c7-0", design=by_name))
+    assert reply.work_order["design"]["knockouts"] == ["b1380", "b2297"]
+    assert reply.work_order["design"]["expression"] == {"b3956": 2.0}
+
+
+async def test_auto_review_rejects_a_proposal_that_cannot_be_built(stack: Stack) -> None:
+    bus = stack.bus
+    await bus.publish_event(created(spec_with("c8", ReviewMode.AUTO)))
+    bad = proposal("c8", 0).model_copy(update={"design": Design(knockouts=["b1380"], expression={"b3956": 50.0})})
+    await bus.publish_event(bad)
+    (review,) = await wait_until(lambda: stack.tracker.reviews("c8"))
+    assert review["action"] == "reject" and "cannot be built: expression.b3956" in review["reason"]
+    assert await work_queue(bus) == []
+
+
+async def test_cli_amend_refuses_an_unknown_gene_and_list_show_give_failure_reasons(stack: Stack,
+                                                                                  settings: Settings) -> None:
+    from typer.testing import CliRunner
+
+    from schemas import RunFailed
+    from services.cli import UserError
+    from services.cli.review import app
+
+    bus = stack.bus
+    await bus.publish_event(created(spec_with("c9", ReviewMode.HUMAN)))
+    for i in range(2):
+        await bus.publish_event(proposal("c9", i))
+    await stack.pending("c9", 2)
+    where = ["--nats-url", settings.nats_url or "", "--namespace", settings.namespace]
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(app, [*args, *where], env={"FLUXLAB_REVIEWER_PASSWORD": ALICE.password})
+
+    refused = await asyncio.to_thread(run, "amend", "p-c9-0", "--user", "alice", "--ko", "b9999")
+    assert isinstance(refused.exception, UserError), refused.output
+    assert "design.knockouts[0]: unknown gene or reaction 'b9999'" in str(refused.exception)
+    assert await work_queue(bus) == []
+
+    approved = await asyncio.to_thread(run, "approve", "p-c9-1", "--user", "alice")
+    assert approved.exit_code == 0, approved.output
+    (order,) = await work_queue(bus)
+    await bus.publish_event(RunFailed(campaign_id="c9", run_id=order.run_id, reason="plate p3 contaminated"))
+
+    async def failed() -> bool:
+        return any(p["status"] == "failed" for p in await stack.tracker.proposals("c9"))
+    await wait_until(failed)
+    listed = await asyncio.to_thread(run, "list", "--campaign", "c9", "--status", "all")
+    assert listed.exit_code == 0 and "contaminated" in listed.output, listed.output
+    assert "ΔldhA" in listed.output and "(b1380)" in listed.output
+    assert max(len(line) for line in listed.output.splitlines()) <= 80
+    as_json = await asyncio.to_thread(run, "list", "--status", "all", "--json")  # one campaign: no --campaign
+    records = {p["id"]: p for p in json.loads(as_json.output)["proposals"]}
+    assert records["p-c9-1"]["failure_reason"] == "plate p3 contaminated"
+    assert records["p-c9-1"]["description"] == "ΔldhA (b1380), ppc (b3956)×2.5"
+    shown = await asyncio.to_thread(run, "show", "p-c9-1")
+    assert shown.exit_code == 0 and "failed: plate p3 contaminated" in shown.output, shown.output
+    assert "ΔldhA (b1380)" in shown.output

@@ -95,11 +95,16 @@ async def test_amend_then_bench_entry_and_csv_upload_then_dashboard(web: tuple[h
     orders = {o["proposal_id"]: o for o in await wait_until(two_orders)}
     bench = await client.get("/campaigns/c1/bench")
     assert all(o["run_id"] in bench.text for o in orders.values())
+    assert "ΔldhA (b1380)" in bench.text and "mmol/gDW/h" in bench.text
+    template = await client.get("/campaigns/c1/bench/template.csv")
+    assert template.status_code == 200 and all(o["run_id"] in template.text for o in orders.values())
 
     amended_run, other_run = orders["p0-v2"]["run_id"], orders["p1"]["run_id"]
     entered = await client.post(f"/campaigns/c1/bench/runs/{amended_run}", data={
         "csrf": csrf, "growth": "0.42", "objective": "3.3", "fluxes": "PGI=4.2, PFK=7.1±0.3"})
     assert entered.status_code == 303 and "recorded" in entered.headers["location"]
+    negative = await client.post(f"/campaigns/c1/bench/runs/{other_run}", data={"csrf": csrf, "growth": "-0.1"})
+    assert f"run+{other_run}%3A+growth%3A+-0.1+is+negative" in negative.headers["location"]
     wrong = "run_id,growth,product:EX_succ_e\nrun-nope,0.4,1.0\n"
     refused = await client.post("/campaigns/c1/bench/upload", data={"csrf": csrf},
                                 files={"file": ("m.csv", wrong.encode(), "text/csv")})
@@ -121,6 +126,28 @@ async def test_amend_then_bench_entry_and_csv_upload_then_dashboard(web: tuple[h
 
     dashboard = await client.get("/campaigns/c1/dashboard")
     assert dashboard.status_code == 200
-    for name in ("best", "parity", "metrics"):
+    assert 'charts/envelope.png' in dashboard.text
+    for name in ("envelope", "best", "parity", "metrics"):
         png = await client.get(f"/campaigns/c1/charts/{name}.png")
         assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+
+
+async def test_an_unbuildable_amendment_is_refused_on_the_page_and_a_decision_is_not_shown_as_pending(
+        web: tuple[httpx.AsyncClient, Any], bus: Bus) -> None:
+    client, tracker = web
+    csrf = await _login(client)
+    typed = {"csrf": csrf, "knockouts": "b0723 b1852 ldhA", "expression": "b3956=9", "medium": ""}
+    refused = await client.post("/campaigns/c1/proposals/p0/amend", data=typed, follow_redirects=True)
+    assert refused.status_code == 400
+    assert "not a knockout candidate of this campaign" in refused.text and "sdhA (b0723)" in refused.text
+    assert 'value="b0723 b1852 ldhA"' in refused.text  # what the reviewer typed is kept for correction
+    assert await tracker.work_orders("c1") == [] and await tracker.reviews("c1") == []
+
+    page = await client.post("/campaigns/c1/proposals/p0/amend", follow_redirects=True, data={
+        "csrf": csrf, "knockouts": "ldhA pta", "expression": "ppc=2", "medium": ""})
+    assert page.status_code == 200 and "proposal p0 amended" in page.text
+    pending = page.text.split("<h2>Decided")[0]
+    assert 'id="proposal-p0"' not in pending and "/proposals/p0/approve" not in pending
+    assert 'id="proposal-p1"' in pending and "ΔldhA (b1380)" in pending
+    (order,) = await tracker.work_orders("c1")
+    assert order["design"]["knockouts"] == ["b1380", "b2297"]

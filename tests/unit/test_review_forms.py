@@ -41,16 +41,30 @@ def test_bench_measurement_places_the_objective_readout() -> None:
         bench.parse_fluxes("PGI")
 
 
+def test_bench_form_refuses_negative_growth_and_unknown_fluxes() -> None:
+    spec = campaign_spec("c1")
+    with pytest.raises(bench.BenchInputError, match=r"growth: -0\.2 is negative"):
+        bench.bench_measurement(_order(), spec, -0.2, 1.0)
+    with pytest.raises(bench.BenchInputError, match=r"fluxes\.FOO: unknown reaction 'FOO' in model 'textbook'"):
+        bench.bench_measurement(_order(), spec, 0.4, 1.0, bench.parse_fluxes("FOO=1"))
+    with pytest.raises(bench.BenchInputError, match=r"fluxes\.PGX: unknown reaction 'PGX'.*did you mean"):
+        bench.bench_measurement(_order(), spec, 0.4, 1.0, bench.parse_fluxes("PGX=1"))
+    with pytest.raises(bench.BenchInputError, match=r"row 1 \(run run-1\), column flux:FOO: unknown reaction"):
+        bench.csv_bench_measurements("run_id,growth,flux:FOO\nrun-1,0.3,1\n", spec, {"run-1": _order()})
+    with pytest.raises(bench.BenchInputError, match=r"column growth: -0\.3 is negative"):
+        bench.csv_bench_measurements("run_id,growth\nrun-1,-0.3\n", spec, {"run-1": _order()})
+
+
 def test_csv_rows_must_quote_open_runs_with_matching_designs() -> None:
     orders = {"run-1": _order()}
-    (m,) = bench.csv_bench_measurements("run_id,growth\nrun-1,0.3\n", "c1", orders)
+    (m,) = bench.csv_bench_measurements("run_id,growth\nrun-1,0.3\n", campaign_spec("c1"), orders)
     assert m.design.knockouts == ["b1380"] and m.source == "bench"
     with pytest.raises(bench.BenchInputError, match="not an open bench run"):
-        bench.csv_bench_measurements("run_id,growth\nrun-2,0.3\n", "c1", orders)
+        bench.csv_bench_measurements("run_id,growth\nrun-2,0.3\n", campaign_spec("c1"), orders)
     with pytest.raises(bench.BenchInputError, match="does not match"):
-        bench.csv_bench_measurements("run_id,ko,growth\nrun-1,b2297,0.3\n", "c1", orders)
+        bench.csv_bench_measurements("run_id,ko,growth\nrun-1,b2297,0.3\n", campaign_spec("c1"), orders)
     with pytest.raises(bench.BenchInputError, match="column growth"):
-        bench.csv_bench_measurements("run_id,growth\nrun-1,NaN\n", "c1", orders)
+        bench.csv_bench_measurements("run_id,growth\nrun-1,NaN\n", campaign_spec("c1"), orders)
 
 
 def test_dashboard_series_and_pngs() -> None:
@@ -68,3 +82,16 @@ def test_dashboard_series_and_pngs() -> None:
     for render in charts.CHARTS.values():
         assert render(data).startswith(b"\x89PNG")
         assert render(charts.DashboardData(target="EX_succ_e")).startswith(b"\x89PNG")
+
+
+def test_plate_map_template_round_trips_through_the_upload() -> None:
+    spec = campaign_spec("c1")
+    orders = [_order(f"run-{i}") for i in range(13)]
+    orders[1]["design"] = Design(knockouts=["b2297"], expression={"b3956": 2.0}).model_dump(mode="json")
+    text = bench.csv_template(spec, orders)
+    lines = text.splitlines()
+    assert lines[0] == "run_id,plate_id,well,ko,expr:b3956,growth,sd:growth,product:EX_succ_e,sd:product:EX_succ_e"
+    assert lines[1].startswith("run-0,plate1,A1,b1380,") and lines[13].startswith("run-12,plate1,B1,")
+    filled = "\n".join([lines[0], lines[2].replace(",,,,", ",0.5,0.01,2.5,0.1")]) + "\n"
+    (m,) = bench.csv_bench_measurements(filled, spec, {o["run_id"]: o for o in orders})  # type: ignore[misc]
+    assert m.run_id == "run-1" and m.readout("EX_succ_e") == 2.5 and m.well == "A2"

@@ -1,0 +1,69 @@
+"""The campaign report speaks the lab's language: gene names, units, 4 significant digits, growth floor."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from factories import campaign_spec
+
+from schemas import Design, Measurement, Value
+from services.report.build import write_report
+from services.report.envelope import envelope_of
+
+
+def _measurement(i: int, growth: float, succinate: float, qc: list[str] | None = None) -> dict[str, object]:
+    return Measurement(id=f"m{i}", campaign_id="c1", run_id=f"run-{i}", design=Design(knockouts=["b1380", "b2297"]),
+                       growth_rate=Value(value=growth), products={"EX_succ_e": Value(value=succinate)},
+                       qc_flags=qc or []).model_dump(mode="json")
+
+
+def _report(tmp_path: Path, measurements: list[dict[str, object]]) -> tuple[str, dict[str, object]]:
+    spec = campaign_spec("c1")
+    records = {"measurements": measurements, "proposals": [], "work_orders": [], "models": []}
+    summary = {"best_value": 7.123456789, "best_design_text": "Δb1380 Δb2297", "n_measurements": len(measurements),
+               "n_failed": 0, "n_rejected": 0, "model_versions": 0}
+    full = write_report(tmp_path, spec, records, summary, 8.123456789, 0.0123456789, 0.05)
+    return (tmp_path / "report.html").read_text(), full
+
+
+def test_report_names_genes_gives_units_and_warns_when_the_best_barely_grows(tmp_path: Path) -> None:
+    floor = envelope_of(campaign_spec("c1"))
+    assert floor is not None and 0.17 < floor.floor < 0.18  # 0.2 x 0.874 1/h wild type
+    text, full = _report(tmp_path, [_measurement(0, 0.61, 3.2), _measurement(1, 0.15, 7.123456789)])
+    assert "ΔldhA (b1380) Δpta (b2297)" in text
+    assert "EX_succ_e (mmol/gDW/h)" in text and "growth (1/h)" in text
+    assert "7.123" in text and "7.123456" not in text and "8.123456" not in text
+    assert "Warning: the best design grows at 0.15 1/h, below the growth floor of 0.1748 1/h" in text
+    assert full["warnings"] and full["growth_floor_per_h"] == floor.floor
+    assert "QC" not in text  # no run has a QC flag: no empty column
+    assert (tmp_path / "production_envelope.png").read_bytes().startswith(b"\x89PNG")
+    assert re.search(r"growth floor</td><td>0\.1748 1/h", text)
+
+
+def test_report_shows_qc_flags_when_there_are_some(tmp_path: Path) -> None:
+    text, full = _report(tmp_path, [_measurement(0, 0.61, 3.2, ["no_growth"]), _measurement(1, 0.6, 7.1)])
+    assert "QC flags" in text and "no_growth" in text and full["warnings"] == []
+
+
+def test_round_colours_are_discrete_with_whole_round_ticks(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from services.report import plots
+    from services.report.prospective import Pair
+
+    pairs = [Pair(round=r, predicted=float(r), sd=0.1, measured=float(r) + 0.2) for r in (1, 2, 2, 3, 5)]
+    captured: list[list[float]] = []
+    original = plt.Figure.colorbar
+
+    def spy(self: plt.Figure, mappable: object, **kwargs: object) -> object:
+        bar = original(self, mappable, **kwargs)  # type: ignore[arg-type]
+        captured.append([float(t) for t in bar.get_ticks()])
+        return bar
+
+    plt.Figure.colorbar = spy  # type: ignore[method-assign]
+    try:
+        plots.predicted_vs_measured(pairs, tmp_path / "p.png", "EX_succ_e")
+    finally:
+        plt.Figure.colorbar = original  # type: ignore[method-assign]
+    assert captured == [[1.0, 2.0, 3.0, 5.0]]
