@@ -155,6 +155,9 @@ class FeatureSpace:
         n_ex = len(ex_ix) + len(pa_ix)  # expression and parameter columns sit between knockouts and medium
         X = np.zeros((len(designs), self.n_columns))
         X[:, n_ko + n_ex:n_ko + n_ex + n_md] = np.asarray(self.medium_default, dtype=float)
+        if unseen is not None:  # a column the training designs never varied carries no learned weight either
+            ko_ix, ex_ix, md_ix = (self._varied("ko", ko_ix), self._varied("expr", ex_ix),
+                                   self._varied("medium", md_ix))
         for row, design in enumerate(designs):
             _validate(design, row, organism)
             new = unseen[row] if unseen is not None else None
@@ -175,6 +178,13 @@ class FeatureSpace:
                     X[row, n_ko + n_ex + md_ix[ex]] = uptake
         mask = self._encode_omics(X, omics, n_ko + n_ex + n_md)
         return X, mask
+
+    def _varied(self, kind: str, index: dict[str, int]) -> dict[str, int]:
+        """`index` restricted to the ids the training designs varied (all of it for models saved without)."""
+        if kind not in self.pools:
+            return index
+        varied = set(self.pools[kind])
+        return {k: i for k, i in index.items() if k in varied}
 
     @staticmethod
     def _encode_parameters(out: np.ndarray, design: Design, row: int, index: dict[str, int]) -> None:
