@@ -68,8 +68,8 @@ class GradientBoosting:
         return PredictionResult(mean, nan, self.names, nan)
 
 
-def baseline(name: str, seed: int = 0) -> GradientBoosting:
+def baseline(name: str, seed: int = 0, max_iter: int = 500) -> GradientBoosting:
     """A baseline by name (`gbm` or `gbm_media_only`)."""
     if name not in BASELINES:
         raise PredictorError("baseline", f"unknown baseline '{name}' (choose {', '.join(BASELINES)})")
-    return GradientBoosting(media_only=name == "gbm_media_only", seed=seed)
+    return GradientBoosting(media_only=name == "gbm_media_only", max_iter=max_iter, seed=seed)

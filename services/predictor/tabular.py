@@ -198,7 +198,8 @@ def intervention_groups(data: TabularDataset, group_by: str) -> list[str]:
 
 def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: str | None = None, seed: int = 0,
            threshold: float | None = None, ensemble: int = 5, group_by: str | None = None,
-           baselines: bool = False, progress: Any = None, **options: Any) -> dict[str, Any]:
+           baselines: bool = False, progress: Any = None, baseline_iter: int = 500,
+           **options: Any) -> dict[str, Any]:
     """k-fold cross-validation of a model kind on a dataset CSV.
 
     Folds keep `group_by` strata together (`intervention_groups`; default: the `group:` columns when
@@ -206,7 +207,7 @@ def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: st
     median measured growth) with the out-of-fold predicted growth; it is None without a `y:growth`
     column. Rows whose knockouts, genes or medium components the training folds never had are
     `unseen`: their share and their own coverage are reported. `baselines` adds the gradient-boosting
-    baselines (`services/predictor/baselines.py`) on the same folds.
+    baselines (`services/predictor/baselines.py`, `baseline_iter` boosting iterations) on the same folds.
     """
     from services.predictor.deepmodel import DeepModel
 
@@ -230,7 +231,7 @@ def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: st
         out["baselines"] = {}
         for name in BASELINES:
             started = time.perf_counter()
-            res = _cv(lambda name=name: baseline(name, seed), data, folds, seed, groups, None)
+            res = _cv(lambda name=name: baseline(name, seed, baseline_iter), data, folds, seed, groups, None)
             out["baselines"][name] = {**_scores(data, res, threshold, with_coverage=False),
                                       "train_s": time.perf_counter() - started}
     return out
