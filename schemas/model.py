@@ -41,6 +41,11 @@ class DesignPrediction(WireModel):
     attributions: dict[str, FiniteFloat] | None = Field(
         default=None, description="Intervention/modality -> contribution to the objective (objective units)."
     )
+    unseen: list[str] = Field(
+        default_factory=list, max_length=1000,
+        description="This design's interventions no training run had (`ko:<id>`, `expr:<gene>`, "
+                    "`medium:<exchange>`): the model extrapolates, and its sd is widened for it.",
+    )
 
 
 class ErrorDetail(WireModel):

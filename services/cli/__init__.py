@@ -60,7 +60,7 @@ def main() -> None:
     """Entry point: run the app, turning expected errors into one clear line."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # a typer.Exit(code) is returned here, not raised
     except UserError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.code)
@@ -85,3 +85,5 @@ def main() -> None:
             sys.exit(130)
         err.print(f"[red]error:[/red] {type(exc).__name__}: {exc}", highlight=False, soft_wrap=True)
         sys.exit(1)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -17,13 +17,13 @@ def register(app: typer.Typer) -> None:
 
 def bench(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="ingest, simulator, predictor, loop, faults, soak")],
+    name: Annotated[str, typer.Argument(help="ingest, simulator, predictor, predictor-real, loop, faults, soak")],
 ) -> None:
     """Run a benchmark; pass `--json` for one JSON object on stdout (other flags go to the benchmark)."""
     try:
-        module = importlib.import_module(f"benchmarks.{name}")
+        module = importlib.import_module(f"benchmarks.{name.replace('-', '_')}")
     except ModuleNotFoundError as exc:
-        if exc.name == f"benchmarks.{name}":
+        if exc.name == f"benchmarks.{name.replace('-', '_')}":
             raise UserError(f"unknown benchmark '{name}'") from exc
         raise
     code = module.main(list(ctx.args))

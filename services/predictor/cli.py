@@ -25,6 +25,8 @@ def _finite(value: Any) -> Any:
         return None
     if isinstance(value, dict):
         return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
     return value
 
 
@@ -38,9 +40,13 @@ def cv(
     threshold: float | None = typer.Option(None, "--threshold", help="Growth threshold for ROC-AUC (default median)."),
     ensemble: int = typer.Option(5, "--ensemble", help="Ensemble members."),
     threads: int = typer.Option(1, "--threads", help="torch threads (small nets: 1 is usually fastest)."),
+    group_by: str | None = typer.Option(None, "--group-by", help="Keep strata in one fold: ko, expr, medium or "
+                                        "a group: column name (default: the group: columns, else random folds)."),
+    baselines: bool = typer.Option(False, "--baselines", help="Also run the gradient-boosting baselines (with "
+                                   "and without the interventions) on the same folds (needs scikit-learn)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Cross-validate a model on a dataset CSV: Q² per target and overall, ROC-AUC on growth."""
+    """Cross-validate a model on a dataset CSV: Q² per target and overall, ROC-AUC on growth, coverage."""
     import torch
 
     from services.predictor.tabular import run_cv
@@ -50,7 +56,7 @@ def cv(
         _fail(f"--model: unknown model kind '{model}' (choose hybrid, mlp or fusion)")
     try:
         result = _finite(run_cv(data, folds=folds, model=model, organism=organism, seed=seed, threshold=threshold,
-                                ensemble=ensemble))
+                                ensemble=ensemble, group_by=group_by, baselines=baselines, progress=_progress))
     except PredictorError as exc:
         _fail(str(exc))
         return
@@ -62,6 +68,15 @@ def cv(
         print(f"  {name}: Q² = {q2 if q2 is None else round(q2, 3)}")
     if result["roc_auc"] is not None:
         print(f"  ROC-AUC (growth > {result['threshold']:.3g}) = {result['roc_auc']:.3f}")
+    print(f"  coverage95 = {result['coverage95']}, unseen rows {result['unseen_rows']:.0%} "
+          f"(their coverage95 = {result['coverage95_unseen']})")
+    for name, res in (result.get("baselines") or {}).items():
+        print(f"  baseline {name}: Q² = {res['q2']}, ROC-AUC = {res['roc_auc']}")
+
+
+def _progress(done: int, total: int) -> None:
+    """One line per finished fold on stderr (stdout stays one JSON document with --json)."""
+    print(f"cv: fold {done}/{total} done", file=sys.stderr, flush=True)
 
 
 @app.command("convert-amn")
@@ -76,3 +91,71 @@ def convert_amn_cmd(src: Path = typer.Argument(..., help="AMN growth CSV."),
         _fail(str(exc))
         return
     print(f"wrote {n} rows to {dst}")
+
+
+def _emit(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:
+    if as_json:
+        print(json.dumps(_finite(result)))
+    else:
+        print("\n".join(lines))
+
+
+@app.command("fit")
+def fit(
+    data: Path = typer.Option(..., "--data", help="Dataset CSV to train on (see docs/predictor.md)."),
+    model: str = typer.Option("mlp", "--model", help="hybrid, mlp or fusion."),
+    organism: str | None = typer.Option(None, "--organism", help="Organism model: checks ids, hybrid prior."),
+    out: Path = typer.Option(..., "--out", help="Model file to write (.pt)."),
+    ensemble: int = typer.Option(5, "--ensemble", help="Ensemble members."),
+    seed: int = typer.Option(0, "--seed"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Train a model on historical data in a CSV and save it."""
+    import torch
+
+    from services.predictor.files import fit_file
+
+    torch.set_num_threads(1)
+    try:
+        result = fit_file(data, out, model=model, organism=organism, ensemble=ensemble, seed=seed)
+    except PredictorError as exc:
+        _fail(str(exc))
+        return
+    _emit(result, as_json, [f"{model} trained on {result['n_rows']} rows in {result['train_s']:.1f} s -> {out}"])
+
+
+@app.command("predict")
+def predict(
+    model: Path = typer.Option(..., "--model", help="Model file written by `predictor fit`."),
+    data: Path = typer.Option(..., "--data", help="CSV of designs (y: columns optional)."),
+    out: Path = typer.Option(..., "--out", help="Predictions CSV to write: id, mean:<t>, sd:<t>, unseen."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Predict every row of a CSV; rows with interventions the training data never had are marked unseen."""
+    from services.predictor.files import predict_file
+
+    try:
+        result = predict_file(model, data, out)
+    except PredictorError as exc:
+        _fail(str(exc))
+        return
+    _emit(result, as_json, [f"wrote {result['n_rows']} predictions to {out} ({result['unseen_rows']} unseen)"])
+
+
+@app.command("evaluate")
+def evaluate(
+    model: Path = typer.Option(..., "--model", help="Model file written by `predictor fit`."),
+    data: Path = typer.Option(..., "--data", help="Dataset CSV with measured y: columns."),
+    threshold: float | None = typer.Option(None, "--threshold", help="Growth threshold for ROC-AUC (default median)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Score a saved model on measured rows: Q², ROC-AUC on growth, 68/95 % coverage."""
+    from services.predictor.files import evaluate_file
+
+    try:
+        result = evaluate_file(model, data, threshold)
+    except PredictorError as exc:
+        _fail(str(exc))
+        return
+    _emit(result, as_json, [f"{result['n_rows']} rows: Q² = {result['q2']:.3f}, ROC-AUC = {result['roc_auc']}, "
+                            f"coverage95 = {result['coverage95']:.3f}"])

@@ -36,6 +36,7 @@ from services.predictor.features import (
     targets_from_measurements,
 )
 from services.predictor.models import Batch, build_network
+from services.predictor.persist import check_format, payload_of, restore
 from services.predictor.prior import (
     MechanisticPrior,
     bounds_violation,
@@ -46,8 +47,8 @@ from services.predictor.prior import (
 )
 from services.predictor.reference import anchored_reference
 from services.predictor.training import TrainSettings, fit_members
+from services.predictor.unseen import combine, stand_ins
 
-FORMAT_VERSION = 1
 Inputs = Sequence[Design] | np.ndarray
 
 
@@ -63,6 +64,8 @@ class PredictionResult:
     sd: np.ndarray
     names: list[str]
     ensemble_sd: np.ndarray = field(repr=False)
+    unseen: list[list[str]] = field(default_factory=list)
+    """Per design: its ids no training design had (`ko:<id>`, `expr:<gene>`, `medium:<exchange>`)."""
 
     def row(self, i: int) -> dict[str, tuple[float, float]]:
         """Output name -> (mean, sd) of design i."""
@@ -117,15 +120,19 @@ class DeepModel:
                                        self.config.capacity_headroom, self.capacities)
         return self._prior
 
-    def batch(self, X: Inputs, omics: OmicsList | None = None) -> Batch:
-        """Encode inputs into a (standardised) tensor batch on the model's device."""
+    def batch(self, X: Inputs, omics: OmicsList | None = None, unseen: list[list[str]] | None = None) -> Batch:
+        """Encode inputs into a (standardised) tensor batch on the model's device.
+
+        Ids valid for the organism model (any id when the model has none) but absent from the training
+        designs are left out of the features and listed per design in `unseen` when given.
+        """
         assert self.features is not None and self.x_scaler is not None, "model is not trained"
         designs: list[Design] | None = None
         if isinstance(X, np.ndarray):
             Xf, mask = self.features.encode_matrix(X)
         else:
             designs = list(X)
-            Xf, mask = self.features.encode(designs, omics, self.organism)
+            Xf, mask = self.features.encode(designs, omics, self.organism, [] if unseen is None else unseen)
         xz = np.nan_to_num(self.x_scaler.transform(Xf))
         batch = Batch(_f32(xz), torch.as_tensor(mask, dtype=torch.bool))
         if self.config.kind == "hybrid":
@@ -316,8 +323,18 @@ class DeepModel:
         """Ensemble mean and calibrated sd per design and output."""
         if self.net is None or self.calibration is None:
             raise PredictorError("model", "the model is not trained")
-        mean, ens_sd = self._raw_predict(self.batch(X, omics))
-        return PredictionResult(mean, self.calibration.predictive_sd(ens_sd), list(self.names), ens_sd)
+        unseen: list[list[str]] = []
+        batch = self.batch(X, omics, unseen)
+        if not any(unseen):
+            mean, ens_sd = self._raw_predict(batch)
+            return PredictionResult(mean, self.calibration.predictive_sd(ens_sd), list(self.names), ens_sd, unseen)
+        assert self.features is not None and self.x_scaler is not None and self.y_scaler is not None
+        subs = stand_ins(self.features, self.x_scaler, batch.x.cpu().numpy(), list(X), unseen, seed=self.config.seed)
+        raw = [self._raw_predict(batch.with_inputs(_f32(x).to(self.device))) for x in subs.matrices]
+        mean, ens_sd, between = combine([r[0] for r in raw], [r[1] for r in raw])
+        extra = between + np.outer(subs.no_pool, self.y_scaler.sd**2)
+        sd = np.sqrt(self.calibration.predictive_sd(ens_sd) ** 2 + extra)
+        return PredictionResult(mean, sd, list(self.names), ens_sd, unseen)
 
     @torch.no_grad()
     def full_flux(self, designs: Sequence[Design]) -> np.ndarray:
@@ -348,18 +365,7 @@ class DeepModel:
     # ---- persistence --------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         """Serialise configuration, feature space, scalers, calibration and weights."""
-        if (self.net is None or self.features is None or self.x_scaler is None or self.y_scaler is None
-                or self.calibration is None):
-            raise PredictorError("model", "the model is not trained")
-        payload = {
-            "format": FORMAT_VERSION, "config": dataclasses.asdict(self.config), "names": self.names,
-            "features": self.features.to_dict(), "x_scaler": self.x_scaler.to_dict(),
-            "y_scaler": self.y_scaler.to_dict(), "calibration": self.calibration.to_dict(),
-            "net_dims": self.net_dims,
-            "reference": None if self.reference is None else torch.as_tensor(self.reference, dtype=torch.float64),
-            "capacities": self.capacities,
-            "weights": {k: v.cpu() for k, v in self.net.state_dict().items()},
-        }
+        payload = payload_of(self)
         buf = io.BytesIO()
         torch.save(payload, buf)
         return buf.getvalue()
@@ -368,23 +374,8 @@ class DeepModel:
     def from_bytes(cls, data: bytes, device: str = "auto") -> DeepModel:
         """Inverse of `to_bytes`."""
         payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        if payload.get("format") != FORMAT_VERSION:
-            raise PredictorError("model", f"unsupported model format {payload.get('format')}")
-        cfg = {"capacity_headroom": None, **payload["config"]}  # models saved before capacity caps had none
-        model = cls(cfg.pop("kind"), cfg.pop("organism"), cfg.pop("ensemble"), device=device, **cfg)
-        model.names = list(payload["names"])
-        model.features = FeatureSpace.from_dict(payload["features"])
-        model.x_scaler = Standardizer.from_dict(payload["x_scaler"])
-        model.y_scaler = Standardizer.from_dict(payload["y_scaler"])
-        model.calibration = Calibration.from_dict(payload["calibration"])
-        model.net_dims = dict(payload["net_dims"])
-        reference = payload.get("reference")
-        model.reference = None if reference is None else reference.numpy()
-        model.capacities = dict(payload.get("capacities") or {})
-        model.net = model._new_net(None)
-        model.net.load_state_dict(payload["weights"])
-        model.net.eval()
-        return model
+        cfg = check_format(payload)
+        return restore(cls(cfg.pop("kind"), cfg.pop("organism"), cfg.pop("ensemble"), device=device, **cfg), payload)
 
     def save(self, path: str | Path) -> None:
         """Write the model to a file."""

@@ -56,6 +56,8 @@ class FeatureSpace:
     omics: dict[str, list[str]] = field(default_factory=dict)
     raw: int = 0
     parameters: list[str] = field(default_factory=list)
+    pools: dict[str, list[str]] = field(default_factory=dict)
+    """Kind ('ko', 'expr', 'medium') -> the ids the training designs actually varied (stand-ins for unseen ids)."""
 
     @classmethod
     def fit(
@@ -89,6 +91,7 @@ class FeatureSpace:
             knockouts=sorted(kos), expression=sorted(expr), medium=medium,
             medium_default=[_default_uptake(organism, ex) for ex in medium],
             omics={b: sorted(f) for b, f in sorted(blocks.items())}, parameters=sorted(params),
+            pools=_pools(designs),
         )
 
     @classmethod
@@ -129,13 +132,21 @@ class FeatureSpace:
         return out
 
     def encode(
-        self, designs: Sequence[Design], omics: OmicsList | None = None, organism: OrganismLike | None = None
+        self, designs: Sequence[Design], omics: OmicsList | None = None, organism: OrganismLike | None = None,
+        unseen: list[list[str]] | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Feature matrix (NaN where an omics value is absent) and omics presence mask (n x blocks)."""
+        """Feature matrix (NaN where an omics value is absent) and omics presence mask (n x blocks).
+
+        An id outside the feature space is an error, unless `unseen` is a list: then each row's such ids
+        (`ko:<id>`, `expr:<gene>`, `medium:<exchange>`; valid for `organism` when one is given) are
+        appended to it, one list per row, and left out of the matrix.
+        """
         if self.raw:
             raise PredictorError("X", f"this model was trained on a {self.raw}-column feature matrix, not designs")
         if omics is not None and len(omics) != len(designs):
             raise PredictorError("omics", f"{len(omics)} omics entries for {len(designs)} designs")
+        if unseen is not None:
+            unseen.extend([] for _ in designs)
         ko_ix = {k: i for i, k in enumerate(self.knockouts)}
         ex_ix = {g: i for i, g in enumerate(self.expression)}
         md_ix = {m: i for i, m in enumerate(self.medium)}
@@ -144,28 +155,36 @@ class FeatureSpace:
         n_ex = len(ex_ix) + len(pa_ix)  # expression and parameter columns sit between knockouts and medium
         X = np.zeros((len(designs), self.n_columns))
         X[:, n_ko + n_ex:n_ko + n_ex + n_md] = np.asarray(self.medium_default, dtype=float)
+        if unseen is not None:  # a column the training designs never varied carries no learned weight either
+            ko_ix, ex_ix, md_ix = (self._varied("ko", ko_ix), self._varied("expr", ex_ix),
+                                   self._varied("medium", md_ix))
         for row, design in enumerate(designs):
             _validate(design, row, organism)
+            new = unseen[row] if unseen is not None else None
             for j, ko in enumerate(design.knockouts):
-                if ko not in ko_ix:
-                    raise PredictorError(f"designs[{row}].knockouts[{j}]", f"unknown gene or reaction '{ko}'"
-                                         + _not_a_feature(organism, ko))
-                X[row, ko_ix[ko]] = 1.0
+                if _known(ko_ix, ko, new, "ko", f"designs[{row}].knockouts[{j}]",
+                          f"unknown gene or reaction '{ko}'" + _not_a_feature(organism, ko)):
+                    X[row, ko_ix[ko]] = 1.0
             for gene, fold in design.expression.items():
-                if gene not in ex_ix:
-                    if abs(fold - 1.0) > 1e-12:
-                        raise PredictorError(f"designs[{row}].expression.{gene}",
-                                             f"unknown gene '{gene}'" + _not_a_feature(organism, gene))
+                if abs(fold - 1.0) <= 1e-12 and gene not in ex_ix:
                     continue
-                X[row, n_ko + ex_ix[gene]] = math.log2(fold)
+                if _known(ex_ix, gene, new, "expr", f"designs[{row}].expression.{gene}",
+                          f"unknown gene '{gene}'" + _not_a_feature(organism, gene)):
+                    X[row, n_ko + ex_ix[gene]] = math.log2(fold)
             self._encode_parameters(X[row, n_ko + len(ex_ix):n_ko + n_ex], design, row, pa_ix)
             for ex, uptake in design.medium.items():
-                if ex not in md_ix:
-                    raise PredictorError(f"designs[{row}].medium.{ex}",
-                                         f"unknown exchange reaction '{ex}'" + _not_a_feature(organism, ex))
-                X[row, n_ko + n_ex + md_ix[ex]] = uptake
+                if _known(md_ix, ex, new, "medium", f"designs[{row}].medium.{ex}",
+                          f"unknown exchange reaction '{ex}'" + _not_a_feature(organism, ex)):
+                    X[row, n_ko + n_ex + md_ix[ex]] = uptake
         mask = self._encode_omics(X, omics, n_ko + n_ex + n_md)
         return X, mask
+
+    def _varied(self, kind: str, index: dict[str, int]) -> dict[str, int]:
+        """`index` restricted to the ids the training designs varied (all of it for models saved without)."""
+        if kind not in self.pools:
+            return index
+        varied = set(self.pools[kind])
+        return {k: i for k, i in index.items() if k in varied}
 
     @staticmethod
     def _encode_parameters(out: np.ndarray, design: Design, row: int, index: dict[str, int]) -> None:
@@ -211,12 +230,31 @@ class FeatureSpace:
         """Plain-data form, saved with the model."""
         return {"knockouts": self.knockouts, "expression": self.expression, "medium": self.medium,
                 "medium_default": self.medium_default, "omics": self.omics, "raw": self.raw,
-                "parameters": self.parameters}
+                "parameters": self.parameters, "pools": self.pools}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureSpace:
         """Inverse of `to_dict`."""
         return cls(**data)
+
+
+def _known(index: dict[str, int], ident: str, unseen: list[str] | None, kind: str, field_name: str,
+           reason: str) -> bool:
+    """Whether `ident` is a column; if not, record it as unseen (when allowed) or raise naming the field."""
+    if ident in index:
+        return True
+    if unseen is None:
+        raise PredictorError(field_name, reason)
+    unseen.append(f"{kind}:{ident}")
+    return False
+
+
+def _pools(designs: Sequence[Design]) -> dict[str, list[str]]:
+    """The ids the designs vary: knocked out, expressed at a fold other than 1, set in the medium."""
+    kos = {k for d in designs for k in d.knockouts}
+    expr = {g for d in designs for g, f in d.expression.items() if abs(f - 1.0) > 1e-12}
+    med = {m for d in designs for m in d.medium}
+    return {"ko": sorted(kos), "expr": sorted(expr), "medium": sorted(med)}
 
 
 def _default_uptake(organism: OrganismLike | None, exchange: str) -> float:

@@ -111,27 +111,35 @@ def kfold_indices(n: int, folds: int, seed: int, groups: Sequence[str] | None = 
 
 def cross_validate(model_factory: Callable[[], Any], X: Any, y: np.ndarray, folds: int = 5, seed: int = 0,
                    groups: Sequence[str] | None = None, names: Sequence[str] | None = None,
-                   sd: np.ndarray | None = None) -> dict[str, Any]:
+                   sd: np.ndarray | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """k-fold CV: Q² = 1 - PRESS/SST of the out-of-fold predictions, per output and overall.
 
-    `model_factory()` returns an object with `train(X, y, names=..., sd=...)` and `predict(X).mean/.sd`.
+    `model_factory()` returns an object with `train(X, y, names=..., sd=...)` and `predict(X).mean/.sd`
+    (and optionally `.unseen`, per row the ids its training fold never had). `progress(done, folds)`
+    is called after each fold.
     """
     y = np.asarray(y, dtype=float)
     names = list(names) if names is not None else [f"y{j}" for j in range(y.shape[1])]
     oof, oof_sd = np.full_like(y, np.nan), np.full_like(y, np.nan)
+    unseen = np.zeros(len(y), dtype=bool)
 
     def take(idx: np.ndarray) -> Any:
         return X[idx] if isinstance(X, np.ndarray) else [X[i] for i in idx]
 
-    for test in kfold_indices(len(y), folds, seed, groups):
+    for done, test in enumerate(kfold_indices(len(y), folds, seed, groups), start=1):
         train = np.setdiff1d(np.arange(len(y)), test)
         model = model_factory()
         model.train(take(train), y[train], names=names, sd=None if sd is None else sd[train])
         pred = model.predict(take(test))
         oof[test], oof_sd[test] = pred.mean, pred.sd
+        unseen[test] = [bool(u) for u in getattr(pred, "unseen", None) or [[]] * len(test)]
+        if progress is not None:
+            progress(done, folds)
     per = r2(y, oof)
     return {"q2": overall(per), "q2_per_output": {n: float(v) for n, v in zip(names, per, strict=True)},
-            "oof_mean": oof, "oof_sd": oof_sd, "coverage95": coverage(y, oof, oof_sd, 1.959964)}
+            "oof_mean": oof, "oof_sd": oof_sd, "coverage95": coverage(y, oof, oof_sd, 1.959964),
+            "coverage68": coverage(y, oof, oof_sd, 1.0), "oof_unseen": unseen}
 
 
 def plot_predicted_vs_measured(y_true: np.ndarray, y_pred: np.ndarray, path: str | Path,

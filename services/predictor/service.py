@@ -259,7 +259,7 @@ class PredictorService(Service):
         for i in range(len(request.designs)):
             outputs = {name: Prediction(mean=m, sd=s) for name, (m, s) in result.row(i).items()
                        if (wanted is None or name in wanted) and math.isfinite(m) and math.isfinite(s)}
-            predictions.append(DesignPrediction(outputs=outputs,
+            predictions.append(DesignPrediction(outputs=outputs, unseen=result.unseen[i] if result.unseen else [],
                                                 attributions=attributions[i] if attributions else None))
         return PredictReply(model_version=version, predictions=predictions)
 

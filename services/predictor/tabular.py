@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,10 @@ class TabularDataset:
     names: list[str]
     groups: list[str] | None
     presence_columns: list[str]
+    group_columns: dict[str, list[str]] = field(default_factory=dict)
+    """`group:<name>` column -> its value per row."""
+    ids: list[str] = field(default_factory=list)
+    """The `id` column (row numbers from 1 when there is none)."""
 
     @property
     def has_omics(self) -> bool:
@@ -70,7 +74,7 @@ def _number(text: str, row: int, col: str, kind: str) -> float:
     return value
 
 
-def _check_header(header: list[str]) -> None:
+def _check_header(header: list[str], targets: bool = True) -> None:
     if not header:
         raise TabularError("header", "the file is empty")
     seen: set[str] = set()
@@ -83,7 +87,7 @@ def _check_header(header: list[str]) -> None:
                                "group: or id")
         if col.startswith("omics.") and ":" not in col:
             raise TabularError(f"column '{col}'", "omics columns are named omics.<block>:<feature>")
-    if not any(c.startswith("y:") for c in header):
+    if targets and not any(c.startswith("y:") for c in header):
         raise TabularError("header", "no target column (y:<name>)")
     for col in header:
         if col.startswith("sd:") and f"y:{col[3:]}" not in seen:
@@ -105,11 +109,11 @@ def _parse_row(header: list[str], cells: list[str], row: int, presence: set[str]
     omics: dict[str, dict[str, float]] = {}
     y: dict[str, float] = {}
     sd: dict[str, float] = {}
-    groups: list[str] = []
+    groups: dict[str, str] = {}
     for col, raw in zip(header, cells, strict=True):
         text = raw.strip()
         if col.startswith("group:"):
-            groups.append(text)
+            groups[col[6:]] = text
         if col == "id" or col.startswith("group:") or text == "":
             continue
         prefix, name = col.split(":", 1)
@@ -139,18 +143,22 @@ def _parse_row(header: list[str], cells: list[str], row: int, presence: set[str]
     except ValidationError as exc:
         field, reason = describe_validation_error(exc)
         raise TabularError(f"row {row}, design.{field}", reason) from None
-    return {"design": design, "omics": omics or None, "y": y, "sd": sd, "group": "|".join(groups)}
+    return {"design": design, "omics": omics or None, "y": y, "sd": sd, "group": "|".join(groups.values()),
+            "groups": groups}
 
 
-def load_dataset(path: str | Path) -> TabularDataset:
-    """Read and validate a dataset CSV (raises TabularError naming row, column and reason)."""
+def load_dataset(path: str | Path, targets: bool = True) -> TabularDataset:
+    """Read and validate a dataset CSV (raises TabularError naming row, column and reason).
+
+    `targets=False` accepts a file without `y:` columns (designs to predict).
+    """
     path = Path(path)
     if not path.is_file():
         raise TabularError("data", f"no such file: {path}")
     with path.open(newline="") as fh:
         reader = csv.reader(fh)
         header = [h.strip() for h in next(reader, [])]
-        _check_header(header)
+        _check_header(header, targets)
         rows = [r for r in reader if any(c.strip() for c in r)]
     for i, r in enumerate(rows, start=1):
         if len(r) != len(header):
@@ -167,16 +175,39 @@ def load_dataset(path: str | Path) -> TabularDataset:
     return TabularDataset(
         designs=[p["design"] for p in parsed], omics=[p["omics"] for p in parsed], y=y, sd=sd, names=names,
         groups=[p["group"] for p in parsed] if has_groups else None, presence_columns=presence,
+        group_columns={c[6:]: [p["groups"][c[6:]] for p in parsed] for c in header if c.startswith("group:")},
+        ids=[r[header.index("id")].strip() for r in rows] if "id" in header else [str(i + 1) for i in range(len(rows))],
     )
 
 
+def intervention_groups(data: TabularDataset, group_by: str) -> list[str]:
+    """Fold strata: `ko` (the knockout set), `expr` (the changed genes), `medium`, or a `group:` column name."""
+    designs = data.designs
+    if group_by == "ko":
+        return ["|".join(sorted(d.knockouts)) or "-" for d in designs]
+    if group_by == "expr":
+        return ["|".join(sorted(g for g, f in d.expression.items() if abs(f - 1.0) > 1e-12)) or "-" for d in designs]
+    if group_by == "medium":
+        return ["|".join(f"{k}={v:g}" for k, v in sorted(d.medium.items())) or "-" for d in designs]
+    name = group_by.removeprefix("group:")
+    if name not in data.group_columns:
+        known = ", ".join(["ko", "expr", "medium", *data.group_columns]) or "ko, expr, medium"
+        raise TabularError("group_by", f"no column 'group:{name}' in the data (choose {known})")
+    return data.group_columns[name]
+
+
 def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: str | None = None, seed: int = 0,
-           threshold: float | None = None, ensemble: int = 5, **options: Any) -> dict[str, Any]:
+           threshold: float | None = None, ensemble: int = 5, group_by: str | None = None,
+           baselines: bool = False, progress: Any = None, baseline_iter: int = 500,
+           **options: Any) -> dict[str, Any]:
     """k-fold cross-validation of a model kind on a dataset CSV.
 
-    Folds keep `group:` strata together when present (GroupKFold-like), else shuffled KFold.
-    `roc_auc` scores the call "growth above `threshold`" (default: the median measured growth)
-    with the out-of-fold predicted growth; it is None when there is no `y:growth` column.
+    Folds keep `group_by` strata together (`intervention_groups`; default: the `group:` columns when
+    present), else shuffled KFold. `roc_auc` scores the call "growth above `threshold`" (default: the
+    median measured growth) with the out-of-fold predicted growth; it is None without a `y:growth`
+    column. Rows whose knockouts, genes or medium components the training folds never had are
+    `unseen`: their share and their own coverage are reported. `baselines` adds the gradient-boosting
+    baselines (`services/predictor/baselines.py`, `baseline_iter` boosting iterations) on the same folds.
     """
     from services.predictor.deepmodel import DeepModel
 
@@ -184,26 +215,52 @@ def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: st
     if folds < 2 or folds > len(data.designs):
         raise TabularError("folds", f"need 2 <= folds <= number of rows ({len(data.designs)}), got {folds}")
     organism = organism or ("textbook" if model == "hybrid" else None)
-    _check_organism(data, organism)
+    check_organism(data, organism)
+    groups = intervention_groups(data, group_by) if group_by else data.groups
     started = time.perf_counter()
+    result = _cv(lambda: DeepModel(model, organism, ensemble=ensemble, seed=seed, **options), data, folds, seed,
+                 groups, progress)
+    out: dict[str, Any] = {
+        "model": model, "organism": organism, "folds": folds, "n_rows": len(data.designs), "seed": seed,
+        "group_by": group_by, "grouped": groups is not None, "train_s": time.perf_counter() - started,
+        **_scores(data, result, threshold, with_coverage=True),
+    }
+    if baselines:
+        from services.predictor.baselines import BASELINES, baseline
 
-    def factory() -> DeepModel:
-        return DeepModel(model, organism, ensemble=ensemble, seed=seed, **options)
+        out["baselines"] = {}
+        for name in BASELINES:
+            started = time.perf_counter()
+            res = _cv(lambda name=name: baseline(name, seed, baseline_iter), data, folds, seed, groups, None)
+            out["baselines"][name] = {**_scores(data, res, threshold, with_coverage=False),
+                                      "train_s": time.perf_counter() - started}
+    return out
 
-    X = data.designs
+
+def _cv(factory: Any, data: TabularDataset, folds: int, seed: int, groups: list[str] | None,
+        progress: Any) -> dict[str, Any]:
     try:
-        result = metrics.cross_validate(factory, X, data.y, folds=folds, seed=seed, groups=data.groups,
-                                        names=data.names, sd=data.sd)
+        return metrics.cross_validate(factory, data.designs, data.y, folds=folds, seed=seed, groups=groups,
+                                      names=data.names, sd=data.sd, progress=progress)
     except ValueError as exc:
         if isinstance(exc, PredictorError):
             raise
         raise TabularError("folds", str(exc)) from None
-    out: dict[str, Any] = {
-        "model": model, "organism": organism, "folds": folds, "n_rows": len(X), "seed": seed,
-        "q2": result["q2"], "q2_per_target": result["q2_per_output"], "coverage95": result["coverage95"],
-        "roc_auc": None, "threshold": None, "train_s": time.perf_counter() - started,
-        "grouped": data.groups is not None,
-    }
+
+
+def _scores(data: TabularDataset, result: dict[str, Any], threshold: float | None,
+            with_coverage: bool) -> dict[str, Any]:
+    """Q² (overall, per target), ROC-AUC and F1 on growth, coverage (overall and on unseen rows)."""
+    out: dict[str, Any] = {"q2": result["q2"], "q2_per_target": result["q2_per_output"],
+                           "roc_auc": None, "threshold": None}
+    unseen = result["oof_unseen"]
+    if with_coverage:
+        out.update(coverage95=result["coverage95"], coverage68=result["coverage68"],
+                   unseen_rows=float(unseen.mean()),
+                   coverage95_unseen=metrics.coverage(data.y[unseen], result["oof_mean"][unseen],
+                                                      result["oof_sd"][unseen], 1.959964),
+                   coverage95_seen=metrics.coverage(data.y[~unseen], result["oof_mean"][~unseen],
+                                                    result["oof_sd"][~unseen], 1.959964))
     if "growth" in data.names:
         j = data.names.index("growth")
         truth = data.y[:, j]
@@ -213,7 +270,7 @@ def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: st
     return out
 
 
-def _check_organism(data: TabularDataset, organism: str | None) -> None:
+def check_organism(data: TabularDataset, organism: str | None) -> None:
     """Validate every design against the organism model up front (clear row-level errors)."""
     if organism is None:
         return

@@ -77,6 +77,7 @@ BENCHES = [
     ("soak", ["--quick"]),
     ("stats", ["--quick"]),
     pytest.param("loop", ["--quick"], marks=pytest.mark.slow),
+    pytest.param("predictor-real", ["--quick"], marks=pytest.mark.slow),
     ("faults", ["--quick", "--only", "poison,hostile,sigterm"]),
     pytest.param("faults", ["--quick"], marks=pytest.mark.slow, id="faults-all-scenarios"),
 ]
@@ -104,6 +105,29 @@ def test_predictor_cv_json_is_the_whole_stdout(tmp_path: Path, model: str) -> No
     result = fluxlab_json("predictor", "cv", "--data", str(data), "--folds", "3", "--model", model,
                           "--ensemble", "2", "--json")
     assert result["n_rows"] == 24
+
+
+def test_grouped_cv_with_baselines_and_file_commands_json_is_the_whole_stdout(tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "d.csv")
+    cv = fluxlab_json("predictor", "cv", "--data", str(data), "--folds", "2", "--model", "mlp", "--ensemble", "2",
+                      "--group-by", "medium", "--baselines", "--json")
+    assert cv["group_by"] == "medium" and set(cv["baselines"]) == {"gbm", "gbm_media_only"}
+    # Two media cannot fill three folds: one line on stderr, exit 2, nothing on stdout.
+    bad = subprocess.run([sys.executable, "-m", "services.cli", "predictor", "cv", "--data", str(data), "--folds",
+                          "3", "--model", "mlp", "--group-by", "medium", "--json"], capture_output=True, text=True,
+                         timeout=300)
+    assert bad.returncode == 2 and bad.stdout == "" and "2 groups cannot fill 3 folds" in bad.stderr
+    model = tmp_path / "m.pt"
+    fit = fluxlab_json("predictor", "fit", "--data", str(data), "--model", "hybrid", "--ensemble", "2",
+                       "--out", str(model), "--json")
+    assert fit["n_rows"] == 24 and model.is_file()
+    new = tmp_path / "new.csv"
+    new.write_text("id,ko:b1852,ko:b0351,medium:EX_glc__D_e,y:growth\nn1,1,1,1,0.7\nn2,0,0,1,0.8\nn3,0,1,0,0.3\n")
+    evaluated = fluxlab_json("predictor", "evaluate", "--model", str(model), "--data", str(new), "--json")
+    assert evaluated["n_rows"] == 3 and evaluated["unseen_rows"] == 2 / 3
+    predicted = fluxlab_json("predictor", "predict", "--model", str(model), "--data", str(new), "--out",
+                             str(tmp_path / "p.csv"), "--json")
+    assert predicted["unseen_rows"] == 2
 
 
 def test_campaign_run_json_is_the_whole_stdout_with_its_own_stack(tmp_path: Path) -> None:

@@ -57,6 +57,14 @@ async def test_replicas_train_each_version_once_and_answer_bad_requests_by_field
         reply = await call(bus, bus.subjects.predict, PredictRequest(
             campaign_id=spec.id, designs=[Design(knockouts=["b1380"])], outputs=["EX_succ_e"]), PredictReply)
         assert reply.model_version == 2 and "EX_succ_e" in reply.predictions[0].outputs
+        assert reply.predictions[0].unseen == []
+        # b0351 is in the organism model but neither a candidate nor in any run: answered, marked, wider.
+        reply = await call(bus, bus.subjects.predict, PredictRequest(
+            campaign_id=spec.id, designs=[Design(knockouts=["b1380"]), Design(knockouts=["b1380", "b0351"])],
+            outputs=["EX_succ_e"]), PredictReply)
+        seen, new = reply.predictions
+        assert seen.unseen == [] and new.unseen == ["ko:b0351"]
+        assert new.outputs["EX_succ_e"].sd > seen.outputs["EX_succ_e"].sd
         for design_json, field in ((Design(knockouts=["b9999"]), "designs[0].knockouts[0]"),):
             try:
                 await call(bus, bus.subjects.predict, PredictRequest(campaign_id=spec.id, designs=[design_json]),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -53,3 +56,25 @@ def toy():  # type: ignore[no-untyped-def]
         return designs, _toy_target(designs)
 
     return make
+
+
+def _keio_like(path: Path, n_genes: int = 24, n_media: int = 12, seed: int = 0) -> Path:
+    """One knockout per strain x media with 0/1 presence flags; growth = medium effect + knockout effect."""
+    rng = np.random.default_rng(seed)
+    ko_effect = rng.normal(-0.3, 0.15, n_genes)
+    medium_effect = rng.uniform(0.2, 1.0, n_media)
+    header = [f"ko:g{g}" for g in range(n_genes)] + [f"medium:EX_m{m}_e" for m in range(n_media)]
+    lines = [",".join([*header, "y:growth"])]
+    for g in range(n_genes):
+        for m in range(n_media):
+            cells = ["1" if i == g else "0" for i in range(n_genes)] + ["1" if i == m else "0" for i in range(n_media)]
+            growth = max(0.0, medium_effect[m] + ko_effect[g] + rng.normal(0, 0.03))
+            lines.append(",".join([*cells, f"{growth:.4f}"]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def keio_like() -> Any:
+    """`keio_like(path, n_genes, n_media, seed) -> path`: a one-knockout-per-strain x media growth CSV."""
+    return _keio_like
