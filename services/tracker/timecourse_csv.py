@@ -115,7 +115,9 @@ def read_time_courses(curves_text: str, runs_text: str, campaign_id: str) -> lis
         try:
             out.append(Measurement.model_validate(payload))
         except ValidationError as exc:
-            raise CsvRowError(run["row"], f"run {run_id}", describe_validation_error(exc)) from None
+            where, reason = describe_validation_error(exc)
+            column = "y:" + where.split(".")[1] if where.startswith("time_courses.") else where
+            raise CsvRowError(run["row"], column, f"run {run_id}: {reason}") from None
     return out
 
 
