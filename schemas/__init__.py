@@ -34,6 +34,7 @@ __all__ = [
     "Design", "DesignPrediction", "ErrorDetail", "ExecutorKind", "ExecutorSpec", "ExpressionParam",
     "Measurement", "MeasurementSource", "MediumParam", "Message", "ModelTrained", "Objective", "OrganismSpec",
     "PredictReply", "PredictRequest", "Prediction", "Proposal", "RangeParam", "ReviewAction", "ReviewDecision",
-    "ReviewMode", "ReviewSpec", "RunFailed", "SearchSpace", "Sense", "SimulatorSpec", "Strategy", "TimeCourse", "TimeCourseUnit", "TimePoint", "Value",
-    "WireModel", "WorkOrder", "describe_validation_error", "new_id", "utcnow",
+    "ReviewMode", "ReviewSpec", "RunFailed", "SearchSpace", "Sense", "SimulatorSpec", "Strategy",
+    "TimeCourse", "TimeCourseUnit", "TimePoint", "Value", "WireModel", "WorkOrder", "describe_validation_error",
+    "new_id", "utcnow",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from itertools import pairwise
 
 from pydantic import Field, model_validator
 
@@ -45,7 +46,7 @@ class TimeCourse(WireModel):
     @model_validator(mode="after")
     def _times_increase(self) -> TimeCourse:
         times = [p.time_h for p in self.points]
-        for i, (a, b) in enumerate(zip(times, times[1:], strict=False), start=1):
+        for i, (a, b) in enumerate(pairwise(times), start=1):
             if b <= a:
                 raise ValueError(f"points[{i}].time_h {b} must be greater than the previous {a}")
         if self.unit in (TimeCourseUnit.OD, TimeCourseUnit.GDW_PER_L, TimeCourseUnit.MM):

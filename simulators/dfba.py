@@ -29,7 +29,6 @@ from schemas import Design, Measurement, MeasurementSource
 from schemas.timecourse import TimeCourseUnit
 from services.runtime.organism import FastFBA, Organism, load_organism
 
-
 FREE_INORGANIC = frozenset({"h2o_e", "h_e", "pi_e", "nh4_e", "co2_e", "so4_e", "k_e", "na1_e", "mg2_e", "fe2_e"})
 """Base-medium (M9) components taken up without limit; every other exchange is closed unless in the medium."""
 
@@ -123,7 +122,9 @@ class BatchCulture:
         mets = self.tracked(init)
         s = {m: float(init.get(m, 0.0)) for m in mets}
         x, t = k.inoculum_gdw, 0.0
-        out_x, out_mu, out_s = [], [], {m: [] for m in mets}
+        out_x: list[float] = []
+        out_mu: list[float] = []
+        out_s: dict[str, list[float]] = {m: [] for m in mets}
         for target in np.asarray(times, dtype=float):
             mu = 0.0
             while t < target - 1e-9:

@@ -1,9 +1,9 @@
 """Model `dynamic`: a mechanistic batch-culture integrator whose unknown kinetics come from neural networks.
 
 State per culture: biomass X (OD), the concentration S_i (mM) of every medium component the runs table
-names, and one implicit limiting resource R of the base medium (M9 salts or oxygen transfer: nothing in the
-data names it, but every medium plateaus). Mass balances, integrated with fixed explicit steps (<= 0.42 h) in torch so that
-the whole trajectory is differentiable:
+names, and one implicit limiting resource R of the base medium (M9 salts or oxygen transfer: nothing in
+the data names it, but every medium plateaus). Mass balances, integrated with fixed explicit steps
+(<= 0.42 h) in torch so that the whole trajectory is differentiable:
 
     q_i    = Vmax_i(medium) * S_i / (Km_i + S_i) * R / (K_R + R)     uptake (mmol/OD/h)
     mu     = a(t) * cap(sum_i Y_i q_i) - kd(medium)                      growth (1/h)
@@ -12,9 +12,9 @@ the whole trajectory is differentiable:
 
 The learned parts, trained end to end on measured ln OD curves: an encoder network maps the composition
 (log(1 + mM)) and design to Vmax per substrate (substrate-specific, with the interactions of the whole
-medium, e.g. catabolite repression), lag, lag width, death/maintenance kd and the medium's capacity R0 (within a factor e^±0.5 of a
-learned global); Km_i, Y_i, K_R and the
-inoculum ln X0 are learned global constants. Yields are per substrate constants, i.e. a reduced
+medium, e.g. catabolite repression), lag, lag width, death/maintenance kd and the medium's capacity R0
+(within a factor e^±0.5 of a learned global); Km_i, Y_i, K_R and the inoculum ln X0 are learned global
+constants. Yields are per substrate constants, i.e. a reduced
 stoichiometry: the genome-scale S·v = 0 of dFBA is not solved inside the training loop (see
 docs/dynamic.md). A deep ensemble (members trained in one batched pass with different initial weights)
 gives the uncertainty: bands are the ensemble spread plus the training residual variance.
