@@ -76,3 +76,8 @@ def convert_amn_cmd(src: Path = typer.Argument(..., help="AMN growth CSV."),
         _fail(str(exc))
         return
     print(f"wrote {n} rows to {dst}")
+
+
+from services.predictor.dynamic_cli import register as _register_dynamic  # noqa: E402
+
+_register_dynamic(app)

@@ -11,7 +11,7 @@ the data names it, but every medium plateaus). Mass balances, integrated with fi
     dS_i/dt = -a(t) q_i X ;  dR/dt = -a(t) (sum_i Y_i q_i) X ;  d lnX/dt = mu
 
 The learned parts, trained end to end on measured ln OD curves: an encoder network maps the composition
-(log(1 + mM)) and design to Vmax per substrate (substrate-specific, with the interactions of the whole
+(log(1 + mM) and presence) to Vmax per substrate (substrate-specific, with the interactions of the whole
 medium, e.g. catabolite repression), lag, lag width, death/maintenance kd and the medium's capacity R0
 (within a factor e^±0.5 of a learned global); Km_i, Y_i, K_R and the inoculum ln X0 are learned global
 constants. Yields are per substrate constants, i.e. a reduced
@@ -44,6 +44,7 @@ class DynamicConfig:
     epochs: int = 300
     lr: float = 0.01
     weight_decay: float = 1e-4
+    dropout: float = 0.0
     seed: int = 0
     device: str = "auto"
 
@@ -66,11 +67,12 @@ class _Kinetics(nn.Module):
 
     N_RUN_PARAMS = 4  # lag, lag width, kd, resource capacity
 
-    def __init__(self, members: int, n_features: int, n_substrates: int, hidden: int) -> None:
+    def __init__(self, members: int, n_features: int, n_substrates: int, hidden: int, dropout: float = 0.0
+                 ) -> None:
         super().__init__()
         self.encoder = nn.Sequential(
-            _BatchedLinear(members, n_features, hidden), nn.SiLU(),
-            _BatchedLinear(members, hidden, hidden), nn.SiLU(),
+            _BatchedLinear(members, n_features, hidden), nn.SiLU(), nn.Dropout(dropout),
+            _BatchedLinear(members, hidden, hidden), nn.SiLU(), nn.Dropout(dropout),
             _BatchedLinear(members, hidden, n_substrates + self.N_RUN_PARAMS),
         )
         shape = (members, 1, n_substrates)
@@ -147,7 +149,7 @@ class DynamicModel:
         self._scale = 1.0
 
     def _inputs(self, init: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        features = np.log1p(init) / self._scale
+        features = np.hstack([np.log1p(init) / self._scale, (init > 0).astype(float)])
         m = self.config.members
         f = torch.as_tensor(features, dtype=torch.float32, device=self.device).unsqueeze(0).expand(m, -1, -1)
         s0 = torch.as_tensor(init, dtype=torch.float32, device=self.device).unsqueeze(0)
@@ -161,13 +163,14 @@ class DynamicModel:
         torch.manual_seed(cfg.seed)
         self.substrates = list(substrates)
         self._scale = float(max(np.log1p(init).max(), 1e-6))
-        self.net = _Kinetics(cfg.members, init.shape[1], init.shape[1], cfg.hidden).to(self.device)
+        self.net = _Kinetics(cfg.members, 2 * init.shape[1], init.shape[1], cfg.hidden, cfg.dropout).to(self.device)
         features, s0 = self._inputs(init)
         y = torch.as_tensor(ln_od, dtype=torch.float32, device=self.device).unsqueeze(0)
         mask = torch.isfinite(y)
         y = torch.nan_to_num(y)
         opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs)
+        self.net.train()
         for _ in range(cfg.epochs):
             opt.zero_grad()
             pred = integrate(self.net(features), s0, times)["ln_x"]
@@ -176,6 +179,7 @@ class DynamicModel:
             nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
             opt.step()
             sched.step()
+        self.net.eval()
         fitted = self.predict(init, times)
         resid = np.where(np.isfinite(ln_od), ln_od - fitted.mean, np.nan)
         self.residual_var = float(np.nanmean(resid ** 2))
