@@ -44,7 +44,7 @@ class DynamicConfig:
     epochs: int = 300
     lr: float = 0.01
     weight_decay: float = 1e-4
-    dropout: float = 0.0
+    dropout: float = 0.1
     seed: int = 0
     device: str = "auto"
 
