@@ -66,15 +66,18 @@ def _medians(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def run(quick: bool, repeat: int, threads: int) -> dict[str, Any]:
+def run(quick: bool, repeat: int, threads: int, parts: str = "all") -> dict[str, Any]:
     """Every figure of the benchmark."""
     torch.set_num_threads(max(1, threads))
     config = DynamicConfig(epochs=20 if quick else 300, members=2 if quick else 4)
     result: dict[str, Any] = {"config": {"epochs": config.epochs, "members": config.members, "threads": threads,
                                          "device": str(DynamicModel(config).device)}}
     seeds = list(range(1 if quick else repeat))
-    sims = [simulated(16 if quick else 80, seed, config) for seed in seeds]
-    result["simulated"] = {"median": _medians(sims), "per_seed": sims}
+    if parts in ("all", "simulated"):
+        sims = [simulated(16 if quick else 80, seed, config) for seed in seeds]
+        result["simulated"] = {"median": _medians(sims), "per_seed": sims}
+    if parts == "simulated":
+        return result
     if not DATA.is_dir():
         result["real"] = {"skipped": f"{DATA} is absent"}
         return result
@@ -93,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     """`fluxlab bench dynamic [--quick] [--json] [--repeat N] [--threads N]`."""
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1, help="torch threads")
+    p.add_argument("--part", choices=["all", "real", "simulated"], default="all")
     args = p.parse_args(argv)
-    emit(run(args.quick, args.repeat, args.threads), args.json, "dynamic")
+    emit(run(args.quick, args.repeat, args.threads, args.part), args.json, "dynamic")
     return 0

@@ -176,8 +176,9 @@ class DynamicModel:
             pred = integrate(self.net(features), s0, times)["ln_x"]
             loss = ((pred - y) ** 2 * mask).sum() / mask.sum().clamp(min=1) / 1.0
             loss.backward()
-            nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
-            opt.step()
+            norm = nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
+            if torch.isfinite(norm):  # a rare overflowing step is skipped, as AMP's GradScaler does
+                opt.step()
             sched.step()
         self.net.eval()
         fitted = self.predict(init, times)

@@ -41,7 +41,7 @@ def test_substrates_are_consumed_in_the_integrator() -> None:
     one = torch.ones(1, 1, 1)
     params = {"vmax": torch.full((1, 1, 1), 5.0), "lag": one * 0.5, "width": one * 0.2, "kd": one * 0.0,
               "r0": one * 10.0, "km": one * 0.1, "yield": one * 0.1, "kr": one * 0.01, "ln_x0": one * -2.0}
-    out = integrate(params, torch.tensor([[[5.0]]]), np.array([1.0, 5.0, 20.0]))
+    out = integrate(params, torch.tensor([[[5.0]]]), np.array([1.0, 2.0, 20.0]))
     s = out["s"][0, 0, :, 0].numpy()
     assert s[0] > s[1] > s[2] >= 0.0 and s[2] < 0.05
     assert float(out["ln_x"][0, 0, -1]) > float(out["ln_x"][0, 0, 0])
