@@ -26,6 +26,7 @@ from schemas.errors import describe_validation_error
 from schemas.measurement import Measurement, MeasurementSource, Value
 from schemas.model import DesignPrediction, ErrorDetail, ModelTrained, PredictReply, PredictRequest
 from schemas.proposal import Prediction, Proposal, ReviewAction, ReviewDecision
+from schemas.timecourse import TimeCourse, TimeCourseUnit, TimePoint
 from schemas.work import RunFailed, WorkOrder
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "Design", "DesignPrediction", "ErrorDetail", "ExecutorKind", "ExecutorSpec", "ExpressionParam",
     "Measurement", "MeasurementSource", "MediumParam", "Message", "ModelTrained", "Objective", "OrganismSpec",
     "PredictReply", "PredictRequest", "Prediction", "Proposal", "RangeParam", "ReviewAction", "ReviewDecision",
-    "ReviewMode", "ReviewSpec", "RunFailed", "SearchSpace", "Sense", "SimulatorSpec", "Strategy", "Value",
-    "WireModel", "WorkOrder", "describe_validation_error", "new_id", "utcnow",
+    "ReviewMode", "ReviewSpec", "RunFailed", "SearchSpace", "Sense", "SimulatorSpec", "Strategy",
+    "TimeCourse", "TimeCourseUnit", "TimePoint", "Value", "WireModel", "WorkOrder", "describe_validation_error",
+    "new_id", "utcnow",
 ]

@@ -48,7 +48,7 @@ class WireModel(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=False, populate_by_name=True)
 
     SCHEMA: ClassVar[str] = ""
-    """Versioned schema name carried in the `Fluxlab-Schema` header, e.g. `measurement.v1`."""
+    """Versioned schema name carried in the `Fluxlab-Schema` header, e.g. `measurement.v2`."""
 
 
 class Message(WireModel):

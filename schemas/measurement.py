@@ -8,6 +8,7 @@ from pydantic import Field
 
 from schemas.base import FiniteFloat, Identifier, Message, NonNegFloat, UtcDatetime, WireModel, utcnow
 from schemas.design import Design
+from schemas.timecourse import InitialConcentrations, TimeCourses
 
 
 class Value(WireModel):
@@ -26,9 +27,12 @@ class MeasurementSource(StrEnum):
 
 
 class Measurement(Message):
-    """The outcome of one run: fluxes, growth, products, omics and QC."""
+    """The outcome of one run: fluxes, growth, products, omics, time courses and QC.
 
-    SCHEMA = "measurement.v1"
+    v2 adds `time_courses` and `initial_concentrations` (both optional, so every v1 payload is a valid v2 one).
+    """
+
+    SCHEMA = "measurement.v2"
 
     campaign_id: Identifier
     run_id: Identifier
@@ -47,6 +51,13 @@ class Measurement(Message):
     omics: dict[Identifier, dict[Identifier, FiniteFloat]] = Field(
         default_factory=dict, max_length=8,
         description="Block ('transcriptomics' log2 ratio, 'proteomics', 'metabolomics' mM) -> feature -> value.",
+    )
+    time_courses: TimeCourses = Field(
+        default_factory=dict, max_length=100,
+        description="Readout ('ln_od', 'od', 'biomass', metabolite id e.g. 'ac_e') -> values over time (h).",
+    )
+    initial_concentrations: InitialConcentrations = Field(
+        default_factory=dict, max_length=500, description="Extracellular metabolite id -> initial mM in the culture."
     )
     qc_flags: list[str] = Field(default_factory=list, max_length=50)
     batch_id: str = Field(default="", max_length=128)

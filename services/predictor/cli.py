@@ -159,3 +159,8 @@ def evaluate(
         return
     _emit(result, as_json, [f"{result['n_rows']} rows: Q² = {result['q2']:.3f}, ROC-AUC = {result['roc_auc']}, "
                             f"coverage95 = {result['coverage95']:.3f}"])
+
+
+from services.predictor.dynamic_cli import register as _register_dynamic  # noqa: E402
+
+_register_dynamic(app)

@@ -78,6 +78,7 @@ BENCHES = [
     ("stats", ["--quick"]),
     pytest.param("loop", ["--quick"], marks=pytest.mark.slow),
     pytest.param("predictor-real", ["--quick"], marks=pytest.mark.slow),
+    pytest.param("dynamic", ["--quick"], marks=pytest.mark.slow),
     ("faults", ["--quick", "--only", "poison,hostile,sigterm"]),
     pytest.param("faults", ["--quick"], marks=pytest.mark.slow, id="faults-all-scenarios"),
 ]

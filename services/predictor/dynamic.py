@@ -1,0 +1,201 @@
+"""Model `dynamic`: a mechanistic batch-culture integrator whose unknown kinetics come from neural networks.
+
+State per culture: biomass X (OD), the concentration S_i (mM) of every medium component the runs table
+names, and one implicit limiting resource R of the base medium (M9 salts or oxygen transfer: nothing in
+the data names it, but every medium plateaus). Mass balances, integrated with fixed explicit steps
+(<= 0.42 h) in torch so that the whole trajectory is differentiable:
+
+    q_i    = Vmax_i(medium) * S_i / (Km_i + S_i) * R / (K_R + R)     uptake (mmol/OD/h)
+    mu     = a(t) * cap(sum_i Y_i q_i) - kd(medium)                      growth (1/h)
+    a(t)   = sigmoid((t - lag(medium)) / width(medium))                lag phase
+    dS_i/dt = -a(t) q_i X ;  dR/dt = -a(t) (sum_i Y_i q_i) X ;  d lnX/dt = mu
+
+The learned parts, trained end to end on measured ln OD curves: an encoder network maps the composition
+(log(1 + mM) and presence) to Vmax per substrate (substrate-specific, with the interactions of the whole
+medium, e.g. catabolite repression), lag, lag width, death/maintenance kd and the medium's capacity R0
+(within a factor e^±0.5 of a learned global); Km_i, Y_i, K_R and the inoculum ln X0 are learned global
+constants. Yields are per substrate constants, i.e. a reduced
+stoichiometry: the genome-scale S·v = 0 of dFBA is not solved inside the training loop (see
+docs/dynamic.md). A deep ensemble (members trained in one batched pass with different initial weights)
+gives the uncertainty: bands are the ensemble spread plus the training residual variance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+MIN_DT_H = 0.42
+"""Largest integration step (h)."""
+
+MU_CAP = 2.0
+"""Growth rates saturate smoothly below this (1/h): no E. coli grows faster, and it keeps the steps stable."""
+
+
+@dataclass
+class DynamicConfig:
+    """Hyper-parameters of the dynamic model."""
+
+    members: int = 4
+    hidden: int = 64
+    epochs: int = 300
+    lr: float = 0.01
+    weight_decay: float = 1e-4
+    dropout: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+
+
+class _BatchedLinear(nn.Module):
+    """One linear layer per ensemble member, applied in one batched matmul."""
+
+    def __init__(self, members: int, n_in: int, n_out: int) -> None:
+        super().__init__()
+        bound = 1.0 / np.sqrt(n_in)
+        self.weight = nn.Parameter(torch.empty(members, n_in, n_out).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(members, 1, n_out).uniform_(-bound, bound))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+class _Kinetics(nn.Module):
+    """Encoder (composition -> per-culture kinetics) and the global mechanistic constants, per member."""
+
+    N_RUN_PARAMS = 4  # lag, lag width, kd, resource capacity
+
+    def __init__(self, members: int, n_features: int, n_substrates: int, hidden: int, dropout: float = 0.0
+                 ) -> None:
+        super().__init__()
+        self.encoder = nn.Sequential(
+            _BatchedLinear(members, n_features, hidden), nn.SiLU(), nn.Dropout(dropout),
+            _BatchedLinear(members, hidden, hidden), nn.SiLU(), nn.Dropout(dropout),
+            _BatchedLinear(members, hidden, n_substrates + self.N_RUN_PARAMS),
+        )
+        shape = (members, 1, n_substrates)
+        self.log_km = nn.Parameter(torch.full(shape, np.log(0.5)))
+        self.log_yield = nn.Parameter(torch.full(shape, np.log(0.05)) + 0.1 * torch.randn(shape))
+        self.log_r0 = nn.Parameter(torch.full((members, 1, 1), np.log(1.5)))
+        self.log_kr = nn.Parameter(torch.full((members, 1, 1), np.log(0.05)))
+        self.ln_x0 = nn.Parameter(torch.full((members, 1, 1), -2.5))
+
+    def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = self.encoder(features)
+        n = out.shape[-1] - self.N_RUN_PARAMS
+        return {
+            "vmax": nn.functional.softplus(out[..., :n]) * 2.0,
+            "lag": nn.functional.softplus(out[..., n:n + 1] * 3.0 + 3.0),
+            "width": nn.functional.softplus(out[..., n + 1:n + 2]) + 0.2,
+            "kd": nn.functional.softplus(out[..., n + 2:n + 3] - 4.0) * 0.2,
+            "r0": self.log_r0.exp() * torch.exp(0.5 * torch.tanh(out[..., n + 3:n + 4])),
+            "km": self.log_km.exp() + 1e-3, "yield": self.log_yield.exp(),
+            "kr": self.log_kr.exp() + 1e-3, "ln_x0": self.ln_x0,
+        }
+
+
+def _rates(p: dict[str, torch.Tensor], t: float, ln_x: torch.Tensor, s: torch.Tensor, r: torch.Tensor
+           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    active = torch.sigmoid((t - p["lag"]) / p["width"])
+    s_pos, r_pos = s.clamp(min=0.0), r.clamp(min=0.0)
+    q = p["vmax"] * s_pos / (p["km"] + s_pos) * (r_pos / (p["kr"] + r_pos))
+    gross = active * MU_CAP * torch.tanh((p["yield"] * q).sum(-1, keepdim=True) / MU_CAP)
+    x = ln_x.clamp(max=2.0).exp()
+    return gross - p["kd"], -active * q * x, -gross * x
+
+
+def integrate(p: dict[str, torch.Tensor], s0: torch.Tensor, times: np.ndarray) -> dict[str, torch.Tensor]:
+    """Integrate the mass balances from t=0; returns ln X (members, runs, T) and S (members, runs, T, n)."""
+    members, runs = p["vmax"].shape[:2]
+    ln_x = p["ln_x0"].expand(members, runs, 1)
+    s = s0.expand(members, runs, s0.shape[-1])
+    r = p["r0"].expand(members, runs, 1)
+    t, out_x, out_s = 0.0, [], []
+    for target in times:
+        steps = max(1, int(np.ceil((float(target) - t) / MIN_DT_H)))
+        dt = (float(target) - t) / steps
+        for _ in range(steps):
+            d = _rates(p, t + 0.5 * dt, ln_x, s, r)
+            ln_x, s, r = ln_x + dt * d[0], (s + dt * d[1]).clamp(min=0.0), (r + dt * d[2]).clamp(min=0.0)
+            t += dt
+        out_x.append(ln_x[..., 0])
+        out_s.append(s)
+    return {"ln_x": torch.stack(out_x, -1), "s": torch.stack(out_s, -2)}
+
+
+@dataclass
+class CurvePrediction:
+    """Predicted ln OD curves: mean and sd (runs x times), and the members' curves."""
+
+    times: np.ndarray
+    mean: np.ndarray
+    sd: np.ndarray
+    members: np.ndarray
+    substrates: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+class DynamicModel:
+    """Hybrid dynamic model of batch growth curves (fit on ln OD curves, predict curves with bands)."""
+
+    def __init__(self, config: DynamicConfig | None = None) -> None:
+        self.config = config or DynamicConfig()
+        self.device = torch.device("cuda" if self.config.device == "auto" and torch.cuda.is_available()
+                                   else ("cpu" if self.config.device == "auto" else self.config.device))
+        self.net: _Kinetics | None = None
+        self.substrates: list[str] = []
+        self.residual_var = 0.0
+        self._scale = 1.0
+
+    def _inputs(self, init: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        features = np.hstack([np.log1p(init) / self._scale, (init > 0).astype(float)])
+        m = self.config.members
+        f = torch.as_tensor(features, dtype=torch.float32, device=self.device).unsqueeze(0).expand(m, -1, -1)
+        s0 = torch.as_tensor(init, dtype=torch.float32, device=self.device).unsqueeze(0)
+        return f.contiguous(), s0
+
+    def fit(self, substrates: list[str], init: np.ndarray, times: np.ndarray, ln_od: np.ndarray) -> DynamicModel:
+        """Train on runs: initial concentrations (runs x substrates, mM), common times (h), ln OD (runs x T)."""
+        if init.shape[0] != ln_od.shape[0] or ln_od.shape[1] != len(times):
+            raise ValueError(f"shapes disagree: init {init.shape}, ln_od {ln_od.shape}, times {len(times)}")
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        self.substrates = list(substrates)
+        self._scale = float(max(np.log1p(init).max(), 1e-6))
+        self.net = _Kinetics(cfg.members, 2 * init.shape[1], init.shape[1], cfg.hidden, cfg.dropout).to(self.device)
+        features, s0 = self._inputs(init)
+        y = torch.as_tensor(ln_od, dtype=torch.float32, device=self.device).unsqueeze(0)
+        mask = torch.isfinite(y)
+        y = torch.nan_to_num(y)
+        opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs)
+        self.net.train()
+        for _ in range(cfg.epochs):
+            opt.zero_grad()
+            pred = integrate(self.net(features), s0, times)["ln_x"]
+            loss = ((pred - y) ** 2 * mask).sum() / mask.sum().clamp(min=1) / 1.0
+            loss.backward()
+            norm = nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
+            if torch.isfinite(norm):  # a rare overflowing step is skipped, as AMP's GradScaler does
+                opt.step()
+            sched.step()
+        self.net.eval()
+        fitted = self.predict(init, times)
+        resid = np.where(np.isfinite(ln_od), ln_od - fitted.mean, np.nan)
+        self.residual_var = float(np.nanmean(resid ** 2))
+        return self
+
+    def predict(self, init: np.ndarray, times: np.ndarray) -> CurvePrediction:
+        """Predicted ln OD curves for media (runs x substrates, mM) at the given times (h)."""
+        if self.net is None:
+            raise RuntimeError("the dynamic model is not fitted")
+        if init.shape[1] != len(self.substrates):
+            raise ValueError(f"expected {len(self.substrates)} substrate columns, got {init.shape[1]}")
+        features, s0 = self._inputs(init)
+        with torch.no_grad():
+            out = integrate(self.net(features), s0, np.asarray(times, dtype=float))
+        members = out["ln_x"].cpu().numpy().astype(float)
+        mean = members.mean(0)
+        sd = np.sqrt(members.var(0) + self.residual_var)
+        return CurvePrediction(np.asarray(times, dtype=float), mean, sd, members, out["s"].mean(0).cpu().numpy())
