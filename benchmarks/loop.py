@@ -1,23 +1,29 @@
 """Closed simulated campaigns in-process (no NATS): how fast each optimizer strategy finds the optimum.
 
-Per landscape, strategy and seed: repeat {plan a batch with the strategy (surrogate = the predictor's
-DeepModel ensemble retrained on the measurements so far; before any, the organism model's in-silico
-MOMA answer for ga/hybrid; none for `random`) -> measure on the simulated Lab (noise on) -> record}
-until the budget is spent. After each batch two figures, each divided by the true optimum:
+Landscapes (benchmarks.loop_landscapes): three cells that the campaign plans with E. coli core (its
+twin ``succinate_core``, and two truths the model does not describe: ``misregulated`` and ``kinetic``),
+and test functions (``sin_cos``, ``hartmann6``, and 10-D ``ackley10``, ``rastrigin10``, ``levy10``,
+``rosenbrock10`` in batches of 16 up to 132 experiments).
 
-* `best_fraction_by_batch`: the noise-free value of the best design built and measured so far (for
-  cells only designs meeting the growth floor count) -- "best found", the usual benchmark convention
-  (the design exists and has been tested; BoTorch's tutorials score "best observed" the same way).
-* `picked_fraction_by_batch`: the noise-free value of the design with the best *reading* (measured
-  growth meeting the floor) -- what the campaign itself would name as its best. With one noisy reading
-  per design (no replicates: nothing is proposed twice), a design 10 % better than a dozen others is
-  often out-read by one of them, so this lags the first.
+Strategies, all on the same seeds (the seed sets the lab's noise and the planner's random stream):
+fluxlab's ``hybrid`` (default), ``ga``, ``bo`` and ``random``; ``insilico`` (cells only: rank by the
+organism model's MOMA answer, batch after batch, no learning: the GA over the in-silico surrogate with
+the planner's guarantees); ``ax`` (plain Ax, benchmarks.loop_peers). Per batch: plan a batch (surrogate
+= the predictor's DeepModel ensemble retrained on the measurements so far; before any, the organism
+model's in-silico answer for ga/hybrid) -> measure on the simulated lab (noise on) -> record, until
+the budget is spent. After each batch two figures, each scored by the landscape (fraction of the true
+optimum, or gap closed on the 10-D functions):
 
-`experiments_to_95` (and `experiments_to_95_picked`): experiments until that figure first reached 95 %
-of the optimum, median over seeds; null when the median seed never got there within its budget
-(`reached_95` / `reached_95_picked` count the seeds that did, `budget` says how far it looked).
-`batch_s`: median seconds to plan one batch (training excluded, reported as `train_s`). Random search
-gets a larger budget so its figure is measured rather than censored.
+* ``best_fraction_by_batch``: the noise-free value of the best design built and measured so far (for
+  cells only designs meeting the growth floor count) -- "best found".
+* ``picked_fraction_by_batch``: the noise-free value of the design with the best *reading* (measured
+  growth meeting the floor) -- what the campaign itself would name as its best.
+
+``experiments_to_90`` / ``experiments_to_95`` (``_picked`` for the second figure): experiments until the
+figure first reached 90 % / 95 %, median over seeds; null when the median seed never got there within
+its budget (``reached_*`` count the seeds that did, ``budget`` says how far it looked). ``batch_s``:
+median seconds to plan one batch (training excluded, reported as ``train_s``). Random search on the
+cells and the 2-6-D functions gets a larger budget so its figure is measured rather than censored.
 """
 
 from __future__ import annotations
@@ -32,79 +38,18 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import emit, parser, progress_console
-from schemas import CampaignSpec, Design, Measurement, Sense, Strategy
+from benchmarks.loop_landscapes import ALL, CELLS, FUNCTIONS_10D, Landscape, make_landscape
+from schemas import Design, Measurement, Sense, Strategy
 from services.optimizer.context import History
 from services.optimizer.envelope import within_envelope
 from services.optimizer.feasibility import FeasibilityFilter, feasibility_for
 from services.optimizer.insilico import insilico_for
 from services.optimizer.planner import plan_batch
-from services.optimizer.space import DesignSpace
 from services.optimizer.surrogate import Surrogate
 
-STRATEGIES = (Strategy.HYBRID, Strategy.GA, Strategy.BO, Strategy.RANDOM)
-BATCH = 8
-
-
-@dataclass
-class Landscape:
-    """A campaign with its simulated lab, noise-free truth and optimum."""
-
-    name: str
-    spec: CampaignSpec
-    measure: Callable[[Design, str], Measurement | None]
-    truth: Callable[[Design], float]
-    optimum: float
-    features: Callable[[Sequence[Design]], Any]
-    growth_floor_abs: float = 0.0
-    organism: Any = None
-
-
-def _cell_landscape(seed: int) -> Landscape:
-    from simulators.examples import succinate_core_spec
-    from simulators.ground_truth import true_optimum
-    from simulators.lab import Lab, NoiseConfig
-    from simulators.truecell import TrueCell
-
-    spec = succinate_core_spec(seed=seed)
-    assert spec.simulator is not None
-    cell = TrueCell(spec.organism.model, spec.simulator.profile)
-    lab = Lab(cell, NoiseConfig(cv=spec.simulator.noise), seed=seed)
-    floor = spec.objective.growth_floor * cell.respond(Design()).growth
-    target = spec.objective.target
-
-    def truth(design: Design) -> float:
-        state = cell.respond(design)
-        return state.exchange.get(target, 0.0) if state.status == "ok" and state.growth >= floor else 0.0
-
-    def measure(design: Design, run_id: str) -> Measurement | None:
-        result = lab.run(design, spec.id, run_id, readouts=[target])
-        return result if isinstance(result, Measurement) else None
-
-    return Landscape("succinate_core", spec, measure, truth, true_optimum(spec, cell).value, list, floor,
-                     cell.organism)
-
-
-def _function_landscape(name: str, seed: int) -> Landscape:
-    from simulators.examples import hartmann6_spec, sin_cos_spec
-    from simulators.functions import FunctionSimulator
-    from simulators.ground_truth import true_optimum
-    from simulators.lab import Lab, NoiseConfig
-
-    spec = sin_cos_spec(seed=seed) if name == "sin_cos" else hartmann6_spec(seed=seed)
-    assert spec.simulator is not None and spec.simulator.expression is not None
-    params = [p.name for p in spec.search_space.parameters]
-    sim = FunctionSimulator(spec.simulator.expression, params, output=spec.objective.target)
-    lab = Lab(sim, NoiseConfig(cv=0.0, abs_sd=spec.simulator.noise, batch_cv=0.0), seed=seed)
-    space = DesignSpace.from_spec(spec)
-
-    def measure(design: Design, run_id: str) -> Measurement | None:
-        result = lab.run(design, spec.id, run_id)
-        return result if isinstance(result, Measurement) else None
-
-    def features(designs: Sequence[Design]) -> np.ndarray:
-        return np.array([space.unit(d) for d in designs])
-
-    return Landscape(name, spec, measure, lambda d: sim.evaluate(d.parameters), true_optimum(spec).value, features)
+INSILICO, PLAIN_AX = "insilico", "ax"
+STRATEGIES = (str(Strategy.HYBRID), str(Strategy.GA), str(Strategy.BO), INSILICO, PLAIN_AX, str(Strategy.RANDOM))
+LEVELS = (0.9, 0.95)
 
 
 class EnsembleSurrogate:
@@ -153,13 +98,15 @@ class CampaignTrace:
     """One simulated campaign's record."""
 
     fractions: list[float] = field(default_factory=list)
-    """Best noise-free value among the designs measured so far, after each batch (fraction of the optimum)."""
+    """Score of the best noise-free value among the designs measured so far, after each batch."""
     picked: list[float] = field(default_factory=list)
-    """Noise-free value of the design with the best reading so far, after each batch."""
+    """Score of the noise-free value of the design with the best reading so far, after each batch."""
     experiments: list[int] = field(default_factory=list)
     batch_s: list[float] = field(default_factory=list)
     train_s: list[float] = field(default_factory=list)
     infeasible_rejected: int = 0
+    repeats: int = 0
+    """Experiments spent on a design measured before (plain Ax only; fluxlab's planner never repeats)."""
 
     def experiments_to(self, level: float, picked: bool = False) -> int | None:
         """Experiments spent when the best (or the picked) design first reached ``level`` of the optimum."""
@@ -179,8 +126,10 @@ def _best_reading(landscape: Landscape, eligible: Sequence[Measurement]) -> Desi
     return max(eligible, key=lambda m: sign * (m.readout(target) or 0.0)).design if eligible else None
 
 
-def _fraction(landscape: Landscape, design: Design | None) -> float:
-    return 0.0 if design is None else landscape.truth(design) / landscape.optimum
+def _score(landscape: Landscape, design: Design | None) -> float:
+    if design is None:
+        return 0.0 if landscape.score_kind == "fraction" else -math.inf
+    return landscape.score(landscape.truth(design))
 
 
 def _train(landscape: Landscape, measured: Sequence[Measurement], seed: int, epochs: int,
@@ -191,38 +140,72 @@ def _train(landscape: Landscape, measured: Sequence[Measurement], seed: int, epo
     return within_envelope(landscape.spec, ensemble)
 
 
-def run_campaign(landscape: Landscape, strategy: Strategy, seed: int, budget: int, epochs: int) -> CampaignTrace:
+class _Planner:
+    """One strategy's proposals for a campaign: fluxlab's planner, the in-silico ranking or plain Ax."""
+
+    def __init__(self, landscape: Landscape, strategy: str, seed: int, epochs: int) -> None:
+        self.landscape, self.strategy, self.seed, self.epochs = landscape, strategy, seed, epochs
+        self.rng = np.random.default_rng(seed)
+        self.feasibility: FeasibilityFilter | None = feasibility_for(landscape.spec, landscape.organism)
+        self.prior = insilico_for(landscape.spec, landscape.organism)
+        self.surrogate: Surrogate | None = None
+        self.ax: Any = None
+        if strategy == PLAIN_AX:
+            from benchmarks.loop_peers import PlainAx
+
+            self.ax = PlainAx(landscape, seed)
+
+    def propose(self, history: History, n: int) -> list[Design]:
+        """The next batch of designs."""
+        if self.ax is not None:
+            return list(self.ax.propose(n))
+        strategy = Strategy.GA if self.strategy == INSILICO else Strategy(self.strategy)
+        proposals = plan_batch(self.landscape.spec, history, self.surrogate, n, self.rng,
+                               feasibility=self.feasibility, strategy=strategy, prior=self.prior)
+        return [p.design for p in proposals]
+
+    def learn(self, design: Design, result: Measurement | None, history: History) -> None:
+        """One outcome (plain Ax hears each; fluxlab's strategies retrain after the batch)."""
+        if self.ax is not None:
+            self.ax.tell(design, result, history)
+
+    def retrain(self, measured: Sequence[Measurement], trace: CampaignTrace) -> None:
+        """Retrain the ensemble after a batch (not for random, in-silico or plain Ax)."""
+        if self.strategy in (str(Strategy.RANDOM), INSILICO, PLAIN_AX) or len(measured) < 2:
+            return
+        self.surrogate = _train(self.landscape, measured, self.seed, self.epochs, trace)
+
+
+def run_campaign(landscape: Landscape, strategy: str, seed: int, budget: int, epochs: int) -> CampaignTrace:
     """Run one closed campaign and return its trace."""
-    rng = np.random.default_rng(seed)
-    spec = landscape.spec
-    feasibility: FeasibilityFilter | None = feasibility_for(spec, landscape.organism)
-    prior = insilico_for(spec, landscape.organism)
+    planner = _Planner(landscape, strategy, seed, epochs)
+    target = landscape.spec.objective.target
     history, measured, trace = History(), list[Measurement](), CampaignTrace()
-    surrogate: Surrogate | None = None
-    uses_model = strategy != Strategy.RANDOM
+    seen: set[str] = set()
     while len(measured) + len(history.failed) < budget:
-        n = min(BATCH, budget - len(measured) - len(history.failed))
+        n = min(landscape.batch, budget - len(measured) - len(history.failed))
         started = time.perf_counter()
-        proposals = plan_batch(spec, history, surrogate, n, rng, feasibility=feasibility, strategy=strategy,
-                               prior=prior)
+        designs = planner.propose(history, n)[:n]
         trace.batch_s.append(time.perf_counter() - started)
-        if not proposals:
+        if not designs:
             break
-        for i, proposal in enumerate(proposals):
-            result = landscape.measure(proposal.design, f"s{seed}-{strategy}-{len(measured) + i}")
+        for i, design in enumerate(designs):
+            trace.repeats += design.key() in seen
+            seen.add(design.key())
+            result = landscape.measure(design, f"s{seed}-{strategy}-{len(measured) + len(history.failed) + i}")
+            planner.learn(design, result, history)
             if result is None:
-                history.failed.append(proposal.design)
+                history.failed.append(design)
                 continue
             measured.append(result)
-            history.measured.append((result.design, result.readout(spec.objective.target) or 0.0))
-        if uses_model and len(measured) >= 2:
-            surrogate = _train(landscape, measured, seed, epochs, trace)
+            history.measured.append((result.design, result.readout(target) or 0.0))
+        planner.retrain(measured, trace)
         eligible = _eligible(landscape, measured)
-        # fractions rise towards 1 for either sense, so the best found is the largest
-        trace.fractions.append(max((_fraction(landscape, m.design) for m in eligible), default=0.0))
-        trace.picked.append(_fraction(landscape, _best_reading(landscape, eligible)))
+        # scores rise towards 1 for either sense, so the best found is the largest
+        trace.fractions.append(max((_score(landscape, m.design) for m in eligible), default=_score(landscape, None)))
+        trace.picked.append(_score(landscape, _best_reading(landscape, eligible)))
         trace.experiments.append(len(measured) + len(history.failed))
-    trace.infeasible_rejected = feasibility.n_rejected if feasibility else 0
+    trace.infeasible_rejected = planner.feasibility.n_rejected if planner.feasibility else 0
     return trace
 
 
@@ -233,74 +216,90 @@ def _median_or_none(values: Sequence[int | None], budget: int) -> int | None:
     return None if not math.isfinite(mid) or mid > budget else round(mid)
 
 
+def _reach(traces: Sequence[CampaignTrace], budget: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for level in LEVELS:
+        tag = str(round(level * 100))
+        for picked, suffix in ((False, ""), (True, "_picked")):
+            reached = [t.experiments_to(level, picked=picked) for t in traces]
+            out[f"experiments_to_{tag}{suffix}"] = _median_or_none(reached, budget)
+            out[f"reached_{tag}{suffix}"] = sum(r is not None for r in reached)
+            if not picked:
+                out[f"experiments_to_{tag}_by_seed"] = reached
+    return out
+
+
 def summarise(traces: Sequence[CampaignTrace], budget: int) -> dict[str, Any]:
     """Medians over seeds for one strategy."""
     n_batches = max(len(t.fractions) for t in traces)
+
     def by_batch(series: Callable[[CampaignTrace], list[float]]) -> list[float]:
         return [round(statistics.median(series(t)[min(b, len(series(t)) - 1)] for t in traces), 4)
                 for b in range(n_batches)]
 
-    reached = [t.experiments_to(0.95) for t in traces]
-    picked = [t.experiments_to(0.95, picked=True) for t in traces]
     best = by_batch(lambda t: t.fractions)
     return {
-        "experiments_to_95": _median_or_none(reached, budget),
-        "reached_95": sum(r is not None for r in reached),
-        "experiments_to_95_by_seed": reached,
-        "experiments_to_95_picked": _median_or_none(picked, budget),
-        "reached_95_picked": sum(r is not None for r in picked),
+        **_reach(traces, budget),
         "seeds": len(traces),
         "budget": budget,
         "best_fraction_by_batch": best,
         "picked_fraction_by_batch": by_batch(lambda t: t.picked),
         "final_fraction": best[-1],
+        "final_fraction_by_seed": [round(t.fractions[-1], 4) for t in traces],
         "batch_s": round(statistics.median(s for t in traces for s in t.batch_s), 3),
         "train_s": round(statistics.median([s for t in traces for s in t.train_s] or [0.0]), 3),
         "infeasible_rejected": int(statistics.median(t.infeasible_rejected for t in traces)),
+        "repeats": int(statistics.median(t.repeats for t in traces)),
     }
 
 
-def bench_landscape(make: Callable[[int], Landscape], seeds: int, budget: int, random_budget: int,
-                    epochs: int, strategies: Sequence[Strategy] = STRATEGIES) -> dict[str, Any]:
+def bench_landscape(name: str, seeds: int, budget: int, random_budget: int, epochs: int,
+                    strategies: Sequence[str] = STRATEGIES) -> dict[str, Any]:
     """All strategies on one landscape over the same seeds."""
     out: dict[str, Any] = {}
-    optimum = math.nan
+    landscape = make_landscape(name, 0)
+    wide = name in FUNCTIONS_10D
     for strategy in strategies:
+        if strategy == INSILICO and name not in CELLS:
+            continue
+        limit = random_budget if strategy == str(Strategy.RANDOM) and not wide else budget
         traces = []
         for seed in range(seeds):
-            landscape = make(seed)
-            optimum = landscape.optimum
-            limit = random_budget if strategy == Strategy.RANDOM else budget
+            landscape = make_landscape(name, seed)
             traces.append(run_campaign(landscape, strategy, seed, limit, epochs))
-            progress_console.log(f"{landscape.name} {strategy} seed {seed}: {traces[-1].fractions[-1]:.3f}")
-        out[str(strategy)] = summarise(traces, random_budget if strategy == Strategy.RANDOM else budget)
-    return {"true_optimum": optimum, "strategies": out}
+            progress_console.log(f"{name} {strategy} seed {seed}: {traces[-1].fractions[-1]:.3f}")
+        out[strategy] = summarise(traces, limit)
+    return {"true_optimum": landscape.optimum, "optimum_method": landscape.optimum_method,
+            "score": landscape.score_kind, "batch_size": landscape.batch,
+            **({"random_median": landscape.baseline} if wide else {}), "strategies": out}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print one JSON object."""
     p = parser("Closed simulated DBTL campaigns per optimizer strategy (in-process, no NATS).")
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--budget", type=int, default=48)
+    p.add_argument("--budget", type=int, default=48, help="experiments per campaign on cells and 2-6-D functions")
+    p.add_argument("--budget-10d", type=int, default=132, help="experiments per campaign on the 10-D functions")
     p.add_argument("--random-budget", type=int, default=400)
     p.add_argument("--epochs", type=int, default=150)
+    p.add_argument("--landscapes", default=",".join(ALL), help=f"comma-separated subset of {', '.join(ALL)}")
+    p.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated subset")
     args = p.parse_args(argv)
     import torch
 
     torch.set_num_threads(1)
+    names = [n for n in args.landscapes.split(",") if n]
+    strategies = [s for s in args.strategies.split(",") if s]
+    unknown = [n for n in names if n not in ALL] + [s for s in strategies if s not in STRATEGIES]
+    if unknown:
+        p.error(f"unknown landscape or strategy {unknown[0]!r}")
     if args.quick:
-        args.seeds, args.budget, args.random_budget, args.epochs = 1, 16, 24, 30
+        args.seeds, args.budget, args.budget_10d, args.random_budget, args.epochs = 1, 16, 32, 24, 30
     started = time.perf_counter()
-    cell = bench_landscape(_cell_landscape, args.seeds, args.budget, args.random_budget, args.epochs)
-    functions = {
-        name: bench_landscape(lambda s, n=name: _function_landscape(n, s), args.seeds, args.budget,  # type: ignore[misc]
-                              args.random_budget, args.epochs)
-        for name in ("sin_cos", "hartmann6")
-    }
-    result = {
-        "landscape": "succinate_core", "batch_size": BATCH, "seeds": args.seeds,
-        **cell, "functions": functions, "wall_s": round(time.perf_counter() - started, 1),
-    }
+    results = {name: bench_landscape(name, args.seeds, args.budget_10d if name in FUNCTIONS_10D else args.budget,
+                                     args.random_budget, args.epochs, strategies)
+               for name in names}
+    result = {"seeds": args.seeds, "landscapes": results, "wall_s": round(time.perf_counter() - started, 1)}
     emit(result, args.json, "loop benchmark")
     return 0
 

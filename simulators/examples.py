@@ -64,3 +64,51 @@ def hartmann6_spec(seed: int = 0, budget: int = 60, batch_size: int = 6) -> Camp
         budget=budget, batch_size=batch_size, seed=seed,
         simulator=SimulatorSpec(kind="function", expression="hartmann6", noise=0.01),
     )
+
+
+KINETIC_PATHWAY_GENES: dict[str, str] = {"b3956": "ppc", "b3236": "mdh", "b1612": "fumA", "b4154": "frdA",
+                                         "b4151": "frdD", "b3528": "dctA"}
+"""The six designed genes of the "kinetic" truth's succinate pathway (simulators.kinetic)."""
+
+
+def kinetic_pathway_spec(seed: int = 0, budget: int = 48, batch_size: int = 8) -> CampaignSpec:
+    """Balance a six-enzyme succinate pathway by promoter strength (5 levels each, 15,625 designs), planned with
+    E. coli core and measured on the "kinetic" truth; growth >= 20 % of wild type."""
+    return CampaignSpec(
+        id=f"succ-kinetic-{seed}", name="succinate pathway balancing, kinetic truth",
+        organism=OrganismSpec(model="textbook"),
+        objective=Objective(target="EX_succ_e", sense=Sense.MAXIMIZE, growth_floor=0.2),
+        search_space=SearchSpace(
+            max_knockouts=0,
+            expression=[ExpressionParam(gene=g, min_fold=0.25, max_fold=4.0, levels=EXPRESSION_LEVELS)
+                        for g in KINETIC_PATHWAY_GENES],
+        ),
+        budget=budget, batch_size=batch_size, seed=seed,
+        simulator=SimulatorSpec(kind="cell", profile="kinetic", noise=0.05),
+    )
+
+
+def misregulated_spec(seed: int = 0, budget: int = 48, batch_size: int = 8) -> CampaignSpec:
+    """The succinate campaign of `succinate_core_spec` measured on the "misregulated" truth."""
+    spec = succinate_core_spec(seed=seed, budget=budget, batch_size=batch_size)
+    assert spec.simulator is not None
+    return spec.model_copy(update={
+        "id": f"succ-misreg-{seed}", "name": "succinate, misregulated truth",
+        "simulator": spec.simulator.model_copy(update={"profile": "misregulated"}),
+    })
+
+
+def function10_spec(name: str, seed: int = 0, budget: int = 132, batch_size: int = 16) -> CampaignSpec:
+    """Maximise one of the built-in 10-D functions (ackley10, rastrigin10, levy10, rosenbrock10; maximum 0) on
+    its usual box, as a pathway-balancing-sized continuous campaign (132 experiments in batches of 16)."""
+    from simulators.functions import BUILTINS
+
+    known = BUILTINS[name]
+    return CampaignSpec(
+        id=f"{name}-{seed}", name=f"{name} (negated)",
+        objective=Objective(target="y", sense=Sense.MAXIMIZE, growth_floor=0.0),
+        search_space=SearchSpace(parameters=[RangeParam(name=p, low=lo, high=hi) for p, (lo, hi)
+                                             in known.bounds.items()]),
+        budget=budget, batch_size=batch_size, seed=seed,
+        simulator=SimulatorSpec(kind="function", expression=name, noise=0.01),
+    )

@@ -61,9 +61,9 @@ class LabPool:
         if key not in self.labs:
             cell_key = (order.organism, order.profile)
             if cell_key not in self.cells:
-                from simulators.truecell import TrueCell
+                from simulators.cells import make_cell
 
-                self.cells[cell_key] = TrueCell(order.organism, order.profile)
+                self.cells[cell_key] = make_cell(order.organism, order.profile)
             self.labs[key] = Lab(self.cells[cell_key], noise, seed=self.seed, station=self.station)
         return self.labs[key]
 

@@ -79,6 +79,37 @@ def hartmann6(values: Mapping[str, float]) -> float:
     return float(-_HARTMANN_ALPHA @ np.exp(-np.sum(_HARTMANN_A * (x - _HARTMANN_P) ** 2, axis=1)))
 
 
+def _vector(values: Mapping[str, float], dim: int = 10) -> np.ndarray:
+    return np.array([values[f"x{i}"] for i in range(dim)], dtype=float)
+
+
+def neg_ackley10(values: Mapping[str, float]) -> float:
+    """Minus Ackley 10-D (a = 20, b = 0.2, c = 2 pi) on [-32.768, 32.768]^10; maximum 0 at the origin."""
+    x = _vector(values)
+    term = -20.0 * np.exp(-0.2 * np.sqrt(np.mean(x**2))) - np.exp(np.mean(np.cos(2 * np.pi * x)))
+    return float(-(term + 20.0 + np.e))
+
+
+def neg_rastrigin10(values: Mapping[str, float]) -> float:
+    """Minus Rastrigin 10-D on [-5.12, 5.12]^10; maximum 0 at the origin."""
+    x = _vector(values)
+    return float(-(10.0 * len(x) + np.sum(x**2 - 10.0 * np.cos(2 * np.pi * x))))
+
+
+def neg_levy10(values: Mapping[str, float]) -> float:
+    """Minus Levy 10-D on [-10, 10]^10; maximum 0 at (1, ..., 1)."""
+    w = 1.0 + (_vector(values) - 1.0) / 4.0
+    middle = np.sum((w[:-1] - 1) ** 2 * (1 + 10 * np.sin(np.pi * w[:-1] + 1) ** 2))
+    last = (w[-1] - 1) ** 2 * (1 + np.sin(2 * np.pi * w[-1]) ** 2)
+    return float(-(np.sin(np.pi * w[0]) ** 2 + middle + last))
+
+
+def neg_rosenbrock10(values: Mapping[str, float]) -> float:
+    """Minus Rosenbrock 10-D on [-5, 10]^10; maximum 0 at (1, ..., 1)."""
+    x = _vector(values)
+    return float(-np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2))
+
+
 @dataclass(frozen=True)
 class KnownFunction:
     """A built-in test function with its domain and known optimum."""
@@ -99,8 +130,19 @@ BUILTINS: dict[str, KnownFunction] = {
     "hartmann6": KnownFunction(hartmann6, {f"x{i}": (0.0, 1.0) for i in range(6)}, "minimize", -3.32237,
                                {"x0": 0.20169, "x1": 0.150011, "x2": 0.476874, "x3": 0.275332, "x4": 0.311652,
                                 "x5": 0.6573}),
+    **{
+        name: KnownFunction(fn, {f"x{i}": bounds for i in range(10)}, "maximize", 0.0,
+                            {f"x{i}": argopt for i in range(10)})
+        for name, fn, bounds, argopt in (
+            ("ackley10", neg_ackley10, (-32.768, 32.768), 0.0),
+            ("rastrigin10", neg_rastrigin10, (-5.12, 5.12), 0.0),
+            ("levy10", neg_levy10, (-10.0, 10.0), 1.0),
+            ("rosenbrock10", neg_rosenbrock10, (-5.0, 10.0), 1.0),
+        )
+    },
 }
-"""Named functions; a SimulatorSpec.expression may be one of these names."""
+"""Named functions; a SimulatorSpec.expression may be one of these names. The 10-D ones are the usual
+minimisation benchmarks maximised as their negatives (maximum 0)."""
 
 
 def known_function(expression: str | None) -> KnownFunction | None:

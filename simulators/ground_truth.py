@@ -54,8 +54,20 @@ def _cache_path(spec: CampaignSpec, cell: TrueCell | None, cache_dir: Path | Non
         "v": _VERSION, "organism": spec.organism.model_dump(), "objective": spec.objective.model_dump(),
         "space": spec.search_space.model_dump(), "simulator": spec.simulator.model_dump() if spec.simulator else None,
         "profile": repr(cell.profile) if cell else None,
+        **({"truth": version} if (version := _truth_version(spec, cell)) else {}),
     }, sort_keys=True, default=str)
     return root / "ground_truth" / f"{hashlib.sha256(payload.encode()).hexdigest()[:24]}.json"
+
+
+def _truth_version(spec: CampaignSpec, cell: TrueCell | None) -> str | None:
+    """The version of a non-default truth (KineticCell's), so that changing its kinetics re-runs the search."""
+    if cell is not None:
+        return getattr(cell, "truth_version", None)
+    if spec.simulator is None or spec.simulator.kind != "cell":
+        return None
+    from simulators.cells import truth_version
+
+    return truth_version(spec.simulator.profile)
 
 
 def true_optimum(spec: CampaignSpec, cell: TrueCell | None = None, cache_dir: Path | None = None,
@@ -69,7 +81,9 @@ def true_optimum(spec: CampaignSpec, cell: TrueCell | None = None, cache_dir: Pa
         result = _function_optimum(spec)
     else:
         if cell is None:
-            cell = TrueCell(spec.organism.model, spec.simulator.profile if spec.simulator else "default")
+            from simulators.cells import make_cell
+
+            cell = make_cell(spec.organism.model, spec.simulator.profile if spec.simulator else "default")
         result = _CellSearch(spec, cell).run()
     if use_cache:
         path.parent.mkdir(parents=True, exist_ok=True)

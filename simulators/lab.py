@@ -140,9 +140,9 @@ class Lab:
             names = [p.name for p in spec.search_space.parameters]
             return cls(FunctionSimulator(sim.expression, names, output=spec.objective.target), noise,
                        spec.seed if seed is None else seed, station)
-        from simulators.truecell import TrueCell
+        from simulators.cells import make_cell
 
-        cell = TrueCell(spec.organism.model, sim.profile)
+        cell = make_cell(spec.organism.model, sim.profile)
         return cls(cell, noise, spec.seed if seed is None else seed, station)
 
     def _next_slot(self) -> _Slot:

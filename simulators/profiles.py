@@ -23,6 +23,13 @@ CENTRAL_CARBON_GENES: tuple[str, ...] = (
 )
 """E. coli central carbon genes (b-numbers) that hidden regulation prefers as sources."""
 
+SUCCINATE_GENES: tuple[str, ...] = (
+    "b1380", "b1241", "b2297", "b2296", "b0903", "b0723", "b1612", "b3236", "b1101", "b1676", "b1854", "b1852",
+    "b4025", "b4015", "b4014", "b2463", "b1479", "b0726", "b0728", "b1136", "b4154", "b1602", "b3962", "b0733",
+    "b1702", "b3956", "b0720",
+)
+"""The succinate example campaign's knockout candidates and expression genes (simulators.examples)."""
+
 
 @dataclass(frozen=True)
 class RegulatoryEffect:
@@ -59,6 +66,14 @@ class CellProfile:
     n_regulatory_effects: int = 12
     regulatory_genes: tuple[str, ...] = CENTRAL_CARBON_GENES
     """Genes preferred as sources of regulatory effects (e.g. a campaign's candidates)."""
+    effect_strength: tuple[float, float] = (0.4, 1.2)
+    """Range of |log| of a regulatory effect's factor (0.4-1.2: x0.3-x3.3 on the target's expression)."""
+    targets_preferred: bool = False
+    """When true, regulatory effects also prefer `regulatory_genes` as targets (they then hit the genes a
+    campaign designs, which is what reverses the organism model's ranking of its candidates)."""
+    truth: str = "textbook-moma"
+    """Which truth answers: "textbook-moma" (TrueCell on the campaign's organism model) or "kinetic"
+    (simulators.kinetic.KineticCell); simulators.cells.make_cell builds either."""
 
     def rng(self, purpose: str) -> np.random.Generator:
         """A generator for one purpose, stable across runs and Python versions."""
@@ -94,9 +109,10 @@ class CellProfile:
         for k in range(self.n_regulatory_effects):
             pool = preferred if preferred and k % 2 == 0 else genes
             source = str(rng.choice(pool))
-            target = str(rng.choice([g for g in genes if g != source]))
+            targets = preferred if self.targets_preferred and preferred and k % 2 == 1 else genes
+            target = str(rng.choice([g for g in targets if g != source]))
             trigger = "knockout" if rng.random() < 0.6 else "overexpression"
-            factor = float(np.exp(rng.choice([-1.0, 1.0]) * rng.uniform(0.4, 1.2)))
+            factor = float(np.exp(rng.choice([-1.0, 1.0]) * rng.uniform(*self.effect_strength)))
             effects.append(RegulatoryEffect(source, target, factor, trigger))
         return effects
 
@@ -107,8 +123,16 @@ PROFILES: dict[str, CellProfile] = {
     "rewired": CellProfile("rewired", seed=2, n_regulatory_effects=40),
     "plain": CellProfile("plain", seed=3, budget_fraction=10.0, cost_sigma=0.0, moma_sigma=0.0,
                          n_regulatory_effects=0),
+    "misregulated": CellProfile("misregulated", seed=5, n_regulatory_effects=36, effect_strength=(1.0, 2.0),
+                                regulatory_genes=SUCCINATE_GENES, targets_preferred=True),
+    "kinetic": CellProfile("kinetic", seed=12, truth="kinetic"),
 }
-"""Named profiles; "plain" has no binding budget, uniform MOMA weights and no regulation."""
+"""Named profiles; "plain" has no binding budget, uniform MOMA weights and no regulation.
+
+Profiles whose truth departs from the planning model (see docs/optimizer.md, "Cells the model gets wrong"):
+"misregulated" wires 36 strong hidden effects (x0.14-x0.37 or x2.7-x7.4 on the target's expression) among the
+succinate campaign's own genes, so knocking out or over-expressing one silently changes others;
+"kinetic" answers with a Michaelis-Menten pathway, expression burden and a toxic intermediate (simulators.kinetic)."""
 
 
 def get_profile(profile: str | CellProfile) -> CellProfile:

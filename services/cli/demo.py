@@ -99,11 +99,11 @@ def _true_value_of_best(spec: CampaignSpec, full: dict[str, Any], truth: dict[st
 
 def _ground_truth(spec: CampaignSpec, truth: dict[str, Any]) -> None:
     """True optimum and wild-type value on the noise-free simulated cell (runs beside the campaign)."""
+    from simulators.cells import make_cell
     from simulators.ground_truth import true_optimum
-    from simulators.truecell import TrueCell
 
     profile = spec.simulator.profile if spec.simulator else "default"
-    cell = TrueCell(spec.organism.model, profile)
+    cell = make_cell(spec.organism.model, profile)
     reference = cell.respond(Design()).flux(spec.objective.target)
     gt = true_optimum(spec)
     truth.update(optimum=gt.value, reference=reference, threshold=max(0.1 * abs(reference), 0.05), cell=cell)
