@@ -108,7 +108,8 @@ def test_predictor_cv_json_is_the_whole_stdout(tmp_path: Path, model: str) -> No
     assert result["n_rows"] == 24
 
 
-def test_grouped_cv_with_baselines_and_file_commands_json_is_the_whole_stdout(tmp_path: Path) -> None:
+@pytest.mark.timeout(900)
+def test_grouped_cv_with_baselines_json_is_the_whole_stdout(tmp_path: Path) -> None:
     data = _dataset(tmp_path / "d.csv")
     cv = fluxlab_json("predictor", "cv", "--data", str(data), "--folds", "2", "--model", "mlp", "--ensemble", "2",
                       "--group-by", "medium", "--baselines", "--json")
@@ -118,6 +119,11 @@ def test_grouped_cv_with_baselines_and_file_commands_json_is_the_whole_stdout(tm
                           "3", "--model", "mlp", "--group-by", "medium", "--json"], capture_output=True, text=True,
                          timeout=300)
     assert bad.returncode == 2 and bad.stdout == "" and "2 groups cannot fill 3 folds" in bad.stderr
+
+
+@pytest.mark.timeout(900)
+def test_fit_evaluate_predict_json_is_the_whole_stdout(tmp_path: Path) -> None:
+    data = _dataset(tmp_path / "d.csv")
     model = tmp_path / "m.pt"
     fit = fluxlab_json("predictor", "fit", "--data", str(data), "--model", "hybrid", "--ensemble", "2",
                        "--out", str(model), "--json")
