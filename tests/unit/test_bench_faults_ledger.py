@@ -29,7 +29,7 @@ def _db(path: Path) -> Path:
 def test_ledger_counts_lost_and_duplicated_runs(tmp_path: Path) -> None:
     book = ledger(_db(tmp_path), "c", Counter({"r0": 1, "r1": 2, "r9": 1}))
     assert book.issued == 5 and book.failed == 1
-    assert book.lost == 2  # r3, r4: neither measured nor failed
+    assert book.lost == 3  # r3, r4: issued, neither measured nor failed; r9: in the stream, never recorded
     assert book.detail["runs_measured_twice"] == 1 and book.detail["designs_proposed_twice"] == 1
     assert book.detail["stream_runs_twice"] == 1 and book.detail["stream_not_in_db"] == 1
     assert book.duplicated == 3
