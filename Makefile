@@ -7,7 +7,7 @@ SRC := schemas services simulators benchmarks
 LOCK := requirements.lock
 LATEST ?= .venv-latest
 
-.PHONY: install demo test lint unit bench clean lock test-latest
+.PHONY: install demo test test-slow test-all lint unit bench clean lock test-latest
 
 install: $(VENV)/.installed
 
@@ -32,7 +32,7 @@ test-latest:
 	$(LATEST)/bin/pip freeze --exclude-editable | sed 's/^\(torch==[^+]*\)+.*/\1/'
 	$(LATEST)/bin/ruff check $(SRC) tests examples deploy
 	$(LATEST)/bin/mypy $(SRC)
-	$(LATEST)/bin/pytest -q
+	$(LATEST)/bin/pytest -q -m "not slow"
 
 # Regenerate the lock from a fresh resolve of pyproject.toml (then run `make test` to check it).
 lock:
@@ -49,7 +49,15 @@ lint: install
 	$(BIN)/mypy $(SRC)
 	$(BIN)/fluxlab schemas export --check
 
+# The suite without the tests marked slow (quick benchmarks, Biolog CV, the kill and permission loops):
+# CI runs this on 2 cores in under 20 minutes. `make test-slow` runs the rest, `make test-all` both.
 test: lint
+	$(BIN)/pytest -q -m "not slow"
+
+test-slow: install
+	$(BIN)/pytest -q -m slow
+
+test-all: lint
 	$(BIN)/pytest -q
 
 bench: install

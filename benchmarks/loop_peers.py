@@ -2,9 +2,12 @@
 
 * ``ax`` -- plain Ax: one ``ax.Client`` per campaign with the Client's default generation strategy (Sobol
   start, then BoTorch's modular GP with its default acquisition) and nothing from fluxlab. The space is
-  written the way a user of Ax would: each knockout candidate an integer 0/1 parameter with the linear
-  constraint "sum <= max_knockouts", each levelled gene an ordered choice of its levels, each continuous
-  parameter a float range; cell campaigns add the growth floor as an outcome constraint. Every proposal is
+  written the way a user of Ax would: "up to K knockouts" as K categorical slots ``ko_1 .. ko_K``, each
+  ``"none"`` or one candidate (two slots naming the same gene knock it out once), each levelled gene an
+  ordered choice of its levels, each continuous parameter a float range; cell campaigns add the growth
+  floor as an outcome constraint. (The other natural encoding -- one 0/1 integer per candidate with the
+  linear constraint "sum <= K" -- stops Ax in its first model-based batch: BoTorch's discrete local
+  search cannot draw 20 feasible starting points from 25 binaries under "sum <= 3", botorch#1285.) Every proposal is
   measured as proposed (a repeat, or a design below the floor, costs its experiment as it would in the lab).
 * ``insilico`` (in benchmarks.loop) -- rank by the organism model only, no learning.
 """
@@ -19,11 +22,16 @@ from schemas import Design, Measurement, Sense
 from services.optimizer.context import History
 
 OBJECTIVE = "objective"
+NO_KNOCKOUT = "none"
 GROWTH = "growth"
 
 
 def _name(kind: str, name: str) -> str:
     return f"{kind}_{name}"
+
+
+def _slot(k: int) -> str:
+    return f"ko_{k + 1}"
 
 
 class PlainAx:
@@ -37,8 +45,11 @@ class PlainAx:
         self.landscape = landscape
         search = landscape.spec.search_space
         self.client = Client(random_seed=seed)
-        parameters: list[Any] = [RangeParameterConfig(name=_name("ko", g), bounds=(0, 1), parameter_type="int")
-                                 for g in search.knockout_candidates]
+        slots = search.max_knockouts if search.knockout_candidates else 0
+        parameters: list[Any] = [ChoiceParameterConfig(name=_slot(k), values=[NO_KNOCKOUT, *search.knockout_candidates],
+                                                       parameter_type="str", is_ordered=False)
+                                 for k in range(slots)]
+        self.slots = slots
         for e in search.expression:
             if e.levels:
                 parameters.append(ChoiceParameterConfig(name=_name("x", e.gene), values=[float(v) for v in e.levels],
@@ -48,10 +59,7 @@ class PlainAx:
                                                        parameter_type="float", scaling="log"))
         parameters += [RangeParameterConfig(name=p.name, bounds=(p.low, p.high), parameter_type="float")
                        for p in search.parameters]
-        constraints = ([" + ".join(_name("ko", g) for g in search.knockout_candidates)
-                        + f" <= {search.max_knockouts}"] if search.knockout_candidates else [])
-        self.client.configure_experiment(parameters=parameters, parameter_constraints=constraints or None,
-                                         name=landscape.name)
+        self.client.configure_experiment(parameters=parameters, name=landscape.name)
         sign = "" if landscape.spec.objective.sense == Sense.MAXIMIZE else "-"
         outcome = [f"{GROWTH} >= {landscape.growth_floor_abs}"] if landscape.organism is not None else None
         self.client.configure_optimization(objective=f"{sign}{OBJECTIVE}", outcome_constraints=outcome)
@@ -59,7 +67,8 @@ class PlainAx:
 
     def _design(self, parameters: dict[str, Any]) -> Design:
         search = self.landscape.spec.search_space
-        knockouts = [g for g in search.knockout_candidates if int(parameters[_name("ko", g)]) == 1]
+        chosen = {str(parameters[_slot(k)]) for k in range(self.slots)} - {NO_KNOCKOUT}
+        knockouts = [g for g in search.knockout_candidates if g in chosen]
         expression = {e.gene: float(parameters[_name("x", e.gene)]) for e in search.expression
                       if float(parameters[_name("x", e.gene)]) != 1.0}
         values = {p.name: float(parameters[p.name]) for p in search.parameters}

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,10 @@ def test_function_campaign_runs_to_completion_through_every_service(stack_settin
     assert summary["best_value"] > 1.5  # sin(x0) + cos(x1) <= 2; random points average 0
     keys = [Design.model_validate(p["design"]).key() for p in records["proposals"]]
     assert len(keys) == len(set(keys)) == 20
-    assert len(summary["best_by_batch"]) == 4 and summary["model_versions"] >= 2
+    # Freed capacity is refilled as results arrive, so a round may be partial: at least 4 rounds of <= 5.
+    per_round = Counter(p["round"] for p in records["proposals"])
+    assert max(per_round.values()) <= 5 and len(summary["best_by_batch"]) == len(per_round) >= 4
+    assert summary["model_versions"] >= 2
     assert all(r["reviewer"] == "policy:approve_all" for r in records["reviews"])
 
 
@@ -111,7 +115,7 @@ def test_killing_each_service_mid_campaign_loses_nothing(stack_settings: Setting
     assert len(keys) == len(set(keys)), "a design was proposed twice"
 
 
-@pytest.mark.slow
+@pytest.mark.timeout(600)  # not slow: `make test` must show the demo's --json stdout is only JSON
 def test_demo_writes_a_report_with_a_sane_summary(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     started = time.monotonic()

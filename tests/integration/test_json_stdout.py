@@ -76,7 +76,9 @@ BENCHES = [
     ("predictor", ["--quick"]),
     ("soak", ["--quick"]),
     ("stats", ["--quick"]),
-    pytest.param("loop", ["--quick"], marks=pytest.mark.slow),
+    # a cell (HiGHS, cobra, torch, Ax via 'bo') and a function; plain Ax runs in test_loop_peers
+    pytest.param("loop", ["--quick", "--landscapes", "succinate_core,sin_cos", "--strategies", "hybrid,bo,insilico"],
+                 marks=pytest.mark.slow),
     pytest.param("predictor-real", ["--quick"], marks=pytest.mark.slow),
     pytest.param("dynamic", ["--quick"], marks=pytest.mark.slow),
     ("faults", ["--quick", "--only", "poison,hostile,sigterm"]),

@@ -1,0 +1,33 @@
+"""The plain-Ax peer runs past its Sobol start on a knockout campaign (slots, no linear constraint)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("ax", reason="Ax not installed")
+
+
+@pytest.mark.slow
+def test_plain_ax_proposes_model_based_batches_on_a_knockout_space() -> None:
+    from benchmarks.loop import PLAIN_AX, run_campaign
+    from benchmarks.loop_landscapes import make_landscape
+
+    landscape = make_landscape("succinate_core", 0)
+    trace = run_campaign(landscape, PLAIN_AX, seed=0, budget=14, epochs=1)
+    assert trace.experiments[-1] == 14 and len(trace.experiments) >= 2  # Sobol start, then the GP's batches
+    assert all(0.0 <= f <= 1.0 + 1e-9 for f in trace.fractions)
+
+
+def test_slot_encoding_decodes_to_at_most_k_distinct_knockouts() -> None:
+    from benchmarks.loop_landscapes import make_landscape
+    from benchmarks.loop_peers import NO_KNOCKOUT, PlainAx
+
+    landscape = make_landscape("succinate_core", 0)
+    search = landscape.spec.search_space
+    peer = PlainAx(landscape, seed=0)
+    a, b = search.knockout_candidates[:2]
+    levelled = {f"x_{e.gene}": 1.0 for e in search.expression}
+    design = peer._design({"ko_1": b, "ko_2": a, "ko_3": b, **levelled})
+    assert sorted(design.knockouts) == sorted([a, b]) and design.expression == {}
+    assert peer._design({"ko_1": NO_KNOCKOUT, "ko_2": NO_KNOCKOUT, "ko_3": NO_KNOCKOUT, **levelled}).knockouts == []
+    assert peer.slots == search.max_knockouts == 3
