@@ -3,16 +3,21 @@ and a best-so-far that honours the cleaning."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from schemas import AnalysisSpec, Design, Measurement, Value
 from services.analysis.cleaning import set_aside_runs
 from services.analysis.normalise import normalise_measurements
-from services.optimizer.context import History
+from services.optimizer.context import History, PlannedProposal
+from services.optimizer.ledger import CampaignLedger
 from services.optimizer.planner import CONTROL, plan_batch
+from services.optimizer.service import OptimizerService
 from services.predictor.service import training_data
 from services.review.charts import dashboard_data
+from services.runtime.settings import Settings
 from services.tracker.queries import best_measured
 from tests.unit.test_opt_planner import cell_like_spec
 
@@ -86,3 +91,14 @@ def test_dashboard_best_so_far_line_ignores_what_is_set_aside() -> None:
     data = dashboard_data(cell_like_spec(), [m.model_dump(mode="json") for m in items], [], [], [])
     assert data.set_aside == [6]
     assert data.measured[6] == 25.0 and data.best_so_far[-2:] == pytest.approx([1.1, 2.0])
+
+
+def test_each_batch_control_is_its_own_proposal(tmp_path: Path) -> None:
+    """Proposal ids are the design's digest (idempotent); a control repeated per batch adds the round."""
+    service = OptimizerService(Settings(data_dir=tmp_path))
+    control = PlannedProposal(design=Design(), strategy=CONTROL, acquisition=None, mean=None, sd=None)
+    for per_batch, distinct in ((False, 1), (True, 2)):
+        spec = cell_like_spec().model_copy(update={"analysis": AnalysisSpec(control_per_batch=per_batch)})
+        ledger = CampaignLedger(spec)
+        ids = {service._proposal("c1", round_, control, ledger).id for round_ in (1, 2)}
+        assert len(ids) == distinct
