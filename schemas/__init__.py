@@ -2,6 +2,7 @@
 
 from schemas.base import MAX_MESSAGE_BYTES, Message, WireModel, new_id, utcnow
 from schemas.campaign import (
+    AnalysisSpec,
     AutoPolicy,
     CampaignEvent,
     CampaignEventKind,
@@ -30,7 +31,8 @@ from schemas.timecourse import TimeCourse, TimeCourseUnit, TimePoint
 from schemas.work import RunFailed, WorkOrder
 
 __all__ = [
-    "MAX_MESSAGE_BYTES", "AutoPolicy", "CampaignEvent", "CampaignEventKind", "CampaignSpec", "DeadLetter",
+    "MAX_MESSAGE_BYTES", "AnalysisSpec", "AutoPolicy", "CampaignEvent", "CampaignEventKind", "CampaignSpec",
+    "DeadLetter",
     "Design", "DesignPrediction", "ErrorDetail", "ExecutorKind", "ExecutorSpec", "ExpressionParam",
     "Measurement", "MeasurementSource", "MediumParam", "Message", "ModelTrained", "Objective", "OrganismSpec",
     "PredictReply", "PredictRequest", "Prediction", "Proposal", "RangeParam", "ReviewAction", "ReviewDecision",

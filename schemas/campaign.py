@@ -180,6 +180,24 @@ class SimulatorSpec(WireModel):
     failure_rate: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
 
 
+class AnalysisSpec(WireModel):
+    """How the campaign treats batch effects (`docs/analysis.md`): on-plate controls and normalised training data."""
+
+    control_per_batch: bool = Field(
+        default=False,
+        description="Cell campaigns: put the unmodified (wild-type) strain in every batch, not only the first, "
+        "so each batch has an on-plate control to normalise against.",
+    )
+    normalise: bool = Field(
+        default=False,
+        description="Train the predictor on readouts normalised to the wild-type control of their batch "
+        "(value x campaign control median / batch control median); runs of a batch without a control stay raw.",
+    )
+    by: Literal["batch_id", "plate_id"] = Field(
+        default="batch_id", description="The group whose wild-type control normalises a run: batch_id or plate_id.",
+    )
+
+
 class CampaignSpec(WireModel):
     """Everything needed to run one design-build-test-learn campaign."""
 
@@ -196,6 +214,7 @@ class CampaignSpec(WireModel):
     review: ReviewSpec = Field(default_factory=ReviewSpec)
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     simulator: SimulatorSpec | None = None
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
     seed: int = 0
     base_model: str | None = Field(default=None, description="Start from this earlier campaign's model.")
 

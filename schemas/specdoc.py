@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from schemas.campaign import (
+    AnalysisSpec,
     CampaignSpec,
     ExecutorSpec,
     ExpressionParam,
@@ -37,9 +38,10 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("review", ReviewSpec, "Who decides on proposals."),
     ("executor", ExecutorSpec, "Where approved designs go."),
     ("simulator", SimulatorSpec, "The stand-in lab for tests and demos (a real lab leaves it out)."),
+    ("analysis", AnalysisSpec, "Batch effects: a wild-type control in every batch, training on normalised values."),
 ]
-NESTED = {"organism", "objective", "search_space", "review", "executor", "simulator", "expression", "medium",
-          "parameters"}
+NESTED = {"organism", "objective", "search_space", "review", "executor", "simulator", "analysis", "expression",
+          "medium", "parameters"}
 
 UNITS: dict[str, str] = {
     "budget": "experiments", "batch_size": "designs per round", "organism.medium": "mmol/gDW/h",

@@ -104,9 +104,11 @@ def associate(label: str, hit: np.ndarray, exposed: np.ndarray, strata: np.ndarr
 
 
 def _crude(result: Association, total: np.ndarray) -> None:
-    crude = Table2x2(total, shift_zeros=True)
+    # Haldane: +0.5 to every cell (statsmodels' shift_zeros shifts only the zero cells, and in place)
     if (total == 0).any():
-        result.warnings.append("crude table has a zero cell: Haldane correction applied")
+        total = total + 0.5
+        result.warnings.append("crude table has a zero cell: Haldane correction (+0.5) applied")
+    crude = Table2x2(total)
     result.crude_or, result.crude_or_ci = float(crude.oddsratio), _pair(crude.oddsratio_confint())
     result.crude_rr, result.crude_rr_ci = float(crude.riskratio), _pair(crude.riskratio_confint())
 

@@ -20,13 +20,15 @@ and the report prints them. Policies:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from services.analysis.frame import Observations
+from schemas import Measurement
+from services.analysis.frame import Observations, readout_table
 
 MissingPolicy = Literal["exclude", "non_hit"]
 
@@ -150,3 +152,17 @@ def _outliers(table: pd.DataFrame, policy: CleaningPolicy, result: Cleaned) -> p
                     f"({'log ' if use_log else ''}median {median:.3g}, MAD {mad:.3g}); {what}",
                     excluded=policy.exclude_outliers))
     return table[~outlier] if policy.exclude_outliers else table
+
+
+def set_aside_runs(measurements: Sequence[Measurement], readout: str, policy: CleaningPolicy | None = None) -> set[str]:
+    """Runs a best-so-far should not quote: a failed QC flag, or a wild-type control whose readout is a robust
+    outlier among all the campaign's controls (a mutant far above its batch may be the breakthrough the campaign
+    is looking for, so the per-batch screen does not apply here)."""
+    if not measurements:
+        return set()
+    policy = policy or CleaningPolicy()
+    result = Cleaned(readout_table(measurements, readout))
+    kept = _qc(result.table, policy, result)
+    controls = kept[kept["control"] & kept["value"].notna()].assign(norm=lambda t: t["value"], campaign="all")
+    _outliers(controls, replace(policy, by="campaign", exclude_outliers=True), result)
+    return {f.run_id for f in result.flags if f.excluded}

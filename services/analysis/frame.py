@@ -50,23 +50,29 @@ def choose_readout(measurements: Sequence[Measurement], readout: str | None) -> 
     raise AnalysisError("readout: name the readout to analyse (--readout), e.g. a product exchange id or 'growth'")
 
 
-def observations(measurements: Sequence[Measurement], readout: str | None = None) -> Observations:
-    """Build the observation table; the intervention columns are sorted by name."""
-    if not measurements:
-        raise AnalysisError("measurements: there are none to analyse")
-    name = choose_readout(measurements, readout)
+def readout_table(measurements: Sequence[Measurement], name: str) -> pd.DataFrame:
+    """One row per run (run_id, batch_id, plate_id, qc, value, control, labels), whatever the design."""
     rows: list[dict[str, Any]] = []
     for m in measurements:
         value = m.readout(name)
         rows.append({"run_id": m.run_id, "batch_id": m.batch_id or "(none)", "plate_id": m.plate_id or "(none)",
                      "qc": ";".join(m.qc_flags), "value": np.nan if value is None else float(value),
                      "control": is_wild_type(m.design), "labels": intervention_labels(m.design)})
-    if all(np.isnan(r["value"]) for r in rows):
+    return pd.DataFrame(rows)
+
+
+def observations(measurements: Sequence[Measurement], readout: str | None = None) -> Observations:
+    """Build the observation table; the intervention columns are sorted by name."""
+    if not measurements:
+        raise AnalysisError("measurements: there are none to analyse")
+    name = choose_readout(measurements, readout)
+    table = readout_table(measurements, name)
+    if table["value"].isna().all():
         raise AnalysisError(f"readout: no measurement reports '{name}'")
-    interventions = sorted({label for r in rows for label in r["labels"]})
+    labels = list(table["labels"])
+    interventions = sorted({label for row in labels for label in row})
     if not interventions:
         raise AnalysisError("design: no run carries a categorical intervention (knockout, expression, medium)")
-    table = pd.DataFrame(rows)
     for label in interventions:
-        table[label] = [int(label in r["labels"]) for r in rows]
+        table[label] = [int(label in row) for row in labels]
     return Observations(table.drop(columns=["labels"]), interventions, name)

@@ -22,6 +22,8 @@ from services.optimizer.space import DesignSpace
 from services.optimizer.surrogate import Surrogate
 
 TOP_UP_ROUNDS = 5
+CONTROL = "control"
+"""The strategy name of a wild-type control proposal."""
 
 
 @dataclass(frozen=True)
@@ -134,21 +136,30 @@ def plan_batch(
     def accept(candidate: Candidate) -> bool:
         return feasibility is None or feasibility.is_feasible(candidate.design)
 
-    controls = _controls(spec, ctx, options)
+    controls = _controls(spec, ctx, options, n)
     pool = _admissible(_pool(strategy, n - len(controls), ctx, options), ctx)
     pool = [c for c in pool if c.design.key() not in {k.design.key() for k in controls}]
     chosen = _top_up(_choose(strategy, pool, n - len(controls), ctx, accept, options), n - len(controls), ctx, accept)
     return _proposals(controls + chosen, ctx)
 
 
-def _controls(spec: CampaignSpec, ctx: Context, options: PlannerOptions) -> list[Candidate]:
-    """The wild-type control of a cell campaign's first batch."""
-    if not (options.wild_type_control and spec.search_space.is_cell) or ctx.history.measured or ctx.history.pending:
+def _controls(spec: CampaignSpec, ctx: Context, options: PlannerOptions, n: int) -> list[Candidate]:
+    """The wild-type control: in a cell campaign's first batch, and with `analysis.control_per_batch` in every
+    round that plans at least two designs while no control is pending (a round of one stays a design)."""
+    if not (options.wild_type_control and spec.search_space.is_cell):
         return []
     wild_type = Design()
-    if wild_type.key() in ctx.excluded or not ctx.space.is_valid(wild_type)[0]:
+    key = wild_type.key()
+    if spec.analysis.control_per_batch:
+        first = not (ctx.history.measured or ctx.history.pending)
+        if (n < 2 and not first) or any(d.key() == key for d in ctx.history.pending) \
+                or key in ctx.history.rejected_keys:
+            return []
+    elif ctx.history.measured or ctx.history.pending or key in ctx.excluded:
         return []
-    return ctx.scored([wild_type], "control")
+    if not ctx.space.is_valid(wild_type)[0]:
+        return []
+    return ctx.scored([wild_type], CONTROL)
 
 
 def _proposals(chosen: Sequence[Candidate], ctx: Context) -> list[PlannedProposal]:

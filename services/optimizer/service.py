@@ -24,7 +24,7 @@ from services.optimizer.envelope import within_envelope
 from services.optimizer.feasibility import FeasibilityFilter
 from services.optimizer.insilico import InSilicoSurrogate, insilico_for
 from services.optimizer.ledger import CampaignLedger
-from services.optimizer.planner import plan_batch
+from services.optimizer.planner import CONTROL, plan_batch
 from services.optimizer.remote import RemoteSurrogate
 from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
@@ -200,7 +200,10 @@ class OptimizerService(Service):
         if item.growth_mean is not None and item.growth_sd is not None and np.isfinite(item.growth_mean) \
                 and np.isfinite(item.growth_sd):
             predicted["growth"] = Prediction(mean=item.growth_mean, sd=max(item.growth_sd, 0.0))
-        digest = hashlib.sha256(item.design.key().encode()).hexdigest()[:20]
+        key = item.design.key()
+        if item.strategy == CONTROL and ledger.spec.analysis.control_per_batch:
+            key += f"#round{round_}"  # the same control again in each batch: its own proposal and run id
+        digest = hashlib.sha256(key.encode()).hexdigest()[:20]
         acquisition = item.acquisition if item.acquisition is not None and np.isfinite(item.acquisition) else None
         return Proposal(id=f"prop-{campaign_id}-{digest}", campaign_id=campaign_id, round=round_,
                         design=item.design, predicted=predicted, strategy=item.strategy, acquisition=acquisition,

@@ -34,6 +34,7 @@ from schemas import (
     PredictRequest,
     WorkOrder,
 )
+from services.analysis.normalise import normalise_measurements
 from services.predictor.deepmodel import DeepModel
 from services.predictor.errors import PredictorError
 from services.runtime.acceptance import Gate
@@ -219,7 +220,7 @@ class PredictorService(Service):
                              version: int) -> ModelTrained:
         await replay(self.bus, self.bus.subjects.event("work", campaign_id), self._apply)
         await replay(self.bus, self.bus.subjects.event("measurement", campaign_id), self._apply)
-        data = list(cm.measurements.values())
+        data = training_data(spec, list(cm.measurements.values()))
         unseen = [m for m in data if m.id not in cm.trained_ids] if cm.model is not None and cm.trained_ids else []
         prospective = await asyncio.to_thread(_prospective, cm.model, unseen, spec.objective.target)
         started = time.perf_counter()
@@ -270,6 +271,14 @@ class PredictorService(Service):
         if self.directory is not None:
             with contextlib.suppress(Exception):
                 await self.directory.stop()
+
+
+def training_data(spec: CampaignSpec, measurements: list[Measurement]) -> list[Measurement]:
+    """What a campaign's model trains on: the accepted measurements, batch-normalised to their wild-type
+    controls when the spec asks for it (`[analysis] normalise`)."""
+    if not spec.analysis.normalise:
+        return measurements
+    return normalise_measurements(measurements, spec.analysis.by).measurements
 
 
 def _attributions(model: DeepModel, request: PredictRequest) -> list[dict[str, float]] | None:

@@ -10,6 +10,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from schemas import CampaignSpec, Measurement, Sense
+from services.analysis.cleaning import set_aside_runs
 
 
 @dataclass
@@ -19,6 +20,8 @@ class DashboardData:
     target: str
     measured: list[float] = field(default_factory=list)
     best_so_far: list[float] = field(default_factory=list)
+    set_aside: list[int] = field(default_factory=list)
+    """Indices into `measured` the best so far ignores (failed QC, an outlier wild-type control)."""
     predicted_vs_measured: list[tuple[float, float, float]] = field(default_factory=list)
     """(predicted mean, predicted sd, measured) per measured run that had a prediction."""
     model_versions: list[int] = field(default_factory=list)
@@ -36,15 +39,21 @@ def dashboard_data(spec: CampaignSpec, measurements: list[dict[str, Any]], work_
     pick = max if spec.objective.sense == Sense.MAXIMIZE else min
     proposal_of_run = {o["run_id"]: o["proposal_id"] for o in work_orders}
     predictions = {p["id"]: (p.get("predicted") or {}).get(target) for p in proposals}
-    for record in measurements:
-        measurement = Measurement.model_validate(record)
+    parsed = [Measurement.model_validate(record) for record in measurements]
+    set_aside = set_aside_runs(parsed, target)
+    for record, measurement in zip(measurements, parsed, strict=True):
         value = measurement.readout(target)
         if value is None:
             continue
         if measurement.growth_rate is not None:
             data.growth_and_objective.append((measurement.growth_rate.value, value))
+        previous = data.best_so_far[-1] if data.best_so_far else math.nan
+        if measurement.run_id in set_aside:
+            data.set_aside.append(len(data.measured))
+            data.best_so_far.append(previous)
+        else:
+            data.best_so_far.append(value if math.isnan(previous) else pick(previous, value))
         data.measured.append(value)
-        data.best_so_far.append(value if not data.best_so_far else pick(data.best_so_far[-1], value))
         prediction = predictions.get(proposal_of_run.get(record["run_id"], ""))
         if prediction:
             data.predicted_vs_measured.append((float(prediction["mean"]), float(prediction["sd"]), value))
@@ -85,6 +94,9 @@ def best_so_far_png(data: DashboardData) -> bytes:
     else:
         x = list(range(1, len(data.measured) + 1))
         ax.plot(x, data.measured, "o", alpha=0.5, label="measured")
+        if data.set_aside:
+            ax.plot([x[i] for i in data.set_aside], [data.measured[i] for i in data.set_aside], "x", color="0.3",
+                    label="set aside (failed QC, outlier control)")
         ax.step(x, data.best_so_far, where="post", color="C3", label="best so far")
         ax.set_xlabel("experiment")
         unit = "1/h" if data.target == "growth" else (

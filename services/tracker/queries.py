@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from schemas import CampaignSpec, Design, Measurement, Sense
 from schemas.queries import CampaignSummary
+from services.analysis.cleaning import set_aside_runs
 from services.tracker.repository import Repository, parse_spec
 from services.tracker.tables import (
     CampaignRow,
@@ -36,10 +37,12 @@ def measurements(repo: Repository, campaign_id: str) -> list[Measurement]:
 
 
 def best_measured(spec: CampaignSpec | None, items: list[Measurement]) -> tuple[float | None, Design | None]:
-    """Best measured objective value and its design (sense from the spec)."""
+    """Best measured objective value and its design (sense from the spec), leaving out what the cleaning sets
+    aside as unreliable: runs with a failed QC flag and wild-type controls that are robust outliers."""
     if spec is None:
         return None, None
-    scored = [(m.readout(spec.objective.target), m) for m in items]
+    set_aside = set_aside_runs(items, spec.objective.target)
+    scored = [(m.readout(spec.objective.target), m) for m in items if m.run_id not in set_aside]
     valid = [(v, m) for v, m in scored if v is not None]
     if not valid:
         return None, None

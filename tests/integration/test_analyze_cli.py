@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from factories import campaign_spec, created
 from sqlalchemy import func, select
 
@@ -89,3 +90,37 @@ async def test_campaign_analysis_reads_the_tracker(settings: Settings, bus: Bus,
     document = json.loads(result.stdout)
     assert document["n_runs"] == len(items) and document["n_strata"] == 10
     assert document["log_binomial"]["model"] in ("log-binomial", "poisson-robust")
+
+
+SINGLE_STRATUM = ("run_id,ko,value:EX_succ_e,batch_id\nr1,,1.0,b1\nr2,,1.0,b1\nr3,sdhA,2.0,b1\nr4,sdhA,2.1,b1\n"
+                  "r5,sdhA,0.5,b1\nr6,pta,0.5,b1\nr7,pta,0.6,b1\nr8,pta,2.2,b1\n")
+ZERO_CELL = ("run_id,ko,value:EX_succ_e,batch_id\nr1,,1.0,b1\nr2,,1.0,b1\nr3,sdhA,2.0,b1\nr4,sdhA,0.5,b1\n"
+             "r5,pta,0.5,b1\nr6,pta,0.6,b1\nr7,,1.0,b2\nr8,,1.0,b2\nr9,sdhA,2.0,b2\nr10,sdhA,2.1,b2\n"
+             "r11,pta,0.5,b2\nr12,pta,0.4,b2\n")
+
+
+def _analyze_csv(tmp_path: Path, text: str) -> dict[str, dict[str, object]]:
+    path = tmp_path / "data.csv"
+    path.write_text(text)
+    result = fluxlab("analyze", "--data", str(path), "--json")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    return {a["intervention"]: a for a in json.loads(result.stdout)["associations"]}
+
+
+def test_single_stratum_is_the_crude_estimate_with_homogeneity_undefined(tmp_path: Path) -> None:
+    sdha = _analyze_csv(tmp_path, SINGLE_STRATUM)["ΔsdhA"]
+    assert sdha["n_strata"] == 1 and sdha["homogeneity_p"] is None
+    assert sdha["mh_rr"] == pytest.approx(sdha["crude_rr"]) and sdha["crude_rr"] == pytest.approx((2 / 3) / (1 / 5))
+    assert any("homogeneity not testable" in w for w in sdha["warnings"])  # type: ignore[union-attr]
+    assert any(w.startswith("sparse") for w in sdha["warnings"])  # type: ignore[union-attr]
+
+
+def test_zero_cells_get_the_haldane_correction(tmp_path: Path) -> None:
+    """No non-carrier of ΔsdhA is a hit in any batch: crude and pooled tables are Haldane-corrected (+0.5 in
+    every cell): crude RR (3.5/5) / (0.5/9)."""
+    sdha = _analyze_csv(tmp_path, ZERO_CELL)["ΔsdhA"]
+    assert sdha["haldane"] is True
+    assert sdha["crude_rr"] == pytest.approx((3.5 / 5) / (0.5 / 9))
+    assert {w.split(":")[0] for w in sdha["warnings"]} >= {  # type: ignore[union-attr]
+        "crude table has a zero cell", "a pooled numerator or denominator is zero"}
+    assert all(math.isfinite(x) for x in sdha["mh_rr_ci"])  # type: ignore[union-attr]
