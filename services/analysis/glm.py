@@ -78,22 +78,39 @@ def _effects(result: Any, names: list[str], notes: list[str]) -> dict[str, Effec
     return out
 
 
-def relative_risks(table: pd.DataFrame, interventions: list[str], by: str, hit: str = "hit") -> GlmFit:
-    """Log-binomial RRs, or the Poisson-robust fallback when the log-binomial fit fails."""
+def relative_risks(table: pd.DataFrame, interventions: list[str], by: str, hit: str = "hit",
+                   model: str = "auto") -> GlmFit:
+    """Log-binomial RRs, or the Poisson-robust fallback when the log-binomial fit fails.
+
+    `model="poisson-robust"` asks for the fallback directly (a sensitivity analysis, and how the
+    fallback's published example is checked).
+    """
+    if model not in ("auto", "poisson-robust"):
+        raise ValueError(f"model: {model!r} is not 'auto' or 'poisson-robust'")
     data, dropped = informative(table, hit, by)
     if data.empty:
         return GlmFit("none", {}, dropped, ["no stratum holds both hits and non-hits"])
     x, names = design_matrix(data, interventions, by)
     y = data[hit].to_numpy(dtype=float)
+    poisson = _poisson_robust(y, x)
+    if model == "poisson-robust":
+        notes: list[str] = ["Poisson with robust (HC0) errors requested"]
+        return GlmFit("poisson-robust", _effects(poisson, names, notes), dropped, notes)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        poisson = sm.GLM(y, x, family=sm.families.Poisson()).fit(cov_type="HC0")
         fit, reason = _log_binomial(y, x, poisson)
     if reason is None:
-        notes: list[str] = []
+        notes = []
         return GlmFit("log-binomial", _effects(fit, names, notes), dropped, notes)
     notes = [f"log-binomial {reason}: Poisson with robust (HC0) errors used"]
     return GlmFit("poisson-robust", _effects(poisson, names, notes), dropped, notes)
+
+
+def _poisson_robust(y: np.ndarray, x: pd.DataFrame) -> Any:
+    """Zou's modified Poisson: a log-link Poisson GLM with HC0 (sandwich) standard errors."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return sm.GLM(y, x, family=sm.families.Poisson()).fit(cov_type="HC0")
 
 
 def _log_binomial(y: np.ndarray, x: pd.DataFrame, poisson: Any) -> tuple[Any, str | None]:
