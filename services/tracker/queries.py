@@ -109,7 +109,7 @@ def _proposal_record(r: ProposalRow) -> dict[str, Any]:
     return {
         "id": r.id, "campaign_id": r.campaign_id, "round": r.round, "design": json.loads(r.design_json),
         "predicted": json.loads(r.predicted_json), "strategy": r.strategy, "acquisition": r.acquisition,
-        "feasible": r.feasible, "model_version": r.model_version, "version": r.version, "parent_id": r.parent_id,
+        "insilico": r.insilico,        "feasible": r.feasible, "model_version": r.model_version, "version": r.version, "parent_id": r.parent_id,
         "status": r.status, "created_at": r.created_at.isoformat(),
     }
 

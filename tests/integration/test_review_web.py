@@ -151,3 +151,16 @@ async def test_an_unbuildable_amendment_is_refused_on_the_page_and_a_decision_is
     assert 'id="proposal-p1"' in pending and "ΔldhA (b1380)" in pending
     (order,) = await tracker.work_orders("c1")
     assert order["design"]["knockouts"] == ["b1380", "b2297"]
+
+
+async def test_a_proposal_ranked_in_silico_shows_the_organism_models_value_as_such(
+        web: tuple[httpx.AsyncClient, Any], bus: Bus) -> None:
+    client, tracker = web
+    await bus.publish_event(Proposal(id="p9", campaign_id="c1", round=0, strategy="hybrid", insilico=3.217,
+                                     design=Design(knockouts=["b0723"])))
+    await wait_until(lambda: _pending(tracker, 3))
+    await _login(client)
+    page = (await client.get("/campaigns/c1")).text
+    card = page.split('id="proposal-p9"')[1].split("</section>")[0]
+    assert "3.217 in silico" in card and "± 0" not in card
+    assert "sdhA (b0723)" in card and "no uncertainty" in page
