@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.cli.campaign import print_predictor_problems
 from services.cli.options import Config, DataDir, DbUrl, Json, Namespace, NatsUrl, settings_from
 from services.registry import SIMULATORS, load_service_class, service_names
 from services.runtime.settings import Settings
@@ -118,6 +119,7 @@ def status(
         console.print(f"(and {replays} short-lived ordered consumer(s): services replaying the campaign events)")
     _table("campaigns", ["campaign_id", "status", "n_measurements", "n_pending_review", "best_value"],
            report["campaigns"])
+    print_predictor_problems(report["campaigns"])
 
 
 def readable(value: Any) -> str:
