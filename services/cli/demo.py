@@ -56,8 +56,8 @@ def demo(
     oracle = threading.Thread(target=_ground_truth, args=(spec, truth), daemon=True)
     oracle.start()
     settings = Settings(data_dir=data_dir or out / "stack", http_port=http_port, grace_s=3.0)
-    console.print(f"demo data in {settings.data_dir} (other commands reach this stack with "
-                  f"`--data-dir {settings.data_dir}`, e.g. `fluxlab review list --data-dir {settings.data_dir}`)")
+    console.print(f"demo data in {settings.data_dir} (while it runs, `fluxlab status` and `fluxlab review list` "
+                  f"find this stack by themselves; with several stacks pass `--data-dir {settings.data_dir}`)")
     if review == "human":
         from services.cli.stack import announce_reviewer
 

@@ -39,7 +39,7 @@ def up(
         "--insecure", help="Run NATS without users or permissions (any local process may publish).")] = False,
 ) -> None:
     """Start embedded NATS (with per-service users and per-subject permissions) and every service; Ctrl-C stops."""
-    settings = settings_from(data_dir, nats_url, db_url, namespace, config)
+    settings = settings_from(data_dir, nats_url, db_url, namespace, config, find_running=False)
     names = service_names() + (list(SIMULATORS) if simulate else [])
     extra = {"robot-sim": ["--station", station]}
     announce_reviewer(settings)
@@ -90,7 +90,7 @@ def serve(
     station: Annotated[str | None, typer.Option(help="Robot station (robot-sim).")] = None,
 ) -> None:
     """Run one service in the foreground until SIGINT/SIGTERM."""
-    settings = settings_from(data_dir, nats_url, db_url, namespace, config)
+    settings = settings_from(data_dir, nats_url, db_url, namespace, config, find_running=False)
     cls = load_service_class(service)
     kwargs: dict[str, Any] = {}
     if station is not None and "station" in inspect.signature(cls).parameters:
