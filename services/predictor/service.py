@@ -38,6 +38,7 @@ from schemas import (
     PredictRequest,
     WorkOrder,
 )
+from services.predictor import MIN_TRAINING_MEASUREMENTS
 from services.predictor.deepmodel import DeepModel
 from services.predictor.errors import PredictorError
 from services.runtime.acceptance import Gate
@@ -221,7 +222,7 @@ class PredictorService(Service):
     def _due(self, campaign_id: str, cm: CampaignModel) -> bool:
         usable = len(cm.measurements) - len(cm.excluded)
         new = usable - cm.trained_on
-        if new <= 0 or usable < 3:
+        if new <= 0 or usable < MIN_TRAINING_MEASUREMENTS:
             return False
         state = self.directory.get(campaign_id) if self.directory else None
         if state is None:
@@ -279,8 +280,9 @@ class PredictorService(Service):
                 row, rest = bad
                 await self._exclude(campaign_id, cm, data[row], f"design{rest}", exc.reason)
                 data = cm.training_data()
-                if len(data) < 3:
-                    raise PredictorError("measurements", f"fewer than 3 usable measurements: {exc}") from exc
+                if len(data) < MIN_TRAINING_MEASUREMENTS:
+                    raise PredictorError("measurements", f"fewer than {MIN_TRAINING_MEASUREMENTS} usable "
+                                                         f"measurements: {exc}") from exc
         unseen = [m for m in data if m.id not in cm.trained_ids] if cm.model is not None and cm.trained_ids else []
         prospective = await asyncio.to_thread(_prospective, cm.model, unseen, spec.objective.target)
         artifact = f"{campaign_id}/v{version:04d}.pt"
