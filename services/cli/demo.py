@@ -80,10 +80,23 @@ def demo(
     if json_out:
         print(json.dumps(full))
         return
-    true_text = "" if full.get("best_true_value") is None else f", true value {full['best_true_value']:.3f}"
-    console.print(f"best reading {full['best_value']:.3f}{true_text}, true optimum {full['true_optimum']:.3f} "
-                  f"({full['best_design_text']}); report: {out / 'report.html'}")
+    console.print(final_line(spec, full, out / "report.html"))
     console.print(f"demo finished in {full['elapsed_s']} s; its data stays in {settings.data_dir}")
+
+
+def final_line(spec: CampaignSpec, full: dict[str, Any], report: Path) -> str:
+    """'best reading 3.793 mmol/gDW/h, true value 3.68, true optimum 4.065 (ΔsdhA (b0723) …); report: …'."""
+    from services.report.envelope import unit_of
+    from services.review.names import describe
+
+    unit = unit_of(spec, spec.objective.target)
+    best = full.get("best_design")
+    design = describe(Design.model_validate(best), None if spec.is_function else spec.organism.model) \
+        if best is not None else "no design measured"
+    value = "–" if full.get("best_value") is None else f"{full['best_value']:.4g} {unit}"
+    true_text = "" if full.get("best_true_value") is None else f", true value {full['best_true_value']:.4g}"
+    optimum = "" if full.get("true_optimum") is None else f", true optimum {full['true_optimum']:.4g}"
+    return f"best reading {value}{true_text}{optimum} ({design}); report: {report}"
 
 
 def _true_value_of_best(spec: CampaignSpec, full: dict[str, Any], truth: dict[str, Any]) -> dict[str, Any]:
