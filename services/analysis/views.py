@@ -9,7 +9,7 @@ from typing import Any
 
 from schemas import CampaignSpec, Measurement
 from services.analysis.analyze import Analysis, AnalysisOptions, analyze, summary_line
-from services.analysis.frame import AnalysisError, observations
+from services.analysis.frame import AnalysisError, is_wild_type, observations
 from services.review.names import gene
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,8 @@ def effects_table(spec: CampaignSpec, records: list[dict[str, Any]], by: str = "
         measurements = [Measurement.model_validate(r) for r in records]
         result = analyze(observations(measurements, spec.objective.target), AnalysisOptions(by=by))
     except AnalysisError as exc:
-        return EffectsTable(unavailable=plain_reason(exc, spec.objective.target))
+        wild_type = any(is_wild_type(m.design) for m in measurements)
+        return EffectsTable(unavailable=plain_reason(exc, spec.objective.target, wild_type))
     except (ValueError, ArithmeticError) as exc:  # a fit the data cannot support: logged, said in words
         log.warning("%s: batch-adjusted effects not computed: %s", spec.id, exc)
         return EffectsTable(unavailable="The batch-adjusted effects could not be computed for these runs "
@@ -76,7 +77,7 @@ def named(label: str, model: str | None) -> str:
     return label
 
 
-def plain_reason(exc: AnalysisError, target: str) -> str:
+def plain_reason(exc: AnalysisError, target: str, wild_type_measured: bool = False) -> str:
     """What an analysis input error means for a campaign's data, in words (no field names, no CLI flags)."""
     name = str(exc).split(":", 1)[0]
     reasons = {
@@ -84,8 +85,11 @@ def plain_reason(exc: AnalysisError, target: str) -> str:
         "readout": f"No measured run reports {target}: there is nothing to analyse.",
         "design": "No run carries a knockout, an expression change or a medium change: there are no "
                   "interventions to compare.",
-        "threshold": "No wild-type (unmodified) strain was measured, so there is no reference value for "
-                     "calling a run a hit.",
+        "threshold": ("Every wild-type (unmodified) run was set aside by the cleaning (a QC flag, or an outlier "
+                      "among the other runs of its batch), so there is no reference value for calling a run a hit."
+                      if wild_type_measured else
+                      "No wild-type (unmodified) strain was measured, so there is no reference value for "
+                      "calling a run a hit."),
     }
     return reasons.get(name, "The batch-adjusted effects cannot be computed for these runs.")
 

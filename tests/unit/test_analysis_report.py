@@ -100,3 +100,14 @@ def test_the_report_shows_the_sentence_and_no_raw_error(tmp_path: Path) -> None:
     page = (tmp_path / "report.html").read_text()
     assert "All 12 runs are in one batch, so there is no batch effect to adjust for" in page
     assert "not available" not in page and "Singular" not in page
+
+
+def test_a_wild_type_set_aside_as_an_outlier_is_not_reported_as_never_measured() -> None:
+    genes = ["b0723", "b1852", "b1380", "b2297", "b0903", "b1602", "b4154"]
+    records = []
+    for batch in ("b1", "b2"):
+        records.append(_run(len(records), [], 0.02, batch))  # the wild type: far below every engineered strain
+        records += [_run(len(records), [g], 3.0 + 0.05 * k, batch) for k, g in enumerate(genes)]
+    assert effects_table(campaign_spec("c1"), records).unavailable == (
+        "Every wild-type (unmodified) run was set aside by the cleaning (a QC flag, or an outlier among the other "
+        "runs of its batch), so there is no reference value for calling a run a hit.")
