@@ -30,6 +30,11 @@ class Proposal(Message):
     )
     strategy: str = Field(max_length=32)
     acquisition: FiniteFloat | None = Field(default=None, description="Acquisition value used to rank it.")
+    insilico: FiniteFloat | None = Field(
+        default=None,
+        description="The organism model's in-silico value of the objective target (MOMA under the design's "
+                    "bounds, units of the target, no uncertainty); set while no model is trained yet.",
+    )
     feasible: bool = Field(default=True, description="Organism model says it grows above the floor.")
     model_version: int | None = Field(default=None, ge=0)
     version: int = Field(default=1, ge=1, description="Proposal version; an amendment is version + 1.")

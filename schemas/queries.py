@@ -37,6 +37,8 @@ class CampaignSummary(WireModel):
     n_models: int
     best_value: float | None = None
     best_design: Design | None = None
+    predictor_problems: list[str] = Field(
+        default_factory=list, description="Why the predictor cannot train, or left measurements out (newest first).")
 
 
 class CampaignList(WireModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,6 +15,8 @@ from services.runtime.nats_server import EmbeddedNats
 from services.runtime.settings import Settings
 
 POSTGRES_URL = os.environ.get("FLUXLAB_TEST_POSTGRES_URL")
+os.environ.setdefault("FLUXLAB_HOME", tempfile.mkdtemp(prefix="fluxlab-test-home-"))
+"""Stacks the tests start note themselves here, not in the user's list of running stacks."""
 
 
 @pytest.fixture

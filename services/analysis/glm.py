@@ -57,6 +57,20 @@ def design_matrix(table: pd.DataFrame, interventions: list[str], by: str) -> tup
     return x, varying
 
 
+def underdetermined(x: pd.DataFrame) -> str | None:
+    """Why a GLM on this design matrix has no unique fit (None when it has one): fewer runs than
+    parameters, or interventions that always occur together (or with a batch), so their effects cannot
+    be told apart."""
+    runs, parameters = x.shape
+    if runs < parameters:
+        return (f"the GLMs need at least as many runs as parameters: {runs} runs in informative strata, "
+                f"{parameters} parameters (intercept, {parameters - 1} interventions and strata)")
+    if np.linalg.matrix_rank(x.to_numpy(dtype=float)) < parameters:
+        return ("the GLMs cannot separate the interventions: some always occur together "
+                "(or only in one batch), so their effects cannot be told apart")
+    return None
+
+
 def informative(table: pd.DataFrame, hit: str, by: str) -> tuple[pd.DataFrame, int]:
     """Rows of the strata holding both hits and non-hits, and the number of strata left out."""
     rates = table.groupby(by)[hit].mean()
@@ -91,8 +105,14 @@ def relative_risks(table: pd.DataFrame, interventions: list[str], by: str, hit: 
     if data.empty:
         return GlmFit("none", {}, dropped, ["no stratum holds both hits and non-hits"])
     x, names = design_matrix(data, interventions, by)
+    too_few = underdetermined(x)
+    if too_few:
+        return GlmFit("none", {}, dropped, [too_few])
     y = data[hit].to_numpy(dtype=float)
-    poisson = _poisson_robust(y, x)
+    try:
+        poisson = _poisson_robust(y, x)
+    except (ValueError, np.linalg.LinAlgError, FloatingPointError):
+        return GlmFit("none", {}, dropped, ["the relative-risk GLM could not be fitted to these runs"])
     if model == "poisson-robust":
         notes: list[str] = ["Poisson with robust (HC0) errors requested"]
         return GlmFit("poisson-robust", _effects(poisson, names, notes), dropped, notes)
@@ -150,6 +170,9 @@ def odds_ratios(table: pd.DataFrame, interventions: list[str], by: str, hit: str
     if data.empty:
         return GlmFit("none", {}, dropped, ["no stratum holds both hits and non-hits"])
     x, names = design_matrix(data, interventions, by)
+    too_few = underdetermined(x)
+    if too_few:
+        return GlmFit("none", {}, dropped, [too_few])
     fit = _logit(data[hit].to_numpy(dtype=float), x)
     if not hasattr(fit, "bse"):
         return GlmFit("logistic (penalised, separation)", {}, dropped, ["separation: no intervals"])

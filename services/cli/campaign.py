@@ -128,6 +128,15 @@ def _print_summaries(summaries: list[dict[str, Any]], json_out: bool) -> None:
     for s in summaries:
         table.add_row(*(readable(s.get(c)) for c in SUMMARY_COLUMNS))
     Console().print(table)
+    print_predictor_problems(summaries)
+
+
+def print_predictor_problems(summaries: list[dict[str, Any]]) -> None:
+    """One line per problem the predictor reported (training failed, measurements left out)."""
+    for s in summaries:
+        for problem in s.get("predictor_problems") or []:
+            Console(soft_wrap=True).print(f"[bold red]{s['campaign_id']}: predictor:[/bold red] {problem}",
+                                          markup=True, highlight=False)
 
 
 @app.command()

@@ -56,8 +56,8 @@ def demo(
     oracle = threading.Thread(target=_ground_truth, args=(spec, truth), daemon=True)
     oracle.start()
     settings = Settings(data_dir=data_dir or out / "stack", http_port=http_port, grace_s=3.0)
-    console.print(f"demo data in {settings.data_dir} (other commands reach this stack with "
-                  f"`--data-dir {settings.data_dir}`, e.g. `fluxlab review list --data-dir {settings.data_dir}`)")
+    console.print(f"demo data in {settings.data_dir} (while it runs, `fluxlab status` and `fluxlab review list` "
+                  f"find this stack by themselves; with several stacks pass `--data-dir {settings.data_dir}`)")
     if review == "human":
         from services.cli.stack import announce_reviewer
 
@@ -80,10 +80,23 @@ def demo(
     if json_out:
         print(json.dumps(full))
         return
-    true_text = "" if full.get("best_true_value") is None else f", true value {full['best_true_value']:.3f}"
-    console.print(f"best reading {full['best_value']:.3f}{true_text}, true optimum {full['true_optimum']:.3f} "
-                  f"({full['best_design_text']}); report: {out / 'report.html'}")
+    console.print(final_line(spec, full, out / "report.html"))
     console.print(f"demo finished in {full['elapsed_s']} s; its data stays in {settings.data_dir}")
+
+
+def final_line(spec: CampaignSpec, full: dict[str, Any], report: Path) -> str:
+    """'best reading 3.793 mmol/gDW/h, true value 3.68, true optimum 4.065 (ΔsdhA (b0723) …); report: …'."""
+    from services.report.envelope import unit_of
+    from services.review.names import describe
+
+    unit = unit_of(spec, spec.objective.target)
+    best = full.get("best_design")
+    design = describe(Design.model_validate(best), None if spec.is_function else spec.organism.model) \
+        if best is not None else "no design measured"
+    value = "–" if full.get("best_value") is None else f"{full['best_value']:.4g} {unit}"
+    true_text = "" if full.get("best_true_value") is None else f", true value {full['best_true_value']:.4g}"
+    optimum = "" if full.get("true_optimum") is None else f", true optimum {full['true_optimum']:.4g}"
+    return f"best reading {value}{true_text}{optimum} ({design}); report: {report}"
 
 
 def _true_value_of_best(spec: CampaignSpec, full: dict[str, Any], truth: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from services.cli.campaign import print_predictor_problems
 from services.cli.options import Config, DataDir, DbUrl, Json, Namespace, NatsUrl, settings_from
 from services.registry import SIMULATORS, load_service_class, service_names
 from services.runtime.settings import Settings
@@ -38,7 +39,7 @@ def up(
         "--insecure", help="Run NATS without users or permissions (any local process may publish).")] = False,
 ) -> None:
     """Start embedded NATS (with per-service users and per-subject permissions) and every service; Ctrl-C stops."""
-    settings = settings_from(data_dir, nats_url, db_url, namespace, config)
+    settings = settings_from(data_dir, nats_url, db_url, namespace, config, find_running=False)
     names = service_names() + (list(SIMULATORS) if simulate else [])
     extra = {"robot-sim": ["--station", station]}
     announce_reviewer(settings)
@@ -89,7 +90,7 @@ def serve(
     station: Annotated[str | None, typer.Option(help="Robot station (robot-sim).")] = None,
 ) -> None:
     """Run one service in the foreground until SIGINT/SIGTERM."""
-    settings = settings_from(data_dir, nats_url, db_url, namespace, config)
+    settings = settings_from(data_dir, nats_url, db_url, namespace, config, find_running=False)
     cls = load_service_class(service)
     kwargs: dict[str, Any] = {}
     if station is not None and "station" in inspect.signature(cls).parameters:
@@ -118,6 +119,7 @@ def status(
         console.print(f"(and {replays} short-lived ordered consumer(s): services replaying the campaign events)")
     _table("campaigns", ["campaign_id", "status", "n_measurements", "n_pending_review", "best_value"],
            report["campaigns"])
+    print_predictor_problems(report["campaigns"])
 
 
 def readable(value: Any) -> str:

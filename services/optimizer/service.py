@@ -193,7 +193,10 @@ class OptimizerService(Service):
     def _proposal(self, campaign_id: str, round_: int, item: PlannedProposal, ledger: CampaignLedger) -> Proposal:
         target = ledger.spec.objective.target
         predicted: dict[str, Prediction] = {}
+        insilico = None
         if not ledger.model_version:  # scored in silico (no trained model yet): no prediction with uncertainty
+            if item.mean is not None and np.isfinite(item.mean):
+                insilico = float(item.mean)  # the organism model's own value, shown as such
             item = dataclasses.replace(item, mean=None, sd=None, growth_mean=None, growth_sd=None)
         if item.mean is not None and item.sd is not None and np.isfinite(item.mean) and np.isfinite(item.sd):
             predicted[target] = Prediction(mean=item.mean, sd=max(item.sd, 0.0))
@@ -207,7 +210,7 @@ class OptimizerService(Service):
         acquisition = item.acquisition if item.acquisition is not None and np.isfinite(item.acquisition) else None
         return Proposal(id=f"prop-{campaign_id}-{digest}", campaign_id=campaign_id, round=round_,
                         design=item.design, predicted=predicted, strategy=item.strategy, acquisition=acquisition,
-                        feasible=item.feasible, model_version=ledger.model_version or None)
+                        insilico=insilico, feasible=item.feasible, model_version=ledger.model_version or None)
 
     async def stop_invalid(self, campaign_id: str, ledger: CampaignLedger, problem: str) -> None:
         """Stop a campaign whose spec does not fit its organism model, naming the field and why."""

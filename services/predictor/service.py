@@ -11,9 +11,12 @@ in the stream (not only those it received), and every replica hot-swaps to versi
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import logging
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import (
     CampaignSpec,
+    DeadLetter,
     DesignPrediction,
     Measurement,
     Message,
@@ -35,6 +39,7 @@ from schemas import (
     WorkOrder,
 )
 from services.analysis.normalise import normalise_measurements
+from services.predictor import MIN_TRAINING_MEASUREMENTS
 from services.predictor.deepmodel import DeepModel
 from services.predictor.errors import PredictorError
 from services.runtime.acceptance import Gate
@@ -73,6 +78,15 @@ class CampaignModel:
     artifact: str | None = None
     trained_ids: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    excluded: dict[str, str] = field(default_factory=dict)
+    """Measurement id -> why training cannot use it (dead-lettered once, with that reason)."""
+    failure: str | None = None
+    """Why the last training attempt failed (reported once per distinct reason)."""
+    backoff_s: float = 0.0
+
+    def training_data(self) -> list[Measurement]:
+        """Accepted measurements training can use."""
+        return [m for m in self.measurements.values() if m.id not in self.excluded]
 
 
 class PredictorService(Service):
@@ -170,13 +184,46 @@ class PredictorService(Service):
                 if self._due(campaign_id, cm):
                     try:
                         await self.train(campaign_id, cm)
-                    except Exception:
-                        log.exception("%s: training failed", campaign_id)
-                        cm.first_untrained_at = time.monotonic()
+                    except Exception as exc:
+                        await self._training_failed(campaign_id, cm, exc)
+
+    async def _training_failed(self, campaign_id: str, cm: CampaignModel, exc: Exception) -> None:
+        """Report a training failure once per reason (a dead letter the tracker, `status` and the page show),
+        then retry with a growing backoff instead of a traceback every few seconds."""
+        reason = f"model v{cm.version + 1} could not be trained on {len(cm.training_data())} measurement(s): " \
+                 f"{type(exc).__name__}: {exc}"
+        cm.backoff_s = min(max(cm.backoff_s * 2, self.options.debounce_s, 1.0), 300.0)
+        cm.first_untrained_at = time.monotonic() + cm.backoff_s
+        if reason == cm.failure:
+            log.warning("%s: training failed again (retry in %.0f s)", campaign_id, cm.backoff_s)
+            return
+        cm.failure = reason
+        log.error("%s: %s (retry in %.0f s)", campaign_id, reason, cm.backoff_s, exc_info=exc)
+        digest = hashlib.sha256(reason.encode()).hexdigest()[:16]
+        letter = DeadLetter(id=f"dlq-predictor-train-{campaign_id}-{digest}", service=self.name,
+                            subject=self.bus.subjects.event("model", campaign_id), data_b64="",
+                            field="training", reason=reason[:4000], error=f"{type(exc).__name__}: {exc}"[:8000])
+        with contextlib.suppress(Exception):
+            await self.bus.publish(self.bus.subjects.dlq(self.name), letter)
+
+    async def _exclude(self, campaign_id: str, cm: CampaignModel, measurement: Measurement, field_name: str,
+                       reason: str) -> None:
+        """Leave one measurement out of training and dead-letter it with the field and the reason."""
+        cm.excluded[measurement.id] = reason
+        log.error("%s: measurement %s (run %s) left out of training: %s: %s", campaign_id, measurement.id,
+                  measurement.run_id, field_name, reason)
+        letter = DeadLetter(
+            id=f"dlq-predictor-{measurement.id}", service=self.name,
+            subject=self.bus.subjects.event("measurement", campaign_id),
+            data_b64=base64.b64encode(measurement.to_bytes()).decode(), field=field_name[:500],
+            reason=f"run {measurement.run_id}: not used for training: {reason}"[:4000],
+            original_msg_id=measurement.id[:256])
+        await self.bus.publish(self.bus.subjects.dlq(self.name), letter)
 
     def _due(self, campaign_id: str, cm: CampaignModel) -> bool:
-        new = len(cm.measurements) - cm.trained_on
-        if new <= 0 or len(cm.measurements) < 3:
+        usable = len(cm.measurements) - len(cm.excluded)
+        new = usable - cm.trained_on
+        if new <= 0 or usable < MIN_TRAINING_MEASUREMENTS:
             return False
         state = self.directory.get(campaign_id) if self.directory else None
         if state is None:
@@ -220,12 +267,25 @@ class PredictorService(Service):
                              version: int) -> ModelTrained:
         await replay(self.bus, self.bus.subjects.event("work", campaign_id), self._apply)
         await replay(self.bus, self.bus.subjects.event("measurement", campaign_id), self._apply)
-        data = training_data(spec, list(cm.measurements.values()))
+        data = training_data(spec, cm.training_data())
+        started = time.perf_counter()
+        while True:
+            model = self._new_model(spec)
+            try:
+                report = await asyncio.to_thread(model.train_on_measurements, data)
+                break
+            except PredictorError as exc:
+                bad = _offending_row(exc.field, len(data))
+                if bad is None:
+                    raise
+                row, rest = bad
+                await self._exclude(campaign_id, cm, data[row], f"design{rest}", exc.reason)
+                data = training_data(spec, cm.training_data())
+                if len(data) < MIN_TRAINING_MEASUREMENTS:
+                    raise PredictorError("measurements", f"fewer than {MIN_TRAINING_MEASUREMENTS} usable "
+                                                         f"measurements: {exc}") from exc
         unseen = [m for m in data if m.id not in cm.trained_ids] if cm.model is not None and cm.trained_ids else []
         prospective = await asyncio.to_thread(_prospective, cm.model, unseen, spec.objective.target)
-        started = time.perf_counter()
-        model = self._new_model(spec)
-        report = await asyncio.to_thread(model.train_on_measurements, data)
         artifact = f"{campaign_id}/v{version:04d}.pt"
         await self.store.put(artifact, await asyncio.to_thread(model.to_bytes))
         metrics = {k: float(v) for k, v in report.items()
@@ -238,6 +298,7 @@ class PredictorService(Service):
         cm.model, cm.version, cm.trained_on, cm.artifact = model, version, len(data), artifact
         cm.trained_ids = {m.id for m in data}
         cm.first_untrained_at = None
+        cm.failure, cm.backoff_s = None, 0.0
         log.info("%s: model v%d trained on %d measurements", campaign_id, version, len(data))
         return event
 
@@ -320,3 +381,11 @@ def _prospective(model: DeepModel | None, unseen: list[Measurement], target: str
         out[f"prev_model_coverage95_{label}"] = float(
             sum(abs(y - mu) <= 1.959964 * sd for y, mu, sd in pairs) / len(pairs))
     return {k: v for k, v in out.items() if math.isfinite(v)}
+
+
+def _offending_row(field_name: str, n: int) -> tuple[int, str] | None:
+    """`designs[24].knockouts[0]` -> (24, '.knockouts[0]') when 24 is a row of the training data."""
+    match = re.fullmatch(r"designs\[(\d+)\](.*)", field_name)
+    if match is None or int(match.group(1)) >= n:
+        return None
+    return int(match.group(1)), match.group(2)

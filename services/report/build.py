@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from schemas import CampaignSpec, Measurement, Sense
 from services.analysis.views import EffectsTable, effects_table
+from services.predictor import MIN_TRAINING_MEASUREMENTS
 from services.report import envelope, plots
 from services.report.prospective import prospective_metrics, prospective_pairs
 from services.review.names import describe
@@ -41,8 +43,19 @@ def write_report(out: Path, spec: CampaignSpec, records: dict[str, list[dict[str
     plots.best_so_far(values, out / "best_so_far.png", true_optimum, reference,
                       f"{target} ({envelope.unit_of(spec, target)})",
                       spec.objective.sense == Sense.MAXIMIZE)
-    plots.predicted_vs_measured(pairs, out / "predicted_vs_measured.png", target)
-    plots.model_metrics(records["models"], out / "model_metrics.png")
+    missing = {
+        "predicted_vs_measured": _draw_or_say(
+            bool(pairs), out / "predicted_vs_measured.png",
+            lambda path: plots.predicted_vs_measured(pairs, path, target),
+            "No predictions to compare: " + (_no_model(len(measurements)) if not records["models"] else
+                                             "no design proposed after the first model was trained has been "
+                                             "measured yet, so none was predicted before its experiment.")),
+        "model_metrics": _draw_or_say(
+            bool(records["models"]), out / "model_metrics.png",
+            lambda path: plots.model_metrics(records["models"], path),
+            "No model versions to show: " + _no_model(len(measurements))),
+    }
+    full["plots_missing"] = {name: why for name, why in missing.items() if why}
     effects = effects_table(spec, records["measurements"])
     full["batch_adjusted_effects"] = effects.lines or effects.unavailable
     if not spec.is_function:
@@ -52,6 +65,24 @@ def write_report(out: Path, spec: CampaignSpec, records: dict[str, list[dict[str
     (out / "summary.json").write_text(json.dumps(full, indent=2) + "\n")
     (out / "report.html").write_text(_html(spec, full, measurements, effects))
     return full
+
+
+def _no_model(n: int) -> str:
+    """Why a campaign with n accepted measurements has no trained model, in words."""
+    if n < MIN_TRAINING_MEASUREMENTS:
+        return (f"no model was trained. The predictor trains once {MIN_TRAINING_MEASUREMENTS} runs are measured; "
+                f"this campaign has {n}.")
+    return (f"no model was trained during this campaign. The predictor trains once {MIN_TRAINING_MEASUREMENTS} "
+            f"runs are measured ({n} were), and the campaign ended before its first model was ready.")
+
+
+def _draw_or_say(drawable: bool, path: Path, draw: Callable[[Path], None], why_not: str) -> str | None:
+    """Draw the plot to path, or remove a stale one and return the sentence the report shows instead."""
+    if drawable:
+        draw(path)
+        return None
+    path.unlink(missing_ok=True)
+    return why_not
 
 
 def _floor(spec: CampaignSpec) -> float | None:
@@ -99,12 +130,20 @@ def _row(cells: list[Any], tag: str = "td") -> str:
 
 def _effects_html(effects: EffectsTable) -> str:
     if effects.unavailable:
-        return f"<p>not available: {html.escape(effects.unavailable)}</p>"
+        return f'<p class="unavailable">{html.escape(effects.unavailable)}</p>'
     head = _row(["intervention", "MH RR", "95 % CI", "strata", "crude RR", "CMH p", "homogeneity p", "warning"], "th")
     body = "\n".join(_row([r["intervention"], r["mh_rr"], r["mh_rr_ci"], r["strata"], r["crude_rr"], r["cmh_p"],
                             r["homogeneity_p"], r["warning"]]) for r in effects.rows)
     notes = "".join(f"<li>{html.escape(n)}</li>" for n in effects.notes)
     return f"<p>{html.escape(effects.headline)}</p><table>{head}\n{body}</table><ul>{notes}</ul>"
+
+
+def _figure_or_sentence(s: dict[str, Any], name: str, alt: str) -> str:
+    """The plot `name`.png, or the sentence saying why there is none."""
+    why_not = s.get("plots_missing", {}).get(name)
+    if why_not:
+        return f'<p class="unavailable">{html.escape(why_not)}</p>'
+    return f'<img src="{name}.png" alt="{alt}">'
 
 
 def _html(spec: CampaignSpec, s: dict[str, Any], measurements: list[Measurement], effects: EffectsTable) -> str:
@@ -153,8 +192,9 @@ td,th{{border:1px solid #ccc;padding:3px 8px;font-size:90%}}img{{max-width:100%;
 {envelope_img}
 <h2>Best so far</h2><img src="best_so_far.png" alt="best so far">
 <h2>Predicted (before the experiment, ± 1.96 sd = 95 % interval) vs measured</h2>
-<img src="predicted_vs_measured.png" alt="predicted vs measured">
-<h2>Model metrics by version</h2><img src="model_metrics.png" alt="model metrics">
+{_figure_or_sentence(s, "predicted_vs_measured", "predicted vs measured")}
+<h2>Model metrics by version</h2>
+{_figure_or_sentence(s, "model_metrics", "model metrics")}
 <h2>Batch-adjusted effects (Mantel–Haenszel, by batch)</h2>
 {_effects_html(effects)}
 <h2>Every measurement</h2>

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlparse
 
 from schemas import CampaignSpec, ExecutorKind
 from services.registry import service_names
 from services.runtime.settings import NATS_URL_FILE, Settings
+from services.runtime.stacks import reachable
 from services.runtime.supervisor import Stack
-
-
-def _reachable(url: str) -> bool:
-    parsed = urlparse(url)
-    try:
-        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 4222), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def running_stack_or_none(settings: Settings) -> str | None:
@@ -29,7 +19,7 @@ def running_stack_or_none(settings: Settings) -> str | None:
     if not url_file.is_file():
         return None
     url = url_file.read_text().strip()
-    return url if _reachable(url) else None
+    return url if reachable(url) else None
 
 
 def executor_args(spec: CampaignSpec) -> tuple[str, list[str]]:

@@ -174,12 +174,14 @@ def permissions(namespace: str, stations: Iterable[str] = DEFAULT_STATIONS) -> d
         result[robot_user(station)] = Permissions(
             publish=[*lab_pub, s.dlq(robot_user(station)), s.dlq("robot-sim"),
                      *_named_consumers(work, robot_durables(station), s.robot(station))],
-            subscribe=[inbox],
+            subscribe=[inbox, "$SRV.>"],  # answers `$SRV.PING` (fluxlab status, readiness)
+            allow_responses=True,
         )
     result["bench"] = Permissions(
         publish=[*lab_pub, s.dlq("bench"), s.dlq("bench-sim"),
                  *_named_consumers(work, bench_durables(stations), s.bench)],
-        subscribe=[inbox],
+        subscribe=[inbox, "$SRV.>"],
+        allow_responses=True,
     )
     result["cli"] = Permissions(
         publish=[*service_pub, f"{ns}.evt.campaign.>", f"{ns}.evt.measurement.>", f"{ns}.rpc.>", "$SRV.>",

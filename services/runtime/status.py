@@ -29,7 +29,10 @@ async def ping_services(bus: Bus, wait_s: float = 0.5) -> list[dict[str, Any]]:
             msg = await sub.next_msg(timeout=max(deadline - time.monotonic(), 0.01))
         except Exception:
             break
-        info = json.loads(msg.data)
+        try:
+            info = json.loads(msg.data)
+        except ValueError:
+            continue  # a status message (e.g. no responders), not a service's answer
         if (info.get("metadata") or {}).get("namespace") == bus.subjects.ns:
             replies.append({"name": info["name"], "id": info["id"], "version": info["version"]})
     await sub.unsubscribe()

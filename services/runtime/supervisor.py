@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from services.runtime import stacks
 from services.runtime.nats_server import EmbeddedNats
 from services.runtime.settings import NATS_URL_FILE, Settings
 
@@ -71,6 +72,7 @@ class Stack:
             config_file = self._secure_config() if self.secure else None
             self.server = EmbeddedNats(data_dir / "nats", config_file=config_file).start()
             (data_dir / NATS_URL_FILE).write_text(self.server.url)
+            stacks.register(data_dir)
             if self.secure:
                 asyncio.run(_create_streams(self.server.url, self.settings.namespace,
                                             self.credentials["operator"]))
@@ -161,6 +163,7 @@ class Stack:
         if self.server is not None:
             self.server.stop()
             (self.settings.data_dir / NATS_URL_FILE).unlink(missing_ok=True)
+            stacks.unregister(self.settings.data_dir)
 
     def __enter__(self) -> Stack:
         return self.start()

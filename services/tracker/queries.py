@@ -15,6 +15,7 @@ from services.analysis.cleaning import set_aside_runs
 from services.tracker.repository import Repository, parse_spec
 from services.tracker.tables import (
     CampaignRow,
+    DeadLetterRow,
     MeasurementRow,
     ModelVersionRow,
     ProposalRow,
@@ -71,8 +72,27 @@ def summary(repo: Repository, campaign_id: str) -> CampaignSummary | None:
         }
         spec = parse_spec(row)
         name, status = row.name, row.status
+        problems = predictor_problems(s, cid)
     value, design = best_measured(spec, measurements(repo, campaign_id))
-    return CampaignSummary(campaign_id=cid, name=name, status=status, best_value=value, best_design=design, **counts)
+    return CampaignSummary(campaign_id=cid, name=name, status=status, best_value=value, best_design=design,
+                           predictor_problems=problems, **counts)
+
+
+def predictor_problems(session: Session, campaign_id: str, limit: int = 5) -> list[str]:
+    """The predictor's dead letters of a campaign, newest first: measurements it left out of training, and a
+    training failure not yet followed by a trained model."""
+    letters = [d for d in session.scalars(select(DeadLetterRow).where(col(DeadLetterRow.service) == "predictor")
+                                          .order_by(col(DeadLetterRow.received_at).desc()))
+               if d.subject.endswith(f".{campaign_id}")]
+    last_model = session.scalar(select(func.max(col(ModelVersionRow.trained_at)))
+                                .where(col(ModelVersionRow.campaign_id) == campaign_id))
+    current = [d for d in letters if d.field != "training" or last_model is None
+               or _naive(d.received_at) > _naive(last_model)]
+    return [f"{d.field}: {d.reason}" if d.field and d.field != "training" else d.reason for d in current[:limit]]
+
+
+def _naive(at: Any) -> Any:
+    return at.replace(tzinfo=None) if getattr(at, "tzinfo", None) is not None else at
 
 
 def campaign_ids(repo: Repository) -> list[str]:
@@ -112,7 +132,8 @@ def _proposal_record(r: ProposalRow) -> dict[str, Any]:
     return {
         "id": r.id, "campaign_id": r.campaign_id, "round": r.round, "design": json.loads(r.design_json),
         "predicted": json.loads(r.predicted_json), "strategy": r.strategy, "acquisition": r.acquisition,
-        "feasible": r.feasible, "model_version": r.model_version, "version": r.version, "parent_id": r.parent_id,
+        "insilico": r.insilico, "feasible": r.feasible, "model_version": r.model_version, "version": r.version,
+        "parent_id": r.parent_id,
         "status": r.status, "created_at": r.created_at.isoformat(),
     }
 

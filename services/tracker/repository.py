@@ -253,7 +253,7 @@ class _Applier:
         self._add(ProposalRow, id=p.id, campaign_id=p.campaign_id, round=p.round, design_key=p.design.key(),
                   design_json=p.design.model_dump_json(),
                   predicted_json=json.dumps({k: v.model_dump() for k, v in p.predicted.items()}),
-                  strategy=p.strategy, acquisition=p.acquisition, feasible=p.feasible,
+                  strategy=p.strategy, acquisition=p.acquisition, insilico=p.insilico, feasible=p.feasible,
                   model_version=p.model_version, version=p.version, parent_id=p.parent_id, status="pending",
                   created_at=p.created_at)
         self._flush()

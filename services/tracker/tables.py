@@ -51,6 +51,7 @@ class ProposalRow(SQLModel, table=True):
     predicted_json: str = "{}"
     strategy: str = Field(max_length=32)
     acquisition: float | None = None
+    insilico: float | None = None
     feasible: bool = True
     model_version: int | None = None
     version: int = 1

@@ -38,6 +38,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 
 pytestmark = [
     pytest.mark.browser,
+    pytest.mark.slow,  # about 80 s on a loaded 2-core machine
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium: install the 'chromium' package (/usr/bin/chromium)"),
 ]
 

@@ -93,6 +93,21 @@ async def test_import_refuses_what_the_campaign_cannot_hold_and_commits_nothing(
     assert Measurement.model_validate_json(msg.data).design.knockouts == ["b1380", "b2297"]  # names became ids
 
 
+async def test_import_into_a_campaign_that_does_not_exist_is_refused(
+    tmp_path: Path, nats_server: EmbeddedNats, namespace: str, bus: Bus
+) -> None:
+    """Bug 3 of issue 18: a typo in --campaign said 'imported 2 measurement(s)' (rc 0) and the data was lost."""
+    env = {"FLUXLAB_NATS_URL": nats_server.url, "FLUXLAB_NAMESPACE": namespace}
+    await bus.publish_event(created(campaign_spec("c1")))
+    good = tmp_path / "good.csv"
+    good.write_text("run_id,ko,growth,product:EX_succ_e\nr1,b1380,0.6,1.2\nr2,b0903,0.5,1.1\n")
+    typo = await asyncio.to_thread(fluxlab, "import", "measurements", str(good), "--campaign", "c1x", env=env)
+    assert typo.returncode == 2 and "Traceback" not in typo.stderr, typo.stderr
+    assert "unknown campaign 'c1x' (known: c1); nothing imported" in typo.stderr
+    info = await bus.js.stream_info(bus.subjects.events_stream)
+    assert info.state.messages == 1  # the campaign's 'created' only
+
+
 def test_missing_spec_file_is_one_line(tmp_path: Path) -> None:
     result = fluxlab("campaign", "start", str(tmp_path / "nope.toml"), "--nats-url", "nats://127.0.0.1:1")
     assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr

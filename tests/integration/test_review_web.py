@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -151,3 +152,39 @@ async def test_an_unbuildable_amendment_is_refused_on_the_page_and_a_decision_is
     assert 'id="proposal-p1"' in pending and "ΔldhA (b1380)" in pending
     (order,) = await tracker.work_orders("c1")
     assert order["design"]["knockouts"] == ["b1380", "b2297"]
+
+
+async def test_the_page_a_decision_returns_to_no_longer_lists_it_as_pending(
+        web: tuple[httpx.AsyncClient, Any], bus: Bus) -> None:
+    """Bug 6 of issue 18: the banner said 'approved'/'amended' while the card stayed pending with live buttons
+    (the page was drawn from the tracker before it had recorded the decision, as on a busy stack)."""
+    client, tracker = web
+    csrf = await _login(client)
+    spec = campaign_spec("c2").model_copy(update={"review": ReviewSpec(mode=ReviewMode.HUMAN)})
+    await bus.publish_event(created(spec))
+    for verb, pid, fields in (("approve", "p0", {}),
+                              ("amend", "p1", {"knockouts": "b1380", "expression": "b3956=2.5", "medium": ""})):
+        await asyncio.gather(*(bus.publish_event(Proposal(  # another campaign's work ahead of the decision
+            id=f"{verb}-{i}", campaign_id="c2", round=0, strategy="ga", design=Design(knockouts=["b1380"])))
+            for i in range(300)))
+        page = await client.post(f"/campaigns/c1/proposals/{pid}/{verb}", data={"csrf": csrf, **fields},
+                                 follow_redirects=True)
+        past = {"approve": "approved", "amend": "amended"}[verb]
+        assert page.status_code == 200 and f"proposal {pid} {past}" in page.text, page.text
+        pending, decided = page.text.split("<h2>Decided")
+        assert f'id="proposal-{pid}"' not in pending and f"/proposals/{pid}/{verb}" not in pending, verb
+        assert f'data-proposal-id="{pid}"' in decided, verb
+    assert len(await tracker.work_orders("c1")) == 2
+
+
+async def test_a_proposal_ranked_in_silico_shows_the_organism_models_value_as_such(
+        web: tuple[httpx.AsyncClient, Any], bus: Bus) -> None:
+    client, tracker = web
+    await bus.publish_event(Proposal(id="p9", campaign_id="c1", round=0, strategy="hybrid", insilico=3.217,
+                                     design=Design(knockouts=["b0723"])))
+    await wait_until(lambda: _pending(tracker, 3))
+    await _login(client)
+    page = (await client.get("/campaigns/c1")).text
+    card = page.split('id="proposal-p9"')[1].split("</section>")[0]
+    assert "3.217 in silico" in card and "± 0" not in card
+    assert "sdhA (b0723)" in card and "no uncertainty" in page

@@ -17,9 +17,11 @@ import pytest
 from nats.errors import TimeoutError as NatsTimeoutError
 
 from schemas import ReviewAction, ReviewDecision
+from services.cli.options import settings_from
 from services.runtime.bus import Bus
 from services.runtime.security import CREDENTIALS_FILE
 from services.runtime.settings import NATS_URL_FILE, Settings
+from services.runtime.status import answering_services
 from services.runtime.supervisor import Stack
 
 
@@ -71,8 +73,8 @@ async def test_fluxlab_up_runs_nats_with_users(tmp_path: Path, namespace: str) -
     """The real command: `fluxlab up` with no flags refuses an anonymous client's approval."""
     data = tmp_path / "up"
     env = {**os.environ, "FLUXLAB_HTTP_PORT": "0"}
-    up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--data-dir", str(data), "--namespace",
-                           namespace], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    up = subprocess.Popen([sys.executable, "-m", "services.cli", "up", "--simulate", "--data-dir", str(data),
+                           "--namespace", namespace], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         url_file = data / NATS_URL_FILE
         for _ in range(600):
@@ -90,6 +92,14 @@ async def test_fluxlab_up_runs_nats_with_users(tmp_path: Path, namespace: str) -
                 await robot.publish(robot.subjects.event("review", "c1"), _approval(), timeout=0.5)
         finally:
             await robot.close()
+        everyone = {f"fluxlab-{name}" for name in
+                    ("tracker", "predictor", "optimizer", "review", "robot-sim", "bench-sim")}
+        settings = settings_from(data_dir=data, namespace=namespace)  # the `cli` user, as `fluxlab status`
+        for _ in range(150):  # the lab simulators' users may answer $SRV.PING too
+            if await answering_services(settings) >= everyone:
+                break
+            await asyncio.sleep(0.3)
+        assert await answering_services(settings) >= everyone
     finally:
         up.send_signal(signal.SIGINT)
         output = (await asyncio.to_thread(up.communicate, timeout=120))[0].decode()

@@ -8,13 +8,15 @@ pytest.importorskip("ax", reason="Ax not installed")
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_plain_ax_proposes_model_based_batches_on_a_knockout_space() -> None:
     from benchmarks.loop import PLAIN_AX, run_campaign
     from benchmarks.loop_landscapes import make_landscape
 
     landscape = make_landscape("succinate_core", 0)
-    trace = run_campaign(landscape, PLAIN_AX, seed=0, budget=14, epochs=1)
-    assert trace.experiments[-1] == 14 and len(trace.experiments) >= 2  # Sobol start, then the GP's batches
+    # 8 from Ax's Sobol start, then one from its GP (BoTorch's mixed optimizer: ~30 s per candidate here)
+    trace = run_campaign(landscape, PLAIN_AX, seed=0, budget=9, epochs=1)
+    assert trace.experiments == [8, 9]
     assert all(0.0 <= f <= 1.0 + 1e-9 for f in trace.fractions)
 
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
 import numpy as np
 
 from schemas import Design, Strategy
-from services.optimizer.context import Candidate, History
+from services.optimizer.context import Candidate, History, PlannedProposal
 from services.optimizer.feasibility import feasibility_for
 from services.optimizer.insilico import InSilicoSurrogate, insilico_for
+from services.optimizer.ledger import CampaignLedger
 from services.optimizer.planner import plan_batch
 from services.optimizer.selection import select_diverse
+from services.optimizer.service import OptimizerService
 from services.optimizer.space import DesignSpace
 from services.runtime.organism import load_organism
+from services.runtime.settings import Settings
 from simulators.examples import sin_cos_spec, succinate_core_spec
 
 
@@ -51,3 +57,15 @@ def test_per_strain_caps_expression_variants_of_one_knockout_set() -> None:
     picks = select_diverse(same + other, 3, space, penalty=0.0, per_strain=2)
     assert [tuple(c.design.knockouts) for c in picks] == [("b0723",), ("b0723",), ("b2297",)]
     assert len(select_diverse(same + other, 3, space, penalty=0.0)) == 3
+
+
+def test_a_proposal_scored_in_silico_carries_that_score_labelled_not_a_prediction(tmp_path: Path) -> None:
+    spec = succinate_core_spec(seed=3)
+    service = OptimizerService(Settings(data_dir=tmp_path))
+    ledger = CampaignLedger(spec=spec)
+    item = PlannedProposal(design=Design(knockouts=["b0723"]), strategy="hybrid", acquisition=2.5, mean=2.5, sd=0.0)
+    before_model = service._proposal("c1", 1, item, ledger)
+    assert before_model.insilico == 2.5 and before_model.predicted == {}  # no uncertainty claimed
+    ledger.model_version = 1
+    with_model = service._proposal("c1", 2, dataclasses.replace(item, sd=0.4), ledger)
+    assert with_model.insilico is None and with_model.predicted[spec.objective.target].sd == 0.4

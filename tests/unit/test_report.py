@@ -67,3 +67,38 @@ def test_round_colours_are_discrete_with_whole_round_ticks(tmp_path: Path) -> No
     finally:
         plt.Figure.colorbar = original  # type: ignore[method-assign]
     assert captured == [[1.0, 2.0, 3.0, 5.0]]
+
+
+def test_without_a_model_the_report_says_why_instead_of_drawing_empty_axes(tmp_path: Path) -> None:
+    (tmp_path / "predicted_vs_measured.png").write_bytes(b"stale")  # from an earlier report in the same folder
+    text, full = _report(tmp_path, [_measurement(i, 0.6, 3.0 + i) for i in range(5)])
+    assert 'src="predicted_vs_measured.png"' not in text and 'src="model_metrics.png"' not in text
+    assert not (tmp_path / "predicted_vs_measured.png").exists() and not (tmp_path / "model_metrics.png").exists()
+    assert ("No predictions to compare: no model was trained during this campaign. The predictor trains once 3 "
+            "runs are measured (5 were), and the campaign ended before its first model was ready.") in text
+    assert "No model versions to show: no model was trained during this campaign." in text
+    assert set(full["plots_missing"]) == {"predicted_vs_measured", "model_metrics"}
+
+    few, _ = _report(tmp_path, [_measurement(0, 0.6, 3.0), _measurement(1, 0.6, 3.1)])
+    assert "The predictor trains once 3 runs are measured; this campaign has 2." in few
+
+
+def test_with_a_model_and_predictions_the_report_draws_both_plots(tmp_path: Path) -> None:
+    spec = campaign_spec("c1")
+    measurements = [_measurement(i, 0.6, 3.0 + i) for i in range(4)]
+    proposals = [{"id": f"p{i}", "round": 2, "predicted": {"EX_succ_e": {"mean": 3.1 + i, "sd": 0.2}}}
+                 for i in range(4)]
+    orders = [{"run_id": f"run-{i}", "proposal_id": f"p{i}", "status": "done"} for i in range(4)]
+    models = [{"version": 1, "n_train": 4, "metrics": {"train_s": 1.0}}]
+    records = {"measurements": measurements, "proposals": proposals, "work_orders": orders, "models": models}
+    summary = {"best_value": 6.0, "n_measurements": 4, "n_failed": 0, "n_rejected": 0, "model_versions": 1}
+    full = write_report(tmp_path, spec, records, summary, None, None, 0.05)
+    text = (tmp_path / "report.html").read_text()
+    assert full["plots_missing"] == {} and "No predictions to compare" not in text
+    for name in ("predicted_vs_measured", "model_metrics"):
+        assert f'src="{name}.png"' in text and (tmp_path / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+
+    proposals_before_the_model = [{**p, "predicted": {}} for p in proposals]
+    write_report(tmp_path, spec, {**records, "proposals": proposals_before_the_model}, summary, None, None, 0.05)
+    assert ("No predictions to compare: no design proposed after the first model was trained has been measured "
+            "yet") in (tmp_path / "report.html").read_text()
