@@ -13,6 +13,7 @@ from schemas import (
     MediumParam,
     Objective,
     SearchSpace,
+    Strategy,
     Value,
     WorkOrder,
 )
@@ -46,4 +47,27 @@ def measurement(campaign_id: str, i: int, station: str = "s1") -> Measurement:
         growth_rate=Value(value=0.5 + i * 1e-4, sd=0.01), products={"EX_succ_e": Value(value=1.0 + i * 1e-3, sd=0.05)},
         fluxes={"PGI": Value(value=4.9, sd=0.2), "PFK": Value(value=7.4, sd=0.3)}, station=station,
         batch_id=f"b{i // 96}", plate_id=f"p{i // 96}",
+    )
+
+
+GENES = [f"b{i:04d}" for i in range(8)]
+"""Eight placeholder knockout candidates of the planner's cell-like specs."""
+
+
+def cell_like_spec(strategy: Strategy = Strategy.HYBRID) -> CampaignSpec:
+    """A cell-like spec over placeholder genes: knockouts, expression, a medium and forbidden pairs."""
+    return CampaignSpec(
+        objective=Objective(target="EX_succ_e", growth_floor=0.2),
+        search_space=SearchSpace(
+            knockout_candidates=GENES,
+            max_knockouts=3,
+            expression=[
+                ExpressionParam(gene="x1", min_fold=0.25, max_fold=4.0),
+                ExpressionParam(gene="x2", levels=[0.5, 2.0]),
+            ],
+            medium=[MediumParam(exchange="EX_glc__D_e", min_uptake=2.0, max_uptake=10.0)],
+            forbidden=[["b0000", "b0001"], ["b0007", "b0003"]],
+            max_interventions=5,
+        ),
+        strategy=strategy,
     )

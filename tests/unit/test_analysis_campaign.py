@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import cell_like_spec
 
 from schemas import AnalysisSpec, Design, Measurement, Value
 from services.analysis.cleaning import set_aside_runs
@@ -19,7 +20,6 @@ from services.predictor.service import training_data
 from services.review.charts import dashboard_data
 from services.runtime.settings import Settings
 from services.tracker.queries import best_measured
-from tests.unit.test_opt_planner import cell_like_spec
 
 
 def _run(i: int, design: Design, value: float, batch: str, qc: list[str] | None = None) -> Measurement:

@@ -6,33 +6,15 @@ import math
 
 import numpy as np
 import pytest
+from factories import GENES, cell_like_spec
 
-from schemas import CampaignSpec, Design, ExpressionParam, MediumParam, Objective, SearchSpace, Strategy
+from schemas import CampaignSpec, Design, Objective, SearchSpace, Strategy
 from services.optimizer.context import History
 from services.optimizer.planner import PlannerOptions, plan_batch
 from services.optimizer.space import DesignSpace
 from services.optimizer.surrogate import FunctionSurrogate
 
-GENES = [f"b{i:04d}" for i in range(8)]
 WEIGHTS = dict(zip(GENES, [1.0, 0.8, -0.5, 0.6, 0.2, -1.0, 0.4, 0.9], strict=True))
-
-
-def cell_like_spec(strategy: Strategy = Strategy.HYBRID) -> CampaignSpec:
-    return CampaignSpec(
-        objective=Objective(target="EX_succ_e", growth_floor=0.2),
-        search_space=SearchSpace(
-            knockout_candidates=GENES,
-            max_knockouts=3,
-            expression=[
-                ExpressionParam(gene="x1", min_fold=0.25, max_fold=4.0),
-                ExpressionParam(gene="x2", levels=[0.5, 2.0]),
-            ],
-            medium=[MediumParam(exchange="EX_glc__D_e", min_uptake=2.0, max_uptake=10.0)],
-            forbidden=[["b0000", "b0001"], ["b0007", "b0003"]],
-            max_interventions=5,
-        ),
-        strategy=strategy,
-    )
 
 
 def yield_of(design: Design) -> float:
