@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import progress_console
+from benchmarks.common import median, progress_console
 from benchmarks.faults_ledger import count, ledger, query, stream_run_counts, wait_for
 from schemas import CampaignSpec
 from services.registry import service_names
@@ -46,7 +46,9 @@ class Watch:
     crashed_pids: set[int] = field(default_factory=set)
     kills: Counter[str] = field(default_factory=Counter)
     recoveries: list[float] = field(default_factory=list)
-    _waiting: list[tuple[float, int]] = field(default_factory=list)
+    recoveries_by: dict[str, list[float]] = field(default_factory=dict)
+    """Recovery times by what failed (a service killed, the broker, a cluster node)."""
+    _waiting: list[tuple[float, int, str]] = field(default_factory=list)
 
     def measured(self) -> int:
         return count(self.db, "SELECT count(*) FROM measurements WHERE campaign_id = ?", (self.campaign_id,))
@@ -55,9 +57,9 @@ class Watch:
         rows = query(self.db, "SELECT status FROM campaigns WHERE id = ?", (self.campaign_id,))
         return bool(rows) and rows[0][0] in ("completed", "stopped")
 
-    def fault(self) -> None:
-        """Note a fault now: the next recorded measurement ends its recovery time."""
-        self._waiting.append((time.monotonic(), self.measured()))
+    def fault(self, what: str) -> None:
+        """Note a fault of `what` now: the next recorded measurement ends its recovery time."""
+        self._waiting.append((time.monotonic(), self.measured(), what))
 
     def kill(self, name: str) -> bool:
         """SIGKILL a live child; False when it is not running (still restarting)."""
@@ -65,7 +67,7 @@ class Watch:
         if process is None or process.poll() is not None:
             return False
         self.killed_pids.add(process.pid)
-        self.fault()
+        self.fault(name)
         self.stack.kill(name, signal.SIGKILL)
         self.kills[name] += 1
         return True
@@ -85,8 +87,11 @@ class Watch:
             self.stack.poll()
             if self._waiting:
                 now, measured = time.monotonic(), self.measured()
-                self.recoveries += [now - t for t, before in self._waiting if measured > before]
-                self._waiting = [(t, before) for t, before in self._waiting if measured <= before]
+                for t, before, what in self._waiting:
+                    if measured > before:
+                        self.recoveries.append(now - t)
+                        self.recoveries_by.setdefault(what, []).append(now - t)
+                self._waiting = [w for w in self._waiting if measured <= w[1]]
             await asyncio.sleep(0.2)
 
 
@@ -140,6 +145,8 @@ async def run_campaign(stack: Stack, spec: CampaignSpec, during: During, timeout
             "lost": book.lost, "duplicated": book.duplicated, "crashes": len(watch.crashed_pids),
             "kills": dict(watch.kills), "restarts": {n: c.restarts for n, c in stack.children.items()},
             "dead_letters": dead_letters, "recovery_samples_s": [round(r, 2) for r in watch.recoveries],
+            "recovery_median_by_fault_s": {what: round(median(times), 2) for what, times in
+                                           sorted(watch.recoveries_by.items())},
             "ledger": book.as_dict()}
 
 
@@ -176,7 +183,7 @@ def nats_restart(down_s: float = 2.0) -> During:
         server.stop()
         await asyncio.sleep(down_s)
         server.start()
-        watch.fault()
+        watch.fault("nats-server")
         progress_console.print(f"  nats-server restarted at {watch.measured()}/{spec.budget} measured")
 
     return during
@@ -195,7 +202,7 @@ def node_kill(servers: dict[str, EmbeddedNats], events_stream: str, down_s: floa
         finally:
             await bus.close()
         servers[leader].kill()
-        watch.fault()
+        watch.fault("cluster-node")
         progress_console.print(f"  killed cluster node {leader} (stream leader) at {watch.measured()} measured")
         await asyncio.sleep(down_s)
         servers[leader].start()

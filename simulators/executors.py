@@ -23,13 +23,8 @@ if TYPE_CHECKING:
 
 
 ACK_WAIT_S = 5.0
-
-
-async def _keep_alive(envelopes: list[Envelope], every_s: float) -> None:
-    """Tell the server, now and every `every_s`, that these orders are still being worked on."""
-    while True:
-        await asyncio.gather(*(e.msg.in_progress() for e in envelopes), return_exceptions=True)
-        await asyncio.sleep(every_s)
+"""A killed executor's orders come back this soon; the consumer's in-progress beats keep a live executor's
+orders (a slow first run loading a genome-scale model, a busy machine) from being redelivered."""
 
 
 def measurement_id(run_id: str) -> str:
@@ -108,14 +103,8 @@ class ExecutorService(Service):
 
     async def execute(self, envelopes: list[Envelope]) -> None:
         """Run each order and publish its outcome; the consumer acks after this returns."""
-        # a short ack_wait returns a killed executor's orders fast; the heartbeat keeps a live executor's
-        # orders (a slow first run loading a genome-scale model, a busy machine) from being redelivered
-        beat = asyncio.create_task(_keep_alive(envelopes, ACK_WAIT_S / 3))
-        try:
-            for envelope in envelopes:
-                await self._execute_one(envelope)
-        finally:
-            beat.cancel()
+        for envelope in envelopes:
+            await self._execute_one(envelope)
 
     async def _execute_one(self, envelope: Envelope) -> None:
         """Run one order and publish its measurement or failure (with the JetStream ack)."""

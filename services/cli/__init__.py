@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 
 import typer
@@ -58,7 +59,9 @@ _mount()
 
 def main() -> None:
     """Entry point: run the app, turning expected errors into one clear line."""
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = os.environ.get("FLUXLAB_LOG_LEVEL", "WARNING").upper()  # INFO: services log their rounds and models
+    logging.basicConfig(level=getattr(logging, level, logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         code = app(standalone_mode=False)  # a typer.Exit(code) is returned here, not raised
     except UserError as exc:

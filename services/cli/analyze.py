@@ -11,12 +11,12 @@ import typer
 from pydantic import ValidationError
 
 from schemas import Measurement, describe_validation_error
-from services.analysis.analyze import AnalysisOptions, analyze, render_text
-from services.analysis.cleaning import CleaningPolicy
-from services.analysis.frame import AnalysisError, observations
 from services.cli import UserError
 from services.cli.options import Config, DataDir, Json, Namespace, NatsUrl, settings_from
 from services.tracker.csvio import CsvRowError, load_measurements
+
+# statsmodels, scipy and pandas (several seconds to import) load when the command runs: every `fluxlab`
+# invocation, `fluxlab serve` of a restarted service included, would pay for them otherwise
 
 
 def register(app: typer.Typer) -> None:
@@ -40,6 +40,10 @@ def analyze_command(
     data_dir: DataDir = None, nats_url: NatsUrl = None, namespace: Namespace = None, config: Config = None,
 ) -> None:
     """Per-intervention crude and Mantel–Haenszel effects on hits, GLMs and cross-validated hit classifier."""
+    from services.analysis.analyze import AnalysisOptions, analyze, render_text
+    from services.analysis.cleaning import CleaningPolicy
+    from services.analysis.frame import AnalysisError, observations
+
     if (campaign is None) == (data is None):
         raise UserError("campaign: give a campaign id or --data FILE.csv (one of them)")
     if missing not in ("exclude", "non_hit"):

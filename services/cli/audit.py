@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
 
 from services.cli import UserError
 from services.cli.options import Config, DataDir, DbUrl, Json, settings_from
@@ -20,6 +19,8 @@ console = Console()
 @app.command()
 def verify(data_dir: DataDir = None, db_url: DbUrl = None, config: Config = None, json_out: Json = False) -> None:
     """Walk every decision's hash chain and HMAC; exit 1 and name the first broken link if any."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from services.tracker.audit import audit_key
     from services.tracker.audit import verify as verify_chain
     from services.tracker.repository import Repository

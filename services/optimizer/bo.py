@@ -18,12 +18,12 @@ import contextlib
 import functools
 import logging
 import math
+import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import qmc
 
 from schemas import Design
 from services.optimizer.context import Candidate, Context
@@ -38,6 +38,37 @@ OPTIMIZER_KWARGS: dict[str, Any] = {"num_restarts": 2, "raw_samples": 64, "optio
 MAX_ROUNDS = 2
 FIT_OPTIONS: dict[str, Any] = {"options": {"maxiter": 60}, "timeout_sec": 1.0}
 """GP hyper-parameter fit limits (L-BFGS-B iterations, seconds)."""
+
+
+_ax_loaded = threading.Event()
+_ax_loading_lock = threading.Lock()
+_ax_loader: threading.Thread | None = None
+
+
+def _import_ax() -> None:
+    try:
+        import ax  # noqa: F401  (with torch, BoTorch and GPyTorch: many seconds on a busy machine)
+        import botorch.models  # noqa: F401
+    except Exception:
+        logging.getLogger(__name__).exception("cannot import Ax: the hybrid plans without its GP slots")
+        return
+    _ax_loaded.set()
+
+
+def ax_ready(load_in_background: bool = True) -> bool:
+    """True once Ax is imported; otherwise False, after starting its import in a worker thread if asked.
+
+    A long-running optimizer asks this before each batch so a (re)started process does not hold its first
+    batch back for the import: the hybrid strategy plans that batch without its GP slots.
+    """
+    global _ax_loader
+    if _ax_loaded.is_set():
+        return True
+    with _ax_loading_lock:
+        if load_in_background and _ax_loader is None:
+            _ax_loader = threading.Thread(target=_import_ax, name="fluxlab-import-ax", daemon=True)
+            _ax_loader.start()
+    return _ax_loaded.is_set()
 
 
 def _parameter_name(index: int) -> str:
@@ -130,17 +161,25 @@ def sobol_designs(space: DesignSpace, n: int, rng: np.random.Generator) -> list[
     """``n`` designs from a scrambled Sobol sequence over the encoded space (repaired)."""
     if space.dim == 0 or n <= 0:
         return []
+    from scipy.stats import qmc  # scipy.stats takes seconds to import: only when a batch is sampled
+
     sampler = qmc.Sobol(d=space.dim, scramble=True, rng=rng)
     unit = sampler.random_base2(m=max(0, math.ceil(math.log2(n))))[:n]
     points = qmc.scale(unit, space.lows, np.maximum(space.highs, space.lows + 1e-12))
     return [space.repair(space.decode(p), rng) for p in points]
 
 
-def propose(n: int, ctx: Context) -> list[Candidate]:
-    """Up to ``n`` new designs from Ax (Sobol before ``MIN_OBSERVATIONS`` measurements), best guess first."""
+def propose(n: int, ctx: Context, wait_for_import: bool = True) -> list[Candidate]:
+    """Up to ``n`` new designs from Ax (Sobol before ``MIN_OBSERVATIONS`` measurements), best guess first.
+
+    With ``wait_for_import`` False, none while Ax is not imported yet (`ax_ready`: the optimizer service starts
+    that import after a batch went out, since importing torch stalls every thread of the process for seconds).
+    """
     space = ctx.space
     if len(ctx.history.measured) < MIN_OBSERVATIONS:
         return ctx.scored(_fresh(sobol_designs(space, 2 * n, ctx.rng), ctx, n), STRATEGY)
+    if not wait_for_import and not ax_ready(load_in_background=False):
+        return []
     with warnings.catch_warnings(), _torch_threads(1):
         # GP fitting warns about jitter and restarts on small data; the result is still usable.
         warnings.simplefilter("ignore")

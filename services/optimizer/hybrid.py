@@ -98,12 +98,13 @@ def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[C
     return picks
 
 
-def propose(n: int, ctx: Context, use_bo: bool = True, ga_config: ga.GAConfig | None = None) -> list[Candidate]:
+def propose(n: int, ctx: Context, use_bo: bool = True, ga_config: ga.GAConfig | None = None,
+            gp_waits_for_import: bool = True) -> list[Candidate]:
     """A pool of candidates from GA, BO and random search, best acquisition first."""
     pool: list[Candidate] = []
     if use_bo:
         # The GP's batch costs seconds per design; a few of its picks are enough to add its view.
-        pool += bo.propose(bo_share(n), ctx)
+        pool += bo.propose(bo_share(n), ctx, wait_for_import=gp_waits_for_import)
     if ctx.surrogate is not None:
         pool += ga.propose(n, ctx, ga_config) + local.propose(ctx)
     pool += random_search.propose(2 * n, ctx)

@@ -34,6 +34,9 @@ class PlannerOptions:
     beta: float = DEFAULT_BETA
     ga: ga.GAConfig = field(default_factory=ga.GAConfig)
     hybrid_uses_bo: bool = True
+    gp_waits_for_import: bool = True
+    """False (the optimizer service): while Ax is still being imported, the hybrid's GP slots go to its other
+    pools for this batch rather than holding the batch back (a restarted process proposes within seconds)."""
     diversity_penalty: float = 1.0
     diversity_length: float = 0.05
     diversity_min: float = 0.02
@@ -51,7 +54,8 @@ def _pool(strategy: Strategy, n: int, ctx: Context, options: PlannerOptions) -> 
         return ga.propose(n, ctx, options.ga)
     if strategy == Strategy.BO:
         return bo.propose(n, ctx)
-    return hybrid.propose(n, ctx, use_bo=options.hybrid_uses_bo, ga_config=options.ga)
+    return hybrid.propose(n, ctx, use_bo=options.hybrid_uses_bo, ga_config=options.ga,
+                          gp_waits_for_import=options.gp_waits_for_import)
 
 
 def _admissible(pool: Sequence[Candidate], ctx: Context) -> list[Candidate]:

@@ -18,18 +18,18 @@ import numpy as np
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas import CampaignEvent, CampaignEventKind, Message, Prediction, Proposal
+from schemas import CampaignEvent, CampaignEventKind, Message, Prediction, Proposal, Strategy
+from services.optimizer import bo
 from services.optimizer.context import PlannedProposal
 from services.optimizer.envelope import within_envelope
 from services.optimizer.feasibility import FeasibilityFilter
 from services.optimizer.insilico import InSilicoSurrogate, insilico_for
 from services.optimizer.ledger import CampaignLedger
-from services.optimizer.planner import CONTROL, plan_batch
+from services.optimizer.planner import CONTROL, PlannerOptions, plan_batch
 from services.optimizer.remote import RemoteSurrogate
 from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
 from services.runtime.consumer import ConsumerSpec, Envelope, subject_parser
-from services.runtime.organism import load_organism
 from services.runtime.replay import replay
 from services.runtime.service import Service
 from services.runtime.settings import Settings
@@ -153,6 +153,8 @@ class OptimizerService(Service):
             ledger.apply(proposal)
         if planned:
             log.info("%s: round %d, %d proposal(s)", campaign_id, round_, len(planned))
+        if ledger.spec.strategy in (Strategy.HYBRID, Strategy.BO):
+            bo.ax_ready(load_in_background=True)  # after the batch went out: its CPU does not delay this one
 
     async def plan(self, campaign_id: str, ledger: CampaignLedger, n: int) -> list[PlannedProposal]:
         """Run the planner in a worker thread (the surrogate calls back into this loop over NATS)."""
@@ -166,8 +168,10 @@ class OptimizerService(Service):
                               "little")
         rng = np.random.default_rng(seed)
         prior = await asyncio.to_thread(self._insilico, campaign_id) if surrogate is None else None
-        planned = await asyncio.to_thread(
-            functools.partial(plan_batch, spec, ledger.history(), surrogate, n, rng, feasibility, prior=prior))
+        # a restarted optimizer plans at once: the hybrid's GP slots wait until Ax has loaded in the background
+        options = PlannerOptions(gp_waits_for_import=False)
+        planned = await asyncio.to_thread(functools.partial(
+            plan_batch, spec, ledger.history(), surrogate, n, rng, feasibility, prior=prior, options=options))
         if feasibility is not None:
             self.rejected_infeasible[campaign_id] = feasibility.n_rejected
         return planned
@@ -177,6 +181,8 @@ class OptimizerService(Service):
         if not spec.search_space.is_cell or spec.objective.growth_floor <= 0:
             return None
         if campaign_id not in self.filters:
+            from services.runtime.organism import load_organism
+
             organism = load_organism(spec.organism.model)
             self.filters[campaign_id] = FeasibilityFilter(organism, spec.objective.growth_floor,
                                                           base_medium=dict(spec.organism.medium) or None)
@@ -186,8 +192,11 @@ class OptimizerService(Service):
         """The organism model's in-silico answer for a cell campaign, scoring designs until a model is trained."""
         if campaign_id not in self.insilico:
             spec = self.ledgers[campaign_id].spec
-            cell = spec.search_space.is_cell
-            self.insilico[campaign_id] = insilico_for(spec, load_organism(spec.organism.model)) if cell else None
+            self.insilico[campaign_id] = None
+            if spec.search_space.is_cell:  # cobra (seconds to import) only for a campaign on an organism model
+                from services.runtime.organism import load_organism
+
+                self.insilico[campaign_id] = insilico_for(spec, load_organism(spec.organism.model))
         return self.insilico[campaign_id]
 
     def _proposal(self, campaign_id: str, round_: int, item: PlannedProposal, ledger: CampaignLedger) -> Proposal:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass, field
-from typing import Any
-
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING, Any
 
 from schemas import CampaignSpec, Measurement, Sense
 from services.analysis.cleaning import set_aside_runs
+
+if TYPE_CHECKING:  # matplotlib loads with the first chart drawn, not with the review service
+    from matplotlib.figure import Figure
 
 
 @dataclass
@@ -76,6 +77,8 @@ def _png(fig: Figure) -> bytes:
 
 def _axes(width: float, height: float) -> tuple[Figure, Any]:
     """A figure outside pyplot (no global state: safe to draw from worker threads)."""
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height))
     return fig, fig.subplots()
 

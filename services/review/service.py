@@ -71,7 +71,6 @@ class ReviewService(Service):
             service=self.name, durable="review-proposals", stream=subjects.events_stream,
             filter_subjects=[subjects.events("proposal", ">")], parse=subject_parser(self.bus),
             handler=self.on_proposals, batch=64, fetch_timeout_s=0.5,
-            ack_wait_s=10.0,  # deciding a batch takes well under a second: a killed gate's proposals return soon
         ))
         await self.add_endpoints({
             verb: (subjects.rpc(self.name, verb), handler) for verb, handler in self._endpoints().items()

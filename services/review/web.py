@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from schemas import CampaignSpec, Design, ExecutorKind, ReviewAction
-from services.analysis.views import effects_table
 from services.review import bench, charts
 from services.review.auth import Reviewer, SessionSigner
 from services.review.forms import DesignInputError, design_form_values, design_from_form
@@ -268,6 +267,8 @@ def _add_dashboard_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner)
         spec = await _spec_or_404(gate, campaign_id)
         summaries = [c for c in await gate.tracker.campaigns() if c.campaign_id == campaign_id]
         measured = await gate.tracker.measurements(campaign_id)
+        from services.analysis.views import effects_table  # statsmodels: seconds to import, once a page asks
+
         effects = await asyncio.to_thread(effects_table, spec, measured, by)
         return TEMPLATES.TemplateResponse(request, "dashboard.html", {
             "reviewer": reviewer, "csrf": csrf, "spec": spec, "campaign_id": campaign_id,

@@ -85,7 +85,9 @@ class ConsumerSpec:
     without a dead letter, as happens when consumers holding it keep dying before they ack."""
     crash_deliveries: int = 200
     """Deliveries without an ack (every consumer that held it died) before it is dead-lettered anyway."""
-    ack_wait_s: float = 30.0
+    ack_wait_s: float = 5.0
+    """Short, so the messages a killed consumer held come back within seconds; a live handler that runs
+    longer keeps its batch from redelivery by telling the server it is still working (`keep_alive_s`)."""
     fetch_timeout_s: float = 1.0
     backoff_s: Sequence[float] = (0.2, 1.0, 3.0, 10.0)
     max_ack_pending: int = 20_000
@@ -125,11 +127,13 @@ class PullConsumer:
         except NotFoundError:
             await self.bus.js.add_consumer(spec.stream, config)
         else:
-            if current.config.max_deliver not in (-1, None):  # made by an older version: never drop messages
+            # made by an older version: never drop messages, and hand a dead consumer's messages back as soon
+            stale = current.config.max_deliver not in (-1, None) or current.config.ack_wait != spec.ack_wait_s
+            if stale:
                 try:
                     await self.bus.js.add_consumer(spec.stream, config)
                 except Exception as exc:
-                    log.warning("%s: could not lift max_deliver: %r", spec.durable, exc)
+                    log.warning("%s: could not update max_deliver / ack_wait: %r", spec.durable, exc)
         self._sub = await self.bus.js.pull_subscribe_bind(spec.durable, stream=spec.stream)
 
     async def run(self) -> None:
@@ -184,7 +188,7 @@ class PullConsumer:
         if not good:
             return
         try:
-            await self.spec.handler(good)
+            await self._handle(good)
         except Exception as exc:
             if len(good) > 1 or isinstance(exc, InvalidMessage):
                 # isolate the culprit so its neighbours are not retried or dead-lettered with it
@@ -200,7 +204,7 @@ class PullConsumer:
         """A batch held an invalid message: handle each alone so only the bad one is dead-lettered."""
         for envelope in envelopes:
             try:
-                await self.spec.handler([envelope])
+                await self._handle([envelope])
             except InvalidMessage as exc:
                 await self._dead_letter(envelope.msg, exc.reason, exc.field, repr(exc), envelope.deliveries)
                 continue
@@ -209,6 +213,15 @@ class PullConsumer:
                 continue
             await envelope.msg.ack()
             self.spec.stats["handled"] += 1
+
+    async def _handle(self, envelopes: list[Envelope]) -> None:
+        """Run the handler; while it runs, tell the server every third of ack_wait that the batch is in progress."""
+        every = self.spec.ack_wait_s / 3
+        beat = asyncio.create_task(keep_alive(envelopes, every, first_after_s=every))
+        try:
+            await self.spec.handler(envelopes)
+        finally:
+            beat.cancel()
 
     async def _parse_or_dead_letter(self, msg: Msg) -> Envelope | None:
         deliveries = _deliveries(msg)
@@ -259,6 +272,14 @@ class PullConsumer:
             await self.bus.dead_letter(self.spec.service, msg, reason, field_name, error, deliveries)
         await msg.ack()
         self.spec.stats["dead_lettered"] += 1
+
+
+async def keep_alive(envelopes: list[Envelope], every_s: float, first_after_s: float = 0.0) -> None:
+    """Tell the server, after `first_after_s` and then every `every_s`, that these messages are still in hand."""
+    await asyncio.sleep(first_after_s)
+    while True:
+        await asyncio.gather(*(e.msg.in_progress() for e in envelopes), return_exceptions=True)
+        await asyncio.sleep(every_s)
 
 
 def _deliveries(msg: Msg) -> int:

@@ -52,7 +52,6 @@ class TrackerService(Service):
         self.add_consumer(ConsumerSpec(
             service=self.name, durable="tracker-events", stream=subjects.events_stream,
             filter_subjects=[subjects.all_events], parse=parse, handler=self.record, batch=1000, fetch_timeout_s=0.5,
-            ack_wait_s=5.0,
         ))
         self.add_consumer(ConsumerSpec(
             service=self.name, durable="tracker-dlq", stream=subjects.dlq_stream, filter_subjects=[subjects.all_dlq],

@@ -26,3 +26,20 @@ def test_older_database_upgrades_in_place(db_url: str) -> None:
         assert conn.execute(sa.text("SELECT batch_id FROM measurements")).scalar() == ""
     command.check(alembic_config(repo.engine))  # no drift between tables and migrations
     repo.dispose()
+
+
+def test_head_read_from_the_scripts_is_alembics_and_a_database_at_head_is_left_alone(db_url: str) -> None:
+    from alembic.script import ScriptDirectory
+
+    from services.tracker.migrations import current_revision, script_head
+
+    engine = make_engine(db_url)
+    assert current_revision(engine) is None  # a new database: Alembic runs
+    assert script_head() == ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    repo = Repository(db_url)
+    assert current_revision(repo.engine) == script_head()
+    Repository(db_url).dispose()  # reopened at head: no migration, the rows and triggers stay
+    with repo.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM alembic_version")).scalar() == 1
+    repo.dispose()
+    engine.dispose()

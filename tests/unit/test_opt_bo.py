@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from schemas import CampaignSpec, Design, Objective, RangeParam, SearchSpace, Strategy
 from services.optimizer import bo
@@ -61,3 +62,18 @@ def test_parameter_round_trip_keeps_knockout_limit() -> None:
     design = bo.from_parameters(space, params, np.random.default_rng(0))
     assert design.knockouts == ["a", "c"]
     assert bo.to_parameters(space, design) == {"g0": 1.0, "g1": 0.0, "g2": 1.0, "g3": 0.0}
+
+
+def test_gp_slots_do_not_wait_for_ax_while_it_is_still_being_imported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A restarted optimizer service plans its first batch at once: without GP picks while Ax loads."""
+    import threading
+
+    monkeypatch.setattr(bo, "_ax_loaded", threading.Event())  # as in a fresh process
+    monkeypatch.setattr(bo, "_ax_loader", threading.current_thread())  # "already loading": start no thread
+    spec = sin_cos_spec()
+    measured = [(point(0.5 * i, 0.3 * i), float(i)) for i in range(5)]
+    ctx = Context(DesignSpace.from_spec(spec), History(measured=measured), np.random.default_rng(0), None)
+    assert not bo.ax_ready(load_in_background=False)
+    assert bo.propose(2, ctx, wait_for_import=False) == []
+    few = Context(DesignSpace.from_spec(spec), History(measured=measured[:2]), np.random.default_rng(0), None)
+    assert len(bo.propose(2, few, wait_for_import=False)) == 2  # Sobol needs no Ax
