@@ -46,7 +46,7 @@ def _envelope(model: str, target: str, medium: tuple[tuple[str, float], ...], fl
     from cobra.flux_analysis import production_envelope
 
     from services.runtime.organism import OrganismError, load_organism
-    from services.runtime.quiet import stdout_to_stderr
+    from services.runtime.quiet import stdout_to_log
 
     try:
         organism = load_organism(model)
@@ -55,7 +55,7 @@ def _envelope(model: str, target: str, medium: tuple[tuple[str, float], ...], fl
     if not organism.has_reaction(target):
         return None
     cobra_model = organism.cobra_model
-    with cobra_model, stdout_to_stderr():
+    with cobra_model, stdout_to_log("cobra"):
         for exchange, uptake in medium:
             cobra_model.reactions.get_by_id(exchange).lower_bound = -float(uptake)
         biomass = cobra_model.reactions.get_by_id(organism.biomass_id)

@@ -8,7 +8,7 @@ import highspy
 import numpy as np
 import scipy.sparse as sp
 
-from services.runtime.quiet import stdout_to_stderr
+from services.runtime.quiet import stdout_to_log
 
 _STATUS = {
     highspy.HighsModelStatus.kOptimal: "optimal",
@@ -30,8 +30,8 @@ class LPSolution:
 
 
 def quiet_highs() -> highspy.Highs:
-    """A `Highs` solver that writes nothing to stdout: its banner goes to stderr, its log is off."""
-    with stdout_to_stderr():
+    """A `Highs` solver that writes nothing to stdout: its banner is logged at DEBUG, its log is off."""
+    with stdout_to_log("highs"):
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
     return highs
