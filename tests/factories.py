@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from schemas import (
     CampaignEvent,
     CampaignEventKind,
@@ -71,3 +73,16 @@ def cell_like_spec(strategy: Strategy = Strategy.HYBRID) -> CampaignSpec:
         ),
         strategy=strategy,
     )
+
+
+def expand_2x2(tables: list[list[list[int]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Expand 2x2 tables (rows exposed/unexposed, cols hit/not) into per-unit hit, exposed, stratum arrays."""
+    hit: list[int] = []
+    exposed: list[int] = []
+    strata: list[int] = []
+    for k, t in enumerate(tables):
+        for (e, h), n in (((1, 1), t[0][0]), ((1, 0), t[0][1]), ((0, 1), t[1][0]), ((0, 0), t[1][1])):
+            hit += [h] * n
+            exposed += [e] * n
+            strata += [k] * n
+    return np.array(hit), np.array(exposed), np.array(strata)

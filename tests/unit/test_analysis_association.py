@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from factories import expand_2x2
 
 from services.analysis.analyze import AnalysisOptions, analyze, render_text, summary_line
 from services.analysis.association import associate
@@ -14,18 +15,8 @@ from services.analysis.frame import observations
 from simulators.screening import ScreenConfig, simulate_screen
 
 
-def _arrays(tables: list[list[list[int]]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    hit, exposed, strata = [], [], []
-    for k, t in enumerate(tables):
-        for (e, h), n in (((1, 1), t[0][0]), ((1, 0), t[0][1]), ((0, 1), t[1][0]), ((0, 0), t[1][1])):
-            hit += [h] * n
-            exposed += [e] * n
-            strata += [k] * n
-    return np.array(hit), np.array(exposed), np.array(strata)
-
-
 def test_single_stratum_pools_to_the_crude_and_homogeneity_is_undefined() -> None:
-    result = associate("x", *_arrays([[[10, 20], [5, 30]]]))
+    result = associate("x", *expand_2x2([[[10, 20], [5, 30]]]))
     assert result.mh_rr == pytest.approx(result.crude_rr)
     assert result.homogeneity_p is None
     assert any("homogeneity not testable" in w for w in result.warnings)
@@ -33,14 +24,14 @@ def test_single_stratum_pools_to_the_crude_and_homogeneity_is_undefined() -> Non
 
 
 def test_zero_cells_get_the_haldane_correction_and_say_so() -> None:
-    result = associate("x", *_arrays([[[0, 10], [3, 9]], [[0, 8], [2, 10]]]))
+    result = associate("x", *expand_2x2([[[0, 10], [3, 9]], [[0, 8], [2, 10]]]))
     assert result.haldane and result.mh_rr is not None and result.mh_rr > 0
     assert any("Haldane" in w for w in result.warnings)
     assert all(math.isfinite(v) for v in (result.mh_rr_ci or ()))
 
 
 def test_stratum_without_unexposed_runs_is_left_out_and_counted() -> None:
-    result = associate("x", *_arrays([[[4, 6], [2, 8]], [[3, 3], [0, 0]], [[5, 5], [1, 9]]]))
+    result = associate("x", *expand_2x2([[[4, 6], [2, 8]], [[3, 3], [0, 0]], [[5, 5], [1, 9]]]))
     assert result.n_strata == 2 and result.strata_dropped == 1
 
 
