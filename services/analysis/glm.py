@@ -92,6 +92,19 @@ def _effects(result: Any, names: list[str], notes: list[str]) -> dict[str, Effec
     return out
 
 
+def _prepare(table: pd.DataFrame, interventions: list[str], by: str,
+             hit: str) -> tuple[np.ndarray, pd.DataFrame, list[str], int] | GlmFit:
+    """Outcome, design matrix, effect names and dropped-run count; or the empty fit saying why there is none."""
+    data, dropped = informative(table, hit, by)
+    if data.empty:
+        return GlmFit("none", {}, dropped, ["no stratum holds both hits and non-hits"])
+    x, names = design_matrix(data, interventions, by)
+    too_few = underdetermined(x)
+    if too_few:
+        return GlmFit("none", {}, dropped, [too_few])
+    return data[hit].to_numpy(dtype=float), x, names, dropped
+
+
 def relative_risks(table: pd.DataFrame, interventions: list[str], by: str, hit: str = "hit",
                    model: str = "auto") -> GlmFit:
     """Log-binomial RRs, or the Poisson-robust fallback when the log-binomial fit fails.
@@ -101,14 +114,10 @@ def relative_risks(table: pd.DataFrame, interventions: list[str], by: str, hit: 
     """
     if model not in ("auto", "poisson-robust"):
         raise ValueError(f"model: {model!r} is not 'auto' or 'poisson-robust'")
-    data, dropped = informative(table, hit, by)
-    if data.empty:
-        return GlmFit("none", {}, dropped, ["no stratum holds both hits and non-hits"])
-    x, names = design_matrix(data, interventions, by)
-    too_few = underdetermined(x)
-    if too_few:
-        return GlmFit("none", {}, dropped, [too_few])
-    y = data[hit].to_numpy(dtype=float)
+    prepared = _prepare(table, interventions, by, hit)
+    if isinstance(prepared, GlmFit):
+        return prepared
+    y, x, names, dropped = prepared
     try:
         poisson = _poisson_robust(y, x)
     except (ValueError, np.linalg.LinAlgError, FloatingPointError):
@@ -166,14 +175,11 @@ def _logit(y: np.ndarray, x: pd.DataFrame) -> Any:
 
 def odds_ratios(table: pd.DataFrame, interventions: list[str], by: str, hit: str = "hit") -> GlmFit:
     """Logistic-GLM odds ratios adjusted for stratum."""
-    data, dropped = informative(table, hit, by)
-    if data.empty:
-        return GlmFit("none", {}, dropped, ["no stratum holds both hits and non-hits"])
-    x, names = design_matrix(data, interventions, by)
-    too_few = underdetermined(x)
-    if too_few:
-        return GlmFit("none", {}, dropped, [too_few])
-    fit = _logit(data[hit].to_numpy(dtype=float), x)
+    prepared = _prepare(table, interventions, by, hit)
+    if isinstance(prepared, GlmFit):
+        return prepared
+    y, x, names, dropped = prepared
+    fit = _logit(y, x)
     if not hasattr(fit, "bse"):
         return GlmFit("logistic (penalised, separation)", {}, dropped, ["separation: no intervals"])
     notes: list[str] = []
