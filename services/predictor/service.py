@@ -17,7 +17,6 @@ import dataclasses
 import hashlib
 import logging
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -41,6 +40,7 @@ from schemas import (
 )
 from services.predictor import MIN_TRAINING_MEASUREMENTS
 from services.predictor.errors import PredictorError
+from services.predictor.trainset import offending_row, prospective_metrics, training_data
 from services.runtime.acceptance import Gate
 from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
@@ -316,7 +316,7 @@ class PredictorService(Service):
                 report = await asyncio.to_thread(model.train_on_measurements, data)
                 break
             except PredictorError as exc:
-                bad = _offending_row(exc.field, len(data))
+                bad = offending_row(exc.field, len(data))
                 if bad is None:
                     raise
                 row, rest = bad
@@ -326,7 +326,7 @@ class PredictorService(Service):
                     raise PredictorError("measurements", f"fewer than {MIN_TRAINING_MEASUREMENTS} usable "
                                                          f"measurements: {exc}") from exc
         unseen = [m for m in data if m.id not in cm.trained_ids] if cm.model is not None and cm.trained_ids else []
-        prospective = await asyncio.to_thread(_prospective, cm.model, unseen, spec.objective.target)
+        prospective = await asyncio.to_thread(prospective_metrics, cm.model, unseen, spec.objective.target)
         artifact = f"{campaign_id}/v{version:04d}.pt"
         await self.store.put(artifact, await asyncio.to_thread(model.to_bytes))
         metrics = {k: float(v) for k, v in report.items()
@@ -375,16 +375,6 @@ class PredictorService(Service):
                 await self.directory.stop()
 
 
-def training_data(spec: CampaignSpec, measurements: list[Measurement]) -> list[Measurement]:
-    """What a campaign's model trains on: the accepted measurements, batch-normalised to their wild-type
-    controls when the spec asks for it (`[analysis] normalise`)."""
-    if not spec.analysis.normalise:
-        return measurements
-    from services.analysis.normalise import normalise_measurements  # pandas: only when asked for
-
-    return normalise_measurements(measurements, spec.analysis.by).measurements
-
-
 def deep_model_class() -> type[DeepModel]:
     """The predictor's model class (importing it imports torch)."""
     from services.predictor.deepmodel import DeepModel
@@ -413,35 +403,3 @@ async def _bucket(bus: Bus, name: str) -> Any:
         with contextlib.suppress(Exception):  # a user that may not edit streams keeps the old TTL
             await bus.js.update_stream(dataclasses.replace(info.config, max_age=CLAIM_TTL_S))
     return bucket
-
-
-def _prospective(model: DeepModel | None, unseen: list[Measurement], target: str) -> dict[str, float]:
-    """How the previous version did on measurements it never saw (before they join the training set)."""
-    if model is None or not unseen:
-        return {}
-    try:
-        result = model.predict([m.design for m in unseen])
-    except Exception:
-        return {}
-    out: dict[str, float] = {}
-    for name, label in ((target, "objective"), ("growth", "growth")):
-        if name not in result.names:
-            continue
-        j = result.names.index(name)
-        pairs = [(m.readout(name), result.mean[i, j], result.sd[i, j]) for i, m in enumerate(unseen)]
-        pairs = [(y, mu, sd) for y, mu, sd in pairs if y is not None]
-        if not pairs:
-            continue
-        errors = [abs(y - mu) for y, mu, _ in pairs]
-        out[f"prev_model_mae_{label}"] = float(sum(errors) / len(errors))
-        out[f"prev_model_coverage95_{label}"] = float(
-            sum(abs(y - mu) <= 1.959964 * sd for y, mu, sd in pairs) / len(pairs))
-    return {k: v for k, v in out.items() if math.isfinite(v)}
-
-
-def _offending_row(field_name: str, n: int) -> tuple[int, str] | None:
-    """`designs[24].knockouts[0]` -> (24, '.knockouts[0]') when 24 is a row of the training data."""
-    match = re.fullmatch(r"designs\[(\d+)\](.*)", field_name)
-    if match is None or int(match.group(1)) >= n:
-        return None
-    return int(match.group(1)), match.group(2)

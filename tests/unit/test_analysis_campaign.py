@@ -16,7 +16,7 @@ from services.optimizer.context import History, PlannedProposal
 from services.optimizer.ledger import CampaignLedger
 from services.optimizer.planner import CONTROL, plan_batch
 from services.optimizer.service import OptimizerService
-from services.predictor.service import training_data
+from services.predictor.trainset import training_data
 from services.review.charts import dashboard_data
 from services.runtime.settings import Settings
 from services.tracker.queries import best_measured
