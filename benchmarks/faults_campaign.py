@@ -141,10 +141,14 @@ async def run_campaign(stack: Stack, spec: CampaignSpec, during: During, timeout
         await supervisor
         await bus.close()
     dead_letters = count(db, "SELECT count(*) FROM dead_letters")
+    reasons = [{"service": service, "subject": subject, "field": field, "reason": reason[:300]}
+               for service, subject, field, reason in
+               query(db, "SELECT service, subject, field, reason FROM dead_letters ORDER BY received_at")]
     return {"completed": completed, "campaign_s": round(duration, 1), "budget": spec.budget,
             "lost": book.lost, "duplicated": book.duplicated, "crashes": len(watch.crashed_pids),
             "kills": dict(watch.kills), "restarts": {n: c.restarts for n, c in stack.children.items()},
-            "dead_letters": dead_letters, "recovery_samples_s": [round(r, 2) for r in watch.recoveries],
+            "dead_letters": dead_letters, "dead_letter_reasons": reasons,
+            "recovery_samples_s": [round(r, 2) for r in watch.recoveries],
             "recovery_median_by_fault_s": {what: round(median(times), 2) for what, times in
                                            sorted(watch.recoveries_by.items())},
             "ledger": book.as_dict()}

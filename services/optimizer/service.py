@@ -46,6 +46,9 @@ class OptimizerSettings(BaseSettings):
 
     model_wait_s: float = Field(default=30.0, ge=0, description="Wait this long for a model of new data.")
     tick_s: float = Field(default=0.3, gt=0)
+    predictor_gone_s: float = Field(
+        default=3.0, ge=0,
+        description="Stop waiting for a model once no predictor has answered $SRV.PING for this long.")
 
 
 class OptimizerService(Service):
@@ -64,6 +67,8 @@ class OptimizerService(Service):
         """Campaigns whose spec was checked against their organism model."""
         self.rejected_infeasible: dict[str, int] = {}
         self.pending_events: list[tuple[str, Message]] = []
+        self._predictor_seen_at = time.monotonic()
+        self._predictor_pinged_at = 0.0
 
     def ledger(self, campaign_id: str) -> CampaignLedger | None:
         """The campaign's ledger, once its spec is known."""
@@ -128,6 +133,22 @@ class OptimizerService(Service):
         recent = time.monotonic() - ledger.last_measured_at < self.options.model_wait_s
         return new_data and recent and len(ledger.measurements) >= 3
 
+    async def predictor_gone(self) -> bool:
+        """True when no predictor of this namespace has answered `$SRV.PING` for `predictor_gone_s`.
+
+        A model that a dead predictor will not deliver is not worth waiting `model_wait_s` for: the batch is
+        planned with the model at hand (a restarted predictor trains the new data for the next round).
+        Pings at most once a second, only while a campaign waits for a model.
+        """
+        from services.runtime.status import ping_services
+
+        now = time.monotonic()
+        if now - self._predictor_pinged_at >= 1.0:
+            self._predictor_pinged_at = now
+            if "fluxlab-predictor" in {s["name"] for s in await ping_services(self.bus, wait_s=0.5)}:
+                self._predictor_seen_at = time.monotonic()
+        return time.monotonic() - self._predictor_seen_at > self.options.predictor_gone_s
+
     async def step(self, campaign_id: str, ledger: CampaignLedger) -> None:
         """Complete the campaign, or propose up to its free capacity."""
         if ledger.budget_spent:
@@ -140,7 +161,9 @@ class OptimizerService(Service):
                 return
             self.checked.add(campaign_id)
         capacity = ledger.capacity()
-        if capacity <= 0 or self._waiting_for_model(ledger):
+        if capacity <= 0:
+            return
+        if self._waiting_for_model(ledger) and not await self.predictor_gone():
             return
         planned = await self.plan(campaign_id, ledger, capacity)
         if not planned and not ledger.pending:

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import nats.errors
 from nats.js.api import DeliverPolicy
 from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError, ObjectNotFoundError
 from pydantic import BaseModel, Field
@@ -58,6 +59,8 @@ CLAIM_TTL_S = 6.0
 """A training claim lapses this long after its holder last renewed it (a killed trainer's version is free soon)."""
 CLAIM_RENEW_S = 1.5
 """How often a trainer renews its claim while it trains."""
+BROKER_RETRIES = 3
+"""Training attempts in a row a broker error may stop before it is dead-lettered as a training failure."""
 
 
 class PredictorSettings(BaseSettings):
@@ -94,6 +97,8 @@ class CampaignModel:
     failure: str | None = None
     """Why the last training attempt failed (reported once per distinct reason)."""
     backoff_s: float = 0.0
+    broker_retries: int = 0
+    """Consecutive attempts a broker error (a restart, a lost leader) stopped; dead-lettered past the limit."""
 
     def training_data(self) -> list[Measurement]:
         """Accepted measurements training can use."""
@@ -214,6 +219,14 @@ class PredictorService(Service):
     async def _training_failed(self, campaign_id: str, cm: CampaignModel, exc: Exception) -> None:
         """Report a training failure once per reason (a dead letter the tracker, `status` and the page show),
         then retry with a growing backoff instead of a traceback every few seconds."""
+        if isinstance(exc, nats.errors.Error) and cm.broker_retries < BROKER_RETRIES:
+            # the broker restarting or electing a leader (e.g. 'consumer not found' while reading the stream):
+            # retry soon; only a broker that keeps failing is reported
+            cm.broker_retries += 1
+            cm.first_untrained_at = time.monotonic() + 1.0
+            log.warning("%s: training interrupted by the broker (%s: %s); retry %d of %d in 1 s", campaign_id,
+                        type(exc).__name__, exc, cm.broker_retries, BROKER_RETRIES)
+            return
         reason = f"model v{cm.version + 1} could not be trained on {len(cm.training_data())} measurement(s): " \
                  f"{type(exc).__name__}: {exc}"
         cm.backoff_s = min(max(cm.backoff_s * 2, self.options.debounce_s, 1.0), 300.0)
@@ -339,7 +352,7 @@ class PredictorService(Service):
         cm.model, cm.version, cm.trained_on, cm.artifact = model, version, len(data), artifact
         cm.trained_ids = {m.id for m in data}
         cm.first_untrained_at = None
-        cm.failure, cm.backoff_s = None, 0.0
+        cm.failure, cm.backoff_s, cm.broker_retries = None, 0.0, 0
         log.info("%s: model v%d trained on %d measurements", campaign_id, version, len(data))
         return event
 

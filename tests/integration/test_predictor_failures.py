@@ -68,3 +68,21 @@ async def test_bad_rows_are_left_out_by_field_and_a_failure_is_reported_once(set
         (summary,) = await tracker.campaigns()
         assert not any("could not be trained" in p for p in summary.predictor_problems)  # a model exists now
         assert len(summary.predictor_problems) == 2  # the two rows left out stay visible
+
+
+async def test_a_broker_hiccup_during_training_is_retried_not_dead_lettered(settings: Settings, bus: Bus) -> None:
+    import nats.errors
+
+    from services.predictor.service import BROKER_RETRIES, CampaignModel
+
+    async with PredictorService(settings, bus=bus) as predictor:
+        assert isinstance(predictor, PredictorService)
+        cm = CampaignModel()
+        hiccup = nats.errors.TimeoutError()
+        for _ in range(BROKER_RETRIES):  # e.g. the server restarting: 'consumer not found', timeouts
+            await predictor._training_failed("c1", cm, hiccup)
+        assert cm.failure is None and cm.first_untrained_at is not None  # retried soon, nothing reported
+        assert not await _letters(bus)
+        await predictor._training_failed("c1", cm, hiccup)  # a broker that keeps failing is reported
+        (letter,) = await _letters(bus)
+        assert letter.field == "training" and "TimeoutError" in letter.reason
