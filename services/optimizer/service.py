@@ -34,6 +34,7 @@ from services.runtime.replay import replay
 from services.runtime.service import Service
 from services.runtime.settings import Settings
 from services.runtime.specfile import organism_problem
+from services.runtime.status import ping_services
 
 log = logging.getLogger(__name__)
 EVENT_KINDS = ("proposal", "review", "work", "measurement", "run_failed", "model")
@@ -140,8 +141,6 @@ class OptimizerService(Service):
         planned with the model at hand (a restarted predictor trains the new data for the next round).
         Pings at most once a second, only while a campaign waits for a model.
         """
-        from services.runtime.status import ping_services
-
         now = time.monotonic()
         if now - self._predictor_pinged_at >= 1.0:
             self._predictor_pinged_at = now
