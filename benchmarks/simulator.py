@@ -20,7 +20,7 @@ import numpy as np
 
 from benchmarks.common import emit, median, parser, progress_console
 from schemas.design import Design
-from services.runtime.organism import FastFBA, Organism, load_organism
+from services.domain.organism import FastFBA, Organism, load_organism
 from simulators.truecell import TrueCell
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from schemas import Design, Measurement, MeasurementSource
 from schemas.timecourse import TimeCourseUnit
-from services.runtime.organism import FastFBA, Organism, load_organism
+from services.domain.organism import FastFBA, Organism, load_organism
 
 FREE_INORGANIC = frozenset({"h2o_e", "h_e", "pi_e", "nh4_e", "co2_e", "so4_e", "k_e", "na1_e", "mg2_e", "fe2_e"})
 """Base-medium (M9) components taken up without limit; every other exchange is closed unless in the medium."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.runtime.organism import Organism
+from services.domain.organism import Organism
 
 RESPIRATORY_PREFIXES = ("NADH16", "NADH17", "NADH18", "CYTBD", "CYTBO3", "ATPS4")
 """Reactions of oxidative phosphorylation: enzyme-expensive per ATP, which causes overflow."""

@@ -10,7 +10,7 @@ How the true cell answers a design (all hidden parameters come from a CellProfil
    uptake the budget binds and the cell overflows acetate (and grows slower than FBA).
 3. Perturbed response = linear MOMA: minimise the weighted L1 distance to the reference
    fluxes (Segrè et al. 2002), under the design's bounds and the same enzyme budget.
-   Gene levels act through GPR rules (services.runtime.organism.gpr): level 0 blocks a
+   Gene levels act through GPR rules (services.domain.organism.gpr): level 0 blocks a
    reaction; a level f < 1 caps |flux| at f x capacity (capacity = hidden headroom x
    wild-type flux, at least a floor); every level f moves that reaction's MOMA target to
    f x its reference flux (the cell "tries" to push more flux through more enzyme).
@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from schemas.design import Design
-from services.runtime.organism import FastFBA, HighsLP, Organism, load_organism, split_bounds
+from services.domain.organism import FastFBA, HighsLP, Organism, load_organism, split_bounds
 from simulators.profiles import CellProfile, RegulatoryEffect, get_profile
 
 MIN_GROWTH = 1e-6

@@ -24,7 +24,7 @@ class FluxEnvelope:
 
     def __init__(self, organism: Any, reaction: str, base_medium: Mapping[str, float] | None = None,
                  min_growth: float = 0.0) -> None:
-        from services.runtime.organism import FastFBA
+        from services.domain.organism import FastFBA
 
         self.organism = organism
         self.base_medium = base_medium
@@ -80,7 +80,7 @@ class EnvelopeSurrogate:
 @lru_cache(maxsize=32)
 def _envelope(model: str, target: str, medium: tuple[tuple[str, float], ...], growth_floor: float
               ) -> FluxEnvelope | None:
-    from services.runtime.organism import FastFBA, load_organism
+    from services.domain.organism import FastFBA, load_organism
 
     organism = load_organism(model)
     reaction = organism.biomass_id if target == "growth" else target

@@ -14,7 +14,7 @@ GrowthFunction = Callable[[Design], float]
 
 def fba_growth_function(organism: Any, base_medium: Mapping[str, float] | None = None) -> GrowthFunction:
     """Growth of a design by flux balance analysis on the organism model (FastFBA)."""
-    from services.runtime.organism import FastFBA
+    from services.domain.organism import FastFBA
 
     fba = FastFBA(organism)
 

@@ -18,8 +18,8 @@ from schemas import (
     Sense,
     WorkOrder,
 )
+from services.domain.acceptance import Gate
 from services.optimizer.context import History
-from services.runtime.acceptance import Gate
 
 RESOLVED = {"measured", "failed", "rejected", "amended"}
 
@@ -28,7 +28,7 @@ RESOLVED = {"measured", "failed", "rejected", "amended"}
 class CampaignLedger:
     """Proposals and their fate, measurements, failures and model versions of one campaign.
 
-    Measurements pass the shared acceptance rule (`services.runtime.acceptance`): one quoting a run never
+    Measurements pass the shared acceptance rule (`services.domain.acceptance`): one quoting a run never
     issued for this campaign (or issued to another station) is held or refused, and never counts towards
     the budget, the models' data or the best design.
     """

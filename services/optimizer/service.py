@@ -203,7 +203,7 @@ class OptimizerService(Service):
         if not spec.search_space.is_cell or spec.objective.growth_floor <= 0:
             return None
         if campaign_id not in self.filters:
-            from services.runtime.organism import load_organism
+            from services.domain.organism import load_organism
 
             organism = load_organism(spec.organism.model)
             self.filters[campaign_id] = FeasibilityFilter(organism, spec.objective.growth_floor,
@@ -216,7 +216,7 @@ class OptimizerService(Service):
             spec = self.ledgers[campaign_id].spec
             self.insilico[campaign_id] = None
             if spec.search_space.is_cell:  # cobra (seconds to import) only for a campaign on an organism model
-                from services.runtime.organism import load_organism
+                from services.domain.organism import load_organism
 
                 self.insilico[campaign_id] = insilico_for(spec, load_organism(spec.organism.model))
         return self.insilico[campaign_id]

@@ -24,7 +24,7 @@ MEDIUM = "medium"
 
 
 class OrganismLike(Protocol):
-    """The part of `services.runtime.organism.Organism` the predictor relies on."""
+    """The part of `services.domain.organism.Organism` the predictor relies on."""
 
     reaction_ids: list[str]
     gene_ids: list[str]

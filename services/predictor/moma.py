@@ -37,7 +37,7 @@ class LinearMoma:
     def __init__(self, organism: Any, fba: Any, base_medium: dict[str, float] | None = None,
                  reference: np.ndarray | None = None, headroom: float | None = DEFAULT_HEADROOM,
                  capacities: Mapping[int, float] | None = None) -> None:
-        from services.runtime.organism import HighsLP, split_bounds
+        from services.domain.organism import HighsLP, split_bounds
 
         self.organism, self.fba, self.base_medium = organism, fba, base_medium
         self.headroom = headroom or 0.0

@@ -29,7 +29,7 @@ class PriorBatch:
 
 def load_organism_model(spec: str) -> Any:
     """The organism model (imported lazily so feature-matrix models need no cobra)."""
-    from services.runtime.organism import load_organism
+    from services.domain.organism import load_organism
 
     return load_organism(spec)
 
@@ -57,7 +57,7 @@ class MechanisticPrior:
     def __init__(self, organism: Any, base_medium: dict[str, float] | None = None, method: str = "pfba",
                  reference: np.ndarray | None = None, headroom: float | None = DEFAULT_HEADROOM,
                  capacities: dict[str, float] | None = None) -> None:
-        from services.runtime.organism import FastFBA
+        from services.domain.organism import FastFBA
 
         if method not in PRIOR_METHODS:
             raise ValueError(f"unknown prior method {method!r} (choose {', '.join(PRIOR_METHODS)})")

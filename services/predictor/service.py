@@ -39,10 +39,10 @@ from schemas import (
     PredictRequest,
     WorkOrder,
 )
+from services.domain.acceptance import Gate
 from services.predictor import MIN_TRAINING_MEASUREMENTS
 from services.predictor.errors import PredictorError
 from services.predictor.trainset import offending_row, prospective_metrics, training_data
-from services.runtime.acceptance import Gate
 from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
 from services.runtime.consumer import ConsumerSpec, Envelope, subject_parser

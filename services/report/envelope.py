@@ -45,7 +45,7 @@ def _envelope(model: str, target: str, medium: tuple[tuple[str, float], ...], fl
               points: int) -> Envelope | None:
     from cobra.flux_analysis import production_envelope
 
-    from services.runtime.organism import OrganismError, load_organism
+    from services.domain.organism import OrganismError, load_organism
     from services.runtime.quiet import stdout_to_log
 
     try:

@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 from schemas import CampaignSpec, Design, Measurement, MeasurementSource, Value
-from services.runtime.designcheck import DesignRefused, check_readouts
+from services.domain.designcheck import DesignRefused, check_readouts
 from services.tracker.csvio import CsvRowError, read_measurements
 
 

@@ -24,6 +24,7 @@ from schemas import (
     ReviewMode,
     WorkOrder,
 )
+from services.domain.designcheck import DesignRefused, check_design
 from services.review import dispatch
 from services.review.auth import Reviewer, ReviewerBook
 from services.review.names import describe
@@ -32,7 +33,6 @@ from services.review.tracker_client import TrackerClient
 from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
 from services.runtime.consumer import InvalidMessage
-from services.runtime.designcheck import DesignRefused, check_design
 
 
 class ReviewRefused(Exception):

@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=8)
 def _names(model: str) -> dict[str, str]:
-    from services.runtime.organism import load_organism
+    from services.domain.organism import load_organism
 
     try:
         cobra_model = load_organism(model).cobra_model
@@ -36,7 +36,7 @@ def gene(identifier: str, model: str | None) -> str:
     """'sdhA (b0723)' for genes only (reactions keep their id: their names are long)."""
     if not model:
         return identifier
-    from services.runtime.organism import load_organism
+    from services.domain.organism import load_organism
 
     name = _names(model).get(identifier)
     try:

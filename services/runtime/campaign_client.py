@@ -12,9 +12,9 @@ from nats.js.api import DeliverPolicy
 
 from schemas import CampaignEvent, CampaignEventKind, CampaignSpec, Measurement
 from schemas.queries import CampaignList, CampaignQuery, RecordList
+from services.domain.summary import campaign_summary
 from services.runtime.bus import Bus
 from services.runtime.rpc import call
-from services.runtime.summary import campaign_summary
 
 ProgressFn = Callable[[int, int, float | None], None]
 """Called with (experiments done, budget, best so far)."""

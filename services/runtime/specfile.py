@@ -48,8 +48,8 @@ def with_gene_ids(spec: CampaignSpec) -> CampaignSpec:
     """The spec with gene names in its search space (`ldhA`) replaced by the model's ids (`b1380`)."""
     if not spec.search_space.is_cell:
         return spec
-    from services.runtime.designcheck import resolve_gene
-    from services.runtime.organism import OrganismError, load_organism
+    from services.domain.designcheck import resolve_gene
+    from services.domain.organism import OrganismError, load_organism
 
     try:
         organism = load_organism(spec.organism.model)
@@ -69,8 +69,8 @@ def organism_problem(spec: CampaignSpec) -> str | None:
     that its organism model lacks (or a model that cannot be loaded); None when the spec fits its model."""
     if spec.is_function:
         return None
-    from services.runtime.designcheck import did_you_mean, gene_names
-    from services.runtime.organism import OrganismError, load_organism
+    from services.domain.designcheck import did_you_mean, gene_names
+    from services.domain.organism import OrganismError, load_organism
 
     try:
         organism = load_organism(spec.organism.model)

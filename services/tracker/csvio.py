@@ -131,7 +131,7 @@ _DESIGN_COLUMNS = {"knockouts": "ko", "expression": "expr:", "medium": "medium:"
 def check_measurements(items: Sequence[Measurement], spec: CampaignSpec) -> list[Measurement]:
     """Every row's design buildable in the campaign (gene names become ids) and every flux/product a reaction
     of its organism model; CsvRowError names the first bad row and column, and nothing is returned then."""
-    from services.runtime.designcheck import DesignRefused, check_design, check_readouts
+    from services.domain.designcheck import DesignRefused, check_design, check_readouts
 
     checked: list[Measurement] = []
     for n, item in enumerate(items, start=1):

@@ -28,7 +28,7 @@ from schemas import (
     WorkOrder,
     utcnow,
 )
-from services.runtime.acceptance import IssuedRun, Verdict, judge
+from services.domain.acceptance import IssuedRun, Verdict, judge
 from services.runtime.consumer import InvalidMessage
 from services.tracker import audit
 from services.tracker.migrations import upgrade_to_head

@@ -62,7 +62,7 @@ def test_first_highs_solver_of_a_process_prints_nothing_on_stdout() -> None:
     code = textwrap.dedent("""
         import ctypes
         import numpy as np, scipy.sparse as sp
-        from services.runtime.organism.lp import HighsLP
+        from services.domain.organism.lp import HighsLP
         lp = HighsLP(sp.csc_matrix(np.ones((1, 2))), np.ones(2), np.zeros(2), np.ones(2), np.zeros(1), np.ones(1),
                      maximize=True)
         solution = lp.solve()

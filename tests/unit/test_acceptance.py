@@ -5,8 +5,8 @@ from __future__ import annotations
 from factories import campaign_spec, measurement, work_order
 
 from schemas import MeasurementSource, Value
+from services.domain.acceptance import Gate, IssuedRun, Verdict, judge
 from services.optimizer.ledger import CampaignLedger
-from services.runtime.acceptance import Gate, IssuedRun, Verdict, judge
 
 
 def test_rule() -> None:

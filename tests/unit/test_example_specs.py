@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.runtime.organism import FastFBA, load_organism
+from services.domain.organism import FastFBA, load_organism
 from services.runtime.specfile import SpecFileError, load_spec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -51,7 +51,7 @@ def test_spec_naming_what_its_organism_lacks_is_one_clear_error(tmp_path: Path, 
 def test_example_comments_name_the_genes_as_the_model_does() -> None:
     import re
 
-    from services.runtime.organism import load_organism
+    from services.domain.organism import load_organism
 
     names = {g.id: g.name for g in load_organism("textbook").cobra_model.genes}
     text = (EXAMPLES / "succinate_core.toml").read_text()

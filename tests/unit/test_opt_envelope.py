@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from schemas import Design
+from services.domain.organism import load_organism
 from services.optimizer.envelope import EnvelopeSurrogate, FluxEnvelope, within_envelope
-from services.runtime.organism import load_organism
 from simulators.examples import sin_cos_spec, succinate_core_spec
 
 

@@ -11,7 +11,7 @@ from services.optimizer.feasibility import FeasibilityFilter, feasibility_for
 from services.optimizer.planner import PlannerOptions, plan_batch
 from services.optimizer.surrogate import FunctionSurrogate
 
-organism_module = pytest.importorskip("services.runtime.organism", reason="organism core not available")
+organism_module = pytest.importorskip("services.domain.organism", reason="organism core not available")
 
 ESSENTIAL = "b0720"  # gltA, citrate synthase: no growth without it on glucose minimal medium
 CANDIDATES = [ESSENTIAL, "b1241", "b0351", "b2296", "b3115", "b1849"]

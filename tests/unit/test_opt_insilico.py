@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from schemas import Design, Strategy
+from services.domain.organism import load_organism
 from services.optimizer.context import Candidate, History, PlannedProposal
 from services.optimizer.feasibility import feasibility_for
 from services.optimizer.insilico import InSilicoSurrogate, insilico_for
@@ -16,7 +17,6 @@ from services.optimizer.planner import plan_batch
 from services.optimizer.selection import select_diverse
 from services.optimizer.service import OptimizerService
 from services.optimizer.space import DesignSpace
-from services.runtime.organism import load_organism
 from services.runtime.settings import Settings
 from simulators.examples import sin_cos_spec, succinate_core_spec
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from schemas import Design, Sense
+from services.domain.pareto import non_dominated, pareto_front
 from services.optimizer.acquisition import expected_improvement, ucb
 from services.optimizer.surrogate import CachedSurrogate, FunctionSurrogate
-from services.runtime.pareto import non_dominated, pareto_front
 
 
 def test_ucb_adds_beta_sd() -> None:

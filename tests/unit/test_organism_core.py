@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas.design import Design
-from services.runtime.organism import FastFBA, Organism, OrganismError, load_organism
+from services.domain.organism import FastFBA, Organism, OrganismError, load_organism
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 
 from schemas.campaign import CampaignSpec, Objective, RangeParam, SearchSpace, SimulatorSpec
 from schemas.design import Design
-from services.runtime.organism import FastFBA
+from services.domain.organism import FastFBA
 from simulators.examples import SUCCINATE_KNOCKOUT_CANDIDATES, hartmann6_spec, sin_cos_spec, succinate_core_spec
 from simulators.ground_truth import true_optimum
 from simulators.truecell import TrueCell

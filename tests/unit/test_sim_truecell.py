@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from schemas.design import Design
-from services.runtime.organism import FastFBA, OrganismError
+from services.domain.organism import FastFBA, OrganismError
 from simulators.profiles import PROFILES, get_profile
 from simulators.truecell import TrueCell
 

@@ -12,7 +12,7 @@ def _m(i: int, succ: float, growth: float) -> Measurement:
 
 
 def test_best_by_batch_and_pareto_set() -> None:
-    from services.runtime.summary import campaign_summary
+    from services.domain.summary import campaign_summary
 
     spec = succinate_core_spec().model_copy(update={"objective": Objective(
         target="EX_succ_e", second_target="growth", growth_floor=0.2)})

@@ -42,7 +42,7 @@ def _toy_target(designs: list[Design]) -> np.ndarray:
 @pytest.fixture(scope="session")
 def core_organism():  # type: ignore[no-untyped-def]
     """The E. coli core organism model, loaded once."""
-    from services.runtime.organism import load_organism
+    from services.domain.organism import load_organism
 
     return load_organism("textbook")
 

@@ -14,7 +14,7 @@ from cobra.util.solver import linear_reaction_coefficients
 
 from schemas.campaign import SearchSpace
 from schemas.design import Design
-from services.runtime.organism.gpr import GprNode, compile_gpr, gpr_level
+from services.domain.organism.gpr import GprNode, compile_gpr, gpr_level
 
 BUNDLED_MODELS = ("textbook", "iJO1366")
 """Models shipped inside cobra itself (no network needed)."""
@@ -207,7 +207,7 @@ class Organism:
 
     @functools.cached_property
     def _reference_growth(self) -> float:
-        from services.runtime.organism.fba import FastFBA
+        from services.domain.organism.fba import FastFBA
 
         return FastFBA(self).reference.growth
 

@@ -4,9 +4,9 @@
 `FastFBA(organism)` solves thousands of designs per second on it.
 """
 
-from services.runtime.organism.fba import FastFBA, FBAResult, split_bounds
-from services.runtime.organism.lp import HighsLP, LPSolution
-from services.runtime.organism.model import BUNDLED_MODELS, Organism, OrganismError, load_organism
+from services.domain.organism.fba import FastFBA, FBAResult, split_bounds
+from services.domain.organism.lp import HighsLP, LPSolution
+from services.domain.organism.model import BUNDLED_MODELS, Organism, OrganismError, load_organism
 
 __all__ = [
     "BUNDLED_MODELS", "FBAResult", "FastFBA", "HighsLP", "LPSolution", "Organism", "OrganismError",

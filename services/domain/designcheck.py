@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from schemas import CampaignSpec, Design
 
 if TYPE_CHECKING:  # cobra loads only for cell campaigns (the review service starts seconds sooner without it)
-    from services.runtime.organism import Organism
+    from services.domain.organism import Organism
 
 
 class DesignRefused(ValueError):
@@ -58,7 +58,7 @@ def resolve_gene(token: str, organism: Organism) -> str:
 def _organism_of(spec: CampaignSpec) -> Organism | None:
     if spec.is_function:
         return None
-    from services.runtime.organism import OrganismError, load_organism
+    from services.domain.organism import OrganismError, load_organism
 
     try:
         return load_organism(spec.organism.model)
@@ -93,7 +93,7 @@ def _label(identifier: str, names: Mapping[str, str]) -> str:
 
 
 def _check_organism(design: Design, spec: CampaignSpec, organism: Organism, names: Mapping[str, str]) -> None:
-    from services.runtime.organism import OrganismError
+    from services.domain.organism import OrganismError
 
     try:
         organism.validate_design(design)

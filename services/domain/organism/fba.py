@@ -9,8 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from schemas.design import Design
-from services.runtime.organism.lp import HighsLP
-from services.runtime.organism.model import Organism
+from services.domain.organism.lp import HighsLP
+from services.domain.organism.model import Organism
 
 
 @dataclass(frozen=True)

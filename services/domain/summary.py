@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from schemas import CampaignSpec, Measurement, Sense
-from services.runtime.pareto import pareto_front
+from services.domain.pareto import pareto_front
 
 
 def best_by_batch(spec: CampaignSpec, proposals: list[dict[str, Any]], work_orders: list[dict[str, Any]],
