@@ -11,7 +11,6 @@ from sqlmodel import col
 
 from schemas import CampaignSpec, Design, Measurement, Sense
 from schemas.queries import CampaignSummary
-from services.analysis.cleaning import set_aside_runs
 from services.tracker.repository import Repository, parse_spec
 from services.tracker.tables import (
     CampaignRow,
@@ -42,6 +41,8 @@ def best_measured(spec: CampaignSpec | None, items: list[Measurement]) -> tuple[
     aside as unreliable: runs with a failed QC flag and wild-type controls that are robust outliers."""
     if spec is None:
         return None, None
+    from services.analysis.cleaning import set_aside_runs  # pandas: loaded on the first query, not at start-up
+
     set_aside = set_aside_runs(items, spec.objective.target)
     scored = [(m.readout(spec.objective.target), m) for m in items if m.run_id not in set_aside]
     valid = [(v, m) for v, m in scored if v is not None]
