@@ -1,0 +1,25 @@
+"""Services restart fast after a kill: importing one loads no heavy library it does not need to start.
+
+torch, pandas, cobra, Ax and friends load on first use (training, a best-design query, a planning round),
+so a restarted tracker or robot consumes again within a second or two, also on a busy machine.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+HEAVY = ("torch", "pandas", "cobra", "ax", "botorch", "sklearn", "statsmodels", "scipy")
+
+
+@pytest.mark.parametrize("module", [
+    "services.tracker.service", "services.predictor.service", "services.optimizer.service",
+    "services.review.service", "simulators.executors",
+])
+def test_service_modules_load_no_heavy_library(module: str) -> None:
+    code = (f"import sys, {module}\n"
+            f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"{module} loads {out.stdout.strip()} at import"
