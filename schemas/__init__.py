@@ -23,7 +23,8 @@ from schemas.campaign import (
 )
 from schemas.deadletter import DeadLetter
 from schemas.design import Design
-from schemas.errors import describe_validation_error
+from schemas.errors import FieldError, describe_validation_error
+from schemas.lifecycle import AMENDED, Origin, ProposalStatus, RunOutcome, WorkOrderStatus
 from schemas.measurement import Measurement, MeasurementSource, Value
 from schemas.model import DesignPrediction, ErrorDetail, ModelTrained, PredictReply, PredictRequest
 from schemas.proposal import Prediction, Proposal, ReviewAction, ReviewDecision
@@ -31,12 +32,11 @@ from schemas.timecourse import TimeCourse, TimeCourseUnit, TimePoint
 from schemas.work import RunFailed, WorkOrder
 
 __all__ = [
-    "MAX_MESSAGE_BYTES", "AnalysisSpec", "AutoPolicy", "CampaignEvent", "CampaignEventKind", "CampaignSpec",
-    "DeadLetter",
-    "Design", "DesignPrediction", "ErrorDetail", "ExecutorKind", "ExecutorSpec", "ExpressionParam",
-    "Measurement", "MeasurementSource", "MediumParam", "Message", "ModelTrained", "Objective", "OrganismSpec",
-    "PredictReply", "PredictRequest", "Prediction", "Proposal", "RangeParam", "ReviewAction", "ReviewDecision",
-    "ReviewMode", "ReviewSpec", "RunFailed", "SearchSpace", "Sense", "SimulatorSpec", "Strategy",
-    "TimeCourse", "TimeCourseUnit", "TimePoint", "Value", "WireModel", "WorkOrder", "describe_validation_error",
-    "new_id", "utcnow",
+    "AMENDED", "MAX_MESSAGE_BYTES", "AnalysisSpec", "AutoPolicy", "CampaignEvent", "CampaignEventKind",
+    "CampaignSpec", "DeadLetter", "Design", "DesignPrediction", "ErrorDetail", "ExecutorKind", "ExecutorSpec",
+    "ExpressionParam", "FieldError", "Measurement", "MeasurementSource", "MediumParam", "Message", "ModelTrained",
+    "Objective", "OrganismSpec", "Origin", "PredictReply", "PredictRequest", "Prediction", "Proposal",
+    "ProposalStatus", "RangeParam", "ReviewAction", "ReviewDecision", "ReviewMode", "ReviewSpec", "RunFailed",
+    "RunOutcome", "SearchSpace", "Sense", "SimulatorSpec", "Strategy", "TimeCourse", "TimeCourseUnit", "TimePoint",
+    "Value", "WireModel", "WorkOrder", "WorkOrderStatus", "describe_validation_error", "new_id", "utcnow",
 ]

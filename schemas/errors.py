@@ -1,8 +1,18 @@
-"""Turn validation errors into one clear line: field and reason."""
+"""Errors as one clear line, field and reason: the base class of such errors, and pydantic's in that form."""
 
 from __future__ import annotations
 
 from pydantic import ValidationError
+
+
+class FieldError(Exception):
+    """An error about one field: `str()` is ``"<field>: <reason>"``; both parts are kept for replies and
+    dead letters. Subclasses only name the situation (and may add ValueError as a second base)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
 
 
 def describe_validation_error(exc: ValidationError) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from schemas.base import FiniteFloat, Identifier, Message, NonNegFloat, UtcDatetime, WireModel, utcnow
 from schemas.design import Design
+from schemas.lifecycle import Origin
 
 
 class Prediction(WireModel):
@@ -40,6 +41,11 @@ class Proposal(Message):
     version: int = Field(default=1, ge=1, description="Proposal version; an amendment is version + 1.")
     parent_id: str | None = Field(default=None, max_length=128, description="Proposal this one amends.")
     created_at: UtcDatetime = Field(default_factory=utcnow)
+
+    @property
+    def origin(self) -> Origin:
+        """`strategy` read as an origin: the generator, and the planner it ran inside."""
+        return Origin.parse(self.strategy)
 
 
 class ReviewAction(StrEnum):

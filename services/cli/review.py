@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from schemas import Design
+from schemas import Design, ProposalStatus
 from services.cli import UserError
 from services.cli.options import Config, DataDir, Json, Namespace, NatsUrl, settings_from
 from services.review.auth import hash_password
@@ -94,8 +94,7 @@ def _print_proposals(reply: ListReply) -> None:
 @app.command("list")
 def list_(
     campaign: Campaign = None,
-    status: Annotated[str, typer.Option(help="pending, approved, rejected, amended, measured, failed or all.")]
-    = "pending",
+    status: Annotated[str, typer.Option(help=f"{', '.join(ProposalStatus)} or all.")] = ProposalStatus.PENDING.value,
     data_dir: DataDir = None, nats_url: NatsUrl = None, namespace: Namespace = None, config: Config = None,
     json_out: Json = False,
 ) -> None:

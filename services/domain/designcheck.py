@@ -12,19 +12,14 @@ import difflib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from schemas import CampaignSpec, Design
+from schemas import CampaignSpec, Design, FieldError
 
 if TYPE_CHECKING:  # cobra loads only for cell campaigns (the review service starts seconds sooner without it)
     from services.domain.organism import Organism
 
 
-class DesignRefused(ValueError):
+class DesignRefused(FieldError, ValueError):
     """A design that cannot be built in this campaign: the field at fault and why."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def gene_names(organism: Organism) -> dict[str, str]:

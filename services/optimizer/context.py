@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from schemas import Design, Sense
+from schemas import Design, Origin, Sense
 from services.optimizer.acquisition import DEFAULT_BETA, Acquisition, acquire
 from services.optimizer.space import DesignSpace
 from services.optimizer.surrogate import CachedSurrogate, Surrogate
@@ -41,6 +41,11 @@ class Candidate:
     acquisition: float | None = None
     mean: float | None = None
     sd: float | None = None
+
+    @property
+    def origin(self) -> Origin:
+        """`strategy` read as an origin (`schemas/lifecycle.py`): the generator, and the planner around it."""
+        return Origin.parse(self.strategy)
 
 
 @dataclass

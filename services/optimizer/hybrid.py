@@ -72,7 +72,7 @@ def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[C
     nothing gets tried with other genes while the expression of the best strain is still refined;
     ``fresh_share`` is the share of picks that go to new strains. At most one pick per strain.
     """
-    moves = [c for c in pool if c.strategy.endswith(":" + local.STRATEGY)]
+    moves = [c for c in pool if c.origin.source == local.STRATEGY]
     if not moves or n <= 0:
         return []
     tried = _strains_tried(ctx)
@@ -114,7 +114,7 @@ def propose(n: int, ctx: Context, use_bo: bool = True, ga_config: ga.GAConfig | 
         key = candidate.design.key()
         if key not in seen:
             seen.add(key)
-            candidate.strategy = f"{STRATEGY}:{candidate.strategy}"
+            candidate.strategy = candidate.origin.within(STRATEGY).format()
             unique.append(candidate)
     if ctx.surrogate is None:
         return unique

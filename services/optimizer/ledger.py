@@ -12,16 +12,16 @@ from schemas import (
     Message,
     ModelTrained,
     Proposal,
-    ReviewAction,
+    ProposalStatus,
     ReviewDecision,
     RunFailed,
+    RunOutcome,
     Sense,
     WorkOrder,
 )
+from services.domain import lifecycle
 from services.domain.acceptance import Gate
 from services.optimizer.context import History
-
-RESOLVED = {"measured", "failed", "rejected", "amended"}
 
 
 @dataclass
@@ -36,7 +36,7 @@ class CampaignLedger:
     spec: CampaignSpec
     seen: set[str] = field(default_factory=set)
     proposals: dict[str, Proposal] = field(default_factory=dict)
-    status: dict[str, str] = field(default_factory=dict)
+    status: dict[str, ProposalStatus] = field(default_factory=dict)
     run_to_proposal: dict[str, str] = field(default_factory=dict)
     measurements: dict[str, Measurement] = field(default_factory=dict)
     failures: dict[str, RunFailed] = field(default_factory=dict)
@@ -53,11 +53,9 @@ class CampaignLedger:
         self.seen.add(model.id)
         if isinstance(model, Proposal):
             self.proposals[model.id] = model
-            self.status.setdefault(model.id, "pending")
+            self.status.setdefault(model.id, ProposalStatus.PENDING)
         elif isinstance(model, ReviewDecision):
-            resolved = {ReviewAction.REJECT: "rejected", ReviewAction.AMEND: "amended"}.get(model.action)
-            if resolved:
-                self.status[model.proposal_id] = resolved
+            self._advance(model.proposal_id, model.action)
         elif isinstance(model, WorkOrder):
             self.run_to_proposal[model.run_id] = model.proposal_id
             self._accepted(self.gate.offer(model))
@@ -65,7 +63,7 @@ class CampaignLedger:
             self._accepted(self.gate.offer(model))
         elif isinstance(model, RunFailed):
             self.failures[model.run_id] = model
-            self._resolve_run(model.run_id, "failed")
+            self._resolve_run(model.run_id, RunOutcome.FAILED)
         elif isinstance(model, ModelTrained) and model.version > self.model_version:
             self.model_version, self.model_n_train = model.version, model.n_train
         return True
@@ -73,18 +71,22 @@ class CampaignLedger:
     def _accepted(self, measurements: list[Measurement]) -> None:
         for m in measurements:
             self.measurements[m.run_id] = m
-            self._resolve_run(m.run_id, "measured")
+            self._resolve_run(m.run_id, RunOutcome.MEASURED)
             self.last_measured_at = time.monotonic()
 
-    def _resolve_run(self, run_id: str, status: str) -> None:
+    def _resolve_run(self, run_id: str, outcome: RunOutcome) -> None:
         proposal_id = self.run_to_proposal.get(run_id)
         if proposal_id is not None:
-            self.status[proposal_id] = status
+            self._advance(proposal_id, outcome)
+
+    def _advance(self, proposal_id: str, event: lifecycle.ProposalEvent) -> None:
+        """Fold an event into a proposal's status (a proposal not seen yet counts as pending)."""
+        self.status[proposal_id] = lifecycle.advance(self.status.get(proposal_id, ProposalStatus.PENDING), event)
 
     @property
     def pending(self) -> list[Proposal]:
         """Proposals neither measured, failed, rejected nor amended."""
-        return [p for pid, p in self.proposals.items() if self.status.get(pid) not in RESOLVED]
+        return [p for pid, p in self.proposals.items() if not lifecycle.is_resolved(self.status.get(pid))]
 
     @property
     def used(self) -> int:
@@ -114,7 +116,7 @@ class CampaignLedger:
     def history(self) -> History:
         """The optimizer core's view."""
         rejected = {self.proposals[pid].design.key() for pid, s in self.status.items()
-                    if s == "rejected" and pid in self.proposals}
+                    if s == ProposalStatus.REJECTED and pid in self.proposals}
         failed_runs = {self.run_to_proposal.get(r) for r in self.failures}
         failed = [self.proposals[pid].design for pid in failed_runs if pid in self.proposals]
         return History(measured=self.observations(), pending=[p.design for p in self.pending], failed=failed,

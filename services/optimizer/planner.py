@@ -78,7 +78,7 @@ def _choose(
         return [c for c in pool if accept(c)][:n]
     reserved: list[Candidate] = []
     if strategy == Strategy.HYBRID and options.hybrid_uses_bo:
-        gp_picks = [c for c in pool if c.strategy.endswith(":" + bo.STRATEGY)]
+        gp_picks = [c for c in pool if c.origin.source == bo.STRATEGY]
         reserved = [c for c in gp_picks if accept(c)][: hybrid.bo_share(n)]
     if strategy == Strategy.HYBRID and ctx.history.measured:
         taken_now = {c.design.key() for c in reserved}

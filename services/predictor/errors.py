@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
+from schemas import FieldError
 
-class PredictorError(ValueError):
+
+class PredictorError(FieldError, ValueError):
     """Bad input to the predictor, naming the offending field (e.g. `designs[3].knockouts[0]`)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason

@@ -7,18 +7,13 @@ import io
 import math
 from typing import Any
 
-from schemas import CampaignSpec, Design, Measurement, MeasurementSource, Value
+from schemas import CampaignSpec, Design, FieldError, Measurement, MeasurementSource, Value
 from services.domain.designcheck import DesignRefused, check_readouts
 from services.tracker.csvio import CsvRowError, read_measurements
 
 
-class BenchInputError(ValueError):
+class BenchInputError(FieldError, ValueError):
     """A bad form field or CSV cell: which one, and why."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def bench_measurement_id(run_id: str) -> str:

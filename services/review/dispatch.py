@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from schemas import CampaignSpec, Design, ExecutorKind, Proposal, WorkOrder
+from schemas import AMENDED, CampaignSpec, Design, ExecutorKind, Proposal, WorkOrder
 from services.runtime.subjects import Subjects
 
 
@@ -40,7 +40,7 @@ def amended_proposal(original: Proposal, design: Design) -> Proposal:
     """The reviewer's edit as a new proposal version (same round; predictions no longer apply)."""
     return Proposal(
         id=amended_proposal_id(original), campaign_id=original.campaign_id, round=original.round, design=design,
-        predicted={}, strategy="amended", acquisition=None, feasible=True, model_version=original.model_version,
+        predicted={}, strategy=AMENDED.format(), acquisition=None, feasible=True, model_version=original.model_version,
         version=original.version + 1, parent_id=original.id,
     )
 

@@ -7,16 +7,11 @@ from collections.abc import Iterable
 
 from pydantic import ValidationError
 
-from schemas import Design, describe_validation_error
+from schemas import Design, FieldError, describe_validation_error
 
 
-class DesignInputError(ValueError):
+class DesignInputError(FieldError, ValueError):
     """A bad entry in an edited design: which field, and why."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def split_ids(text: str) -> list[str]:

@@ -18,7 +18,9 @@ from schemas import (
     CampaignSpec,
     Design,
     ExecutorKind,
+    FieldError,
     Proposal,
+    ProposalStatus,
     ReviewAction,
     ReviewDecision,
     ReviewMode,
@@ -35,13 +37,8 @@ from services.runtime.campaigns import CampaignDirectory
 from services.runtime.consumer import InvalidMessage
 
 
-class ReviewRefused(Exception):
+class ReviewRefused(FieldError):
     """A review action that cannot be done: the field at fault and why."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 class ReviewGate:
@@ -67,7 +64,7 @@ class ReviewGate:
     async def on_proposal(self, proposal: Proposal) -> ReviewDecision | None:
         """Auto mode: apply the policy, publish the decision, dispatch if approved. Human mode: wait."""
         spec = await self.spec_of(proposal.campaign_id)
-        if spec.review.mode == ReviewMode.HUMAN or proposal.strategy == "amended":
+        if spec.review.mode == ReviewMode.HUMAN or proposal.origin.is_amended:
             return None  # a reviewer decides (an amended version was approved by its reviewer already)
         outcome = evaluate(proposal, spec)
         approve, reason, meaning = outcome.approve, outcome.reason, outcome.meaning
@@ -118,7 +115,7 @@ class ReviewGate:
         lock = self._locks.setdefault(proposal_id, asyncio.Lock())
         async with lock:
             record = await self.find_proposal(proposal_id, campaign_id)
-            if proposal_id in self._decided or record["status"] != "pending":
+            if proposal_id in self._decided or record["status"] != ProposalStatus.PENDING:
                 status = "decided" if proposal_id in self._decided else record["status"]
                 raise ReviewRefused("proposal_id", f"proposal '{proposal_id}' is already {status}; "
                                                    "decisions are immutable")
@@ -144,7 +141,7 @@ class ReviewGate:
         deadline = asyncio.get_running_loop().time() + timeout_s
         while asyncio.get_running_loop().time() < deadline:
             records = await self.tracker.proposals(campaign_id)
-            if any(r["id"] == proposal_id and r["status"] != "pending" for r in records):
+            if any(r["id"] == proposal_id and r["status"] != ProposalStatus.PENDING for r in records):
                 return True
             await asyncio.sleep(0.05)
         return False

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from schemas import Design, WireModel
+from schemas import Design, ProposalStatus, WireModel
 
 
 class Credentials(WireModel):
@@ -59,7 +59,7 @@ class ListRequest(WireModel):
 
     campaign_id: str | None = Field(default=None, max_length=128)
     proposal_id: str | None = Field(default=None, max_length=128)
-    status: str | None = Field(default="pending", max_length=32, description="None = every status.")
+    status: str | None = Field(default=ProposalStatus.PENDING.value, max_length=32, description="None = every status.")
 
 
 class DecisionReply(WireModel):

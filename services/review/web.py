@@ -11,7 +11,8 @@ from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from schemas import CampaignSpec, Design, ExecutorKind, ReviewAction
+from schemas import CampaignSpec, Design, ExecutorKind, ProposalStatus, ReviewAction, WorkOrderStatus
+from services.domain import lifecycle
 from services.review import bench, charts
 from services.review.auth import Reviewer, SessionSigner
 from services.review.forms import DesignInputError, design_form_values, design_from_form
@@ -115,12 +116,13 @@ async def _campaign_context(gate: ReviewGate, campaign_id: str) -> dict[str, Any
     proposals, reviews = await asyncio.gather(gate.tracker.proposals(campaign_id), gate.tracker.reviews(campaign_id))
     views = [_proposal_view(p, spec) for p in proposals]
     for view in views:  # decided here a moment ago, not recorded by the tracker yet: never offer its buttons again
-        if view["status"] == "pending" and gate.is_decided(view["id"]):
+        if view["status"] == ProposalStatus.PENDING and gate.is_decided(view["id"]):
             view["status"] = "decided (being recorded)"
     decisions = {r["proposal_id"]: r for r in reviews}
+    pending = ProposalStatus.PENDING
     return {"spec": spec, "campaign_id": campaign_id,
-            "pending": [v for v in views if v["status"] == "pending"],
-            "decided": [{**v, "decision": decisions.get(v["id"])} for v in views if v["status"] != "pending"]}
+            "pending": [v for v in views if v["status"] == pending],
+            "decided": [{**v, "decision": decisions.get(v["id"])} for v in views if v["status"] != pending]}
 
 
 def _add_campaign_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> None:
@@ -145,21 +147,22 @@ def _add_campaign_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) 
                      medium: str = Form(""), parameters: str = Form("")) -> Response:
         reviewer, _ = _session(request, gate, signer)
         _check_csrf(request, signer, csrf)
-        if verb not in ("approve", "reject", "amend"):
+        if verb not in tuple(ReviewAction):
             raise HTTPException(status_code=404, detail=f"unknown action '{verb}'")
+        action = ReviewAction(verb)
         page = f"/campaigns/{quote(campaign_id)}"
         try:
-            design = design_from_form(knockouts, expression, medium, parameters) if verb == "amend" else None
-            await gate.decide(reviewer, ReviewAction(verb), proposal_id, reason=reason, campaign_id=campaign_id,
+            amend = action == ReviewAction.AMEND
+            design = design_from_form(knockouts, expression, medium, parameters) if amend else None
+            await gate.decide(reviewer, action, proposal_id, reason=reason, campaign_id=campaign_id,
                               design=design)
         except (ReviewRefused, DesignInputError) as exc:
-            if verb != "amend":
+            if action != ReviewAction.AMEND:
                 return _back(page, error=str(exc))
             typed = {"knockouts": knockouts, "expression": expression, "medium": medium, "parameters": parameters}
             return _back(f"{page}/proposals/{quote(proposal_id)}/amend", error=str(exc), **typed)
         await gate.wait_recorded(campaign_id, proposal_id)
-        past = {"approve": "approved", "reject": "rejected", "amend": "amended"}[verb]
-        return _back(page, msg=f"proposal {proposal_id} {past}")
+        return _back(page, msg=f"proposal {proposal_id} {lifecycle.target(action)}")
 
     @app.get("/campaigns/{campaign_id}/proposals/{proposal_id}/amend", response_class=HTMLResponse)
     async def amend_form(request: Request, campaign_id: str, proposal_id: str, error: str = "",
@@ -186,7 +189,7 @@ def _typed_or_proposed(design: Design, **typed: str | None) -> dict[str, str]:
 
 
 async def _open_bench_orders(gate: ReviewGate, campaign_id: str) -> dict[str, dict[str, Any]]:
-    orders = await gate.tracker.work_orders(campaign_id, status="issued")
+    orders = await gate.tracker.work_orders(campaign_id, status=WorkOrderStatus.ISSUED)
     return {o["run_id"]: o for o in orders if o["queue"] == ExecutorKind.BENCH.value}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from nats.js.api import DeliverPolicy
 
-from schemas import CampaignEvent, CampaignEventKind, CampaignSpec, Measurement
+from schemas import CampaignEvent, CampaignEventKind, CampaignSpec, Measurement, WorkOrderStatus
 from schemas.queries import CampaignList, CampaignQuery, RecordList
 from services.domain.summary import campaign_summary
 from services.runtime.bus import Bus
@@ -99,6 +99,6 @@ class CampaignClient:
         await self.settled(spec.id)
         r = await self.records(spec.id)
         measurements = [Measurement.model_validate(m) for m in r["measurements"]]
-        failed = sum(1 for w in r["work_orders"] if w["status"] == "failed")
+        failed = sum(1 for w in r["work_orders"] if w["status"] == WorkOrderStatus.FAILED)
         return campaign_summary(spec, r["proposals"], r["work_orders"], measurements, failed, r["reviews"],
                                 r["models"])

@@ -15,35 +15,25 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
-from schemas import MAX_MESSAGE_BYTES, Message, describe_validation_error
+from schemas import MAX_MESSAGE_BYTES, FieldError, Message, describe_validation_error
 from services.runtime.bus import Bus
 
 log = logging.getLogger(__name__)
 
 
-class InvalidMessage(Exception):
+class InvalidMessage(FieldError):
     """The message is well-formed JSON but violates the contract (dead-lettered, never retried)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 class TransientError(Exception):
     """A temporary failure (database busy, dependency down): nak and retry with backoff."""
 
 
-class NotYetValid(TransientError):
+class NotYetValid(TransientError, FieldError):
     """Invalid as things stand, but it may become valid (e.g. its run id's work order is still in flight).
 
     Retried with backoff; after the last delivery it is dead-lettered with this field and reason.
     """
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 @dataclass

@@ -6,17 +6,17 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from schemas import ErrorDetail
+from schemas import ErrorDetail, FieldError
 from services.runtime.bus import Bus
 
 R = TypeVar("R", bound=BaseModel)
 
 
-class RpcFailed(Exception):
+class RpcFailed(FieldError):
     """The service answered with an error (field and reason)."""
 
     def __init__(self, detail: ErrorDetail) -> None:
-        super().__init__(f"{detail.field}: {detail.reason}")
+        super().__init__(detail.field, detail.reason)
         self.detail = detail
 
 

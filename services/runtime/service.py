@@ -15,7 +15,7 @@ from nats.micro.request import Request
 from nats.micro.service import Service as MicroService
 from pydantic import BaseModel, ValidationError
 
-from schemas import ErrorDetail, describe_validation_error
+from schemas import ErrorDetail, FieldError, describe_validation_error
 from services.runtime.bus import Bus
 from services.runtime.consumer import ConsumerSpec, PullConsumer
 from services.runtime.settings import Settings
@@ -25,12 +25,13 @@ log = logging.getLogger(__name__)
 RpcHandler = Callable[[bytes], Awaitable[BaseModel]]
 
 
-class RpcError(Exception):
+class RpcError(FieldError):
     """A request that cannot be answered: replied with an ErrorDetail naming the field."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.detail = ErrorDetail(field=field, reason=reason)
+    @property
+    def detail(self) -> ErrorDetail:
+        """The error body of the reply."""
+        return ErrorDetail(field=self.field, reason=self.reason)
 
 
 class Service:

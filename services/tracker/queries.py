@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from schemas import CampaignSpec, Design, Measurement, Sense
+from schemas import CampaignSpec, Design, Measurement, ProposalStatus, Sense
 from schemas.queries import CampaignSummary
 from services.tracker.repository import Repository, parse_spec
 from services.tracker.tables import (
@@ -63,7 +63,7 @@ def summary(repo: Repository, campaign_id: str) -> CampaignSummary | None:
         counts = {
             "n_proposals": _count(s, col(ProposalRow.id), col(ProposalRow.campaign_id) == cid),
             "n_pending_review": _count(s, col(ProposalRow.id), col(ProposalRow.campaign_id) == cid,
-                                       col(ProposalRow.status) == "pending"),
+                                       col(ProposalRow.status) == ProposalStatus.PENDING.value),
             "n_work_orders": _count(s, col(WorkOrderRow.id), col(WorkOrderRow.campaign_id) == cid),
             "n_measurements": _count(s, col(MeasurementRow.id), col(MeasurementRow.campaign_id) == cid),
             "n_failed": _count(s, col(RunFailureRow.id), col(RunFailureRow.campaign_id) == cid),
@@ -116,7 +116,7 @@ def proposals(repo: Repository, campaign_id: str, status: str | None = None) -> 
         if status:
             query = query.where(col(ProposalRow.status) == status)
         rows = list(s.scalars(query.order_by(col(ProposalRow.round), col(ProposalRow.created_at))))
-        reasons = _failure_reasons(s, campaign_id) if any(r.status == "failed" for r in rows) else {}
+        reasons = _failure_reasons(s, campaign_id) if any(r.status == ProposalStatus.FAILED for r in rows) else {}
         return [{**_proposal_record(r), "failure_reason": reasons.get(r.id)} for r in rows]
 
 

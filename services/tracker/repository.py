@@ -22,12 +22,15 @@ from schemas import (
     Message,
     ModelTrained,
     Proposal,
-    ReviewAction,
+    ProposalStatus,
     ReviewDecision,
     RunFailed,
+    RunOutcome,
     WorkOrder,
+    WorkOrderStatus,
     utcnow,
 )
+from services.domain import lifecycle
 from services.domain.acceptance import IssuedRun, Verdict, judge
 from services.runtime.consumer import InvalidMessage
 from services.tracker import audit
@@ -254,12 +257,17 @@ class _Applier:
                   design_json=p.design.model_dump_json(),
                   predicted_json=json.dumps({k: v.model_dump() for k, v in p.predicted.items()}),
                   strategy=p.strategy, acquisition=p.acquisition, insilico=p.insilico, feasible=p.feasible,
-                  model_version=p.model_version, version=p.version, parent_id=p.parent_id, status="pending",
+                  model_version=p.model_version, version=p.version, parent_id=p.parent_id,
+                  status=ProposalStatus.PENDING.value,
                   created_at=p.created_at)
         self._flush()
 
-    def _set_proposal_status(self, proposal_id: str, status: str) -> None:
-        self.session.execute(update(ProposalRow).where(col(ProposalRow.id) == proposal_id).values(status=status))
+    def _advance_proposals(self, proposal_ids: Sequence[str], event: lifecycle.ProposalEvent) -> None:
+        """Fold an event into the proposals' stored status (`services/domain/lifecycle.py`), in one update."""
+        sources = [s.value for s in lifecycle.moves_from(event)]
+        self.session.execute(update(ProposalRow).where(col(ProposalRow.id).in_(list(proposal_ids)),
+                                                       col(ProposalRow.status).in_(sources))
+                             .values(status=lifecycle.target(event).value))
 
     def _review(self, r: ReviewDecision) -> None:
         row: dict[str, Any] = dict(
@@ -274,9 +282,8 @@ class _Applier:
         row.update(audit.link(row, seq + 1, prev_hash, self.audit_key))
         self.chain_head = (seq + 1, row["hash"])
         self._add(ReviewRow, **row)
-        status = {ReviewAction.APPROVE: "approved", ReviewAction.REJECT: "rejected", ReviewAction.AMEND: "amended"}
         self._flush()
-        self._set_proposal_status(r.proposal_id, status[r.action])
+        self._advance_proposals([r.proposal_id], r.action)
 
     def _work_orders(self, orders: Sequence[WorkOrder]) -> None:
         if not orders:
@@ -289,7 +296,7 @@ class _Applier:
             known.add(o.run_id)
             self._add(WorkOrderRow, id=o.id, run_id=o.run_id, campaign_id=o.campaign_id, proposal_id=o.proposal_id,
                       queue=o.queue.value, station=o.station, design_json=o.design.model_dump_json(),
-                      status="issued", issued_at=o.issued_at)
+                      status=WorkOrderStatus.ISSUED.value, issued_at=o.issued_at)
 
     def _issued(self, run_ids: Sequence[str]) -> dict[str, IssuedRun]:
         issued: dict[str, IssuedRun] = {}
@@ -337,10 +344,8 @@ class _Applier:
         measured = [m.run_id for m in accepted if m.run_id in issued]
         if measured:
             self.session.execute(update(WorkOrderRow).where(col(WorkOrderRow.run_id).in_(measured))
-                                 .values(status="measured"))
-            proposals = list({issued[r].proposal_id for r in measured})
-            self.session.execute(update(ProposalRow).where(col(ProposalRow.id).in_(proposals))
-                                 .values(status="measured"))
+                                 .values(status=lifecycle.work_order_after(RunOutcome.MEASURED).value))
+            self._advance_proposals(list({issued[r].proposal_id for r in measured}), RunOutcome.MEASURED)
 
     def _release_held(self, run_ids: Sequence[str]) -> None:
         """Judge again the held measurements of runs whose work orders just arrived."""
@@ -363,8 +368,8 @@ class _Applier:
         self._flush()
         order = self.session.scalars(select(WorkOrderRow).where(col(WorkOrderRow.run_id) == f.run_id)).first()
         if order is not None:
-            order.status = "failed"
-            self._set_proposal_status(order.proposal_id, "failed")
+            order.status = lifecycle.work_order_after(RunOutcome.FAILED).value
+            self._advance_proposals([order.proposal_id], RunOutcome.FAILED)
 
 
 def parse_spec(row: CampaignRow) -> CampaignSpec | None:

@@ -11,6 +11,8 @@ from datetime import datetime
 from sqlalchemy import event
 from sqlmodel import Field, SQLModel
 
+from schemas.lifecycle import ProposalStatus, WorkOrderStatus
+
 
 class EventLog(SQLModel, table=True):
     """Every event verbatim, keyed by message id (the same message twice is one row)."""
@@ -56,7 +58,7 @@ class ProposalRow(SQLModel, table=True):
     model_version: int | None = None
     version: int = 1
     parent_id: str | None = None
-    status: str = Field(default="pending", max_length=32, index=True)
+    status: str = Field(default=ProposalStatus.PENDING.value, max_length=32, index=True)
     created_at: datetime
 
 
@@ -92,7 +94,7 @@ class WorkOrderRow(SQLModel, table=True):
     queue: str = Field(max_length=16)
     station: str | None = None
     design_json: str
-    status: str = Field(default="issued", max_length=16)
+    status: str = Field(default=WorkOrderStatus.ISSUED.value, max_length=16)
     issued_at: datetime
 
 

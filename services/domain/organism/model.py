@@ -14,19 +14,15 @@ from cobra.util.solver import linear_reaction_coefficients
 
 from schemas.campaign import SearchSpace
 from schemas.design import Design
+from schemas.errors import FieldError
 from services.domain.organism.gpr import GprNode, compile_gpr, gpr_level
 
 BUNDLED_MODELS = ("textbook", "iJO1366")
 """Models shipped inside cobra itself (no network needed)."""
 
 
-class OrganismError(ValueError):
+class OrganismError(FieldError, ValueError):
     """A model could not be loaded, or a design does not fit it (`field` names the culprit)."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 def _read_model(spec: str) -> cobra.Model:
