@@ -24,7 +24,7 @@ from schemas.campaign import (
 from schemas.deadletter import DeadLetter
 from schemas.design import Design
 from schemas.errors import FieldError, describe_validation_error
-from schemas.lifecycle import AMENDED, Origin, ProposalStatus, RunOutcome, WorkOrderStatus
+from schemas.lifecycle import AMENDED, Origin, ProposalStatus, WorkOrderStatus
 from schemas.measurement import Measurement, MeasurementSource, Value
 from schemas.model import DesignPrediction, ErrorDetail, ModelTrained, PredictReply, PredictRequest
 from schemas.proposal import Prediction, Proposal, ReviewAction, ReviewDecision
@@ -37,6 +37,6 @@ __all__ = [
     "ExpressionParam", "FieldError", "Measurement", "MeasurementSource", "MediumParam", "Message", "ModelTrained",
     "Objective", "OrganismSpec", "Origin", "PredictReply", "PredictRequest", "Prediction", "Proposal",
     "ProposalStatus", "RangeParam", "ReviewAction", "ReviewDecision", "ReviewMode", "ReviewSpec", "RunFailed",
-    "RunOutcome", "SearchSpace", "Sense", "SimulatorSpec", "Strategy", "TimeCourse", "TimeCourseUnit", "TimePoint",
+    "SearchSpace", "Sense", "SimulatorSpec", "Strategy", "TimeCourse", "TimeCourseUnit", "TimePoint",
     "Value", "WireModel", "WorkOrder", "WorkOrderStatus", "describe_validation_error", "new_id", "utcnow",
 ]

@@ -18,7 +18,7 @@ A proposal::
     Any other event leaves the status as it is (a decision on a decided proposal, an outcome of a
     rejected one).
 
-A work order::
+A work order (its status after MEASURED or FAILED is the run's outcome, whatever it was before)::
 
     ISSUED ──── measured ────► MEASURED
        └─────── failed ──────► FAILED      (a later outcome of the run replaces an earlier one)
@@ -45,16 +45,10 @@ class ProposalStatus(StrEnum):
 
 
 class WorkOrderStatus(StrEnum):
-    """Where a work order stands (stored as this string)."""
+    """Where a work order stands (stored as this string); MEASURED and FAILED are also its run's outcome, the
+    event that moves its proposal."""
 
     ISSUED = "issued"
-    MEASURED = "measured"
-    FAILED = "failed"
-
-
-class RunOutcome(StrEnum):
-    """What became of an issued run: an accepted measurement or a reported failure."""
-
     MEASURED = "measured"
     FAILED = "failed"
 

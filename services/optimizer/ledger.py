@@ -15,9 +15,9 @@ from schemas import (
     ProposalStatus,
     ReviewDecision,
     RunFailed,
-    RunOutcome,
     Sense,
     WorkOrder,
+    WorkOrderStatus,
 )
 from services.domain import lifecycle
 from services.domain.acceptance import Gate
@@ -63,7 +63,7 @@ class CampaignLedger:
             self._accepted(self.gate.offer(model))
         elif isinstance(model, RunFailed):
             self.failures[model.run_id] = model
-            self._resolve_run(model.run_id, RunOutcome.FAILED)
+            self._resolve_run(model.run_id, WorkOrderStatus.FAILED)
         elif isinstance(model, ModelTrained) and model.version > self.model_version:
             self.model_version, self.model_n_train = model.version, model.n_train
         return True
@@ -71,10 +71,10 @@ class CampaignLedger:
     def _accepted(self, measurements: list[Measurement]) -> None:
         for m in measurements:
             self.measurements[m.run_id] = m
-            self._resolve_run(m.run_id, RunOutcome.MEASURED)
+            self._resolve_run(m.run_id, WorkOrderStatus.MEASURED)
             self.last_measured_at = time.monotonic()
 
-    def _resolve_run(self, run_id: str, outcome: RunOutcome) -> None:
+    def _resolve_run(self, run_id: str, outcome: WorkOrderStatus) -> None:
         proposal_id = self.run_to_proposal.get(run_id)
         if proposal_id is not None:
             self._advance(proposal_id, outcome)

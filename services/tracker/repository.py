@@ -25,7 +25,6 @@ from schemas import (
     ProposalStatus,
     ReviewDecision,
     RunFailed,
-    RunOutcome,
     WorkOrder,
     WorkOrderStatus,
     utcnow,
@@ -344,8 +343,8 @@ class _Applier:
         measured = [m.run_id for m in accepted if m.run_id in issued]
         if measured:
             self.session.execute(update(WorkOrderRow).where(col(WorkOrderRow.run_id).in_(measured))
-                                 .values(status=lifecycle.work_order_after(RunOutcome.MEASURED).value))
-            self._advance_proposals(list({issued[r].proposal_id for r in measured}), RunOutcome.MEASURED)
+                                 .values(status=WorkOrderStatus.MEASURED.value))
+            self._advance_proposals(list({issued[r].proposal_id for r in measured}), WorkOrderStatus.MEASURED)
 
     def _release_held(self, run_ids: Sequence[str]) -> None:
         """Judge again the held measurements of runs whose work orders just arrived."""
@@ -368,8 +367,8 @@ class _Applier:
         self._flush()
         order = self.session.scalars(select(WorkOrderRow).where(col(WorkOrderRow.run_id) == f.run_id)).first()
         if order is not None:
-            order.status = lifecycle.work_order_after(RunOutcome.FAILED).value
-            self._advance_proposals([order.proposal_id], RunOutcome.FAILED)
+            order.status = WorkOrderStatus.FAILED.value
+            self._advance_proposals([order.proposal_id], WorkOrderStatus.FAILED)
 
 
 def parse_spec(row: CampaignRow) -> CampaignSpec | None:

@@ -13,7 +13,6 @@ from schemas import (
     Proposal,
     ProposalStatus,
     ReviewAction,
-    RunOutcome,
     WorkOrderStatus,
 )
 from services.domain import lifecycle
@@ -28,21 +27,21 @@ from services.runtime.rpc import RpcFailed
 from services.runtime.service import RpcError
 
 P = ProposalStatus
-EVENTS: list[lifecycle.ProposalEvent] = [*ReviewAction, *RunOutcome]
+EVENTS: list[lifecycle.ProposalEvent] = [*ReviewAction, WorkOrderStatus.MEASURED, WorkOrderStatus.FAILED]
 
 # (from, event) -> to, for every pair; anything not listed leaves the status as it is.
 MOVES = {
     (P.PENDING, ReviewAction.APPROVE): P.APPROVED,
     (P.PENDING, ReviewAction.REJECT): P.REJECTED,
     (P.PENDING, ReviewAction.AMEND): P.AMENDED,
-    (P.PENDING, RunOutcome.MEASURED): P.MEASURED,
-    (P.PENDING, RunOutcome.FAILED): P.FAILED,
-    (P.APPROVED, RunOutcome.MEASURED): P.MEASURED,
-    (P.APPROVED, RunOutcome.FAILED): P.FAILED,
-    (P.MEASURED, RunOutcome.MEASURED): P.MEASURED,
-    (P.MEASURED, RunOutcome.FAILED): P.FAILED,
-    (P.FAILED, RunOutcome.MEASURED): P.MEASURED,
-    (P.FAILED, RunOutcome.FAILED): P.FAILED,
+    (P.PENDING, WorkOrderStatus.MEASURED): P.MEASURED,
+    (P.PENDING, WorkOrderStatus.FAILED): P.FAILED,
+    (P.APPROVED, WorkOrderStatus.MEASURED): P.MEASURED,
+    (P.APPROVED, WorkOrderStatus.FAILED): P.FAILED,
+    (P.MEASURED, WorkOrderStatus.MEASURED): P.MEASURED,
+    (P.MEASURED, WorkOrderStatus.FAILED): P.FAILED,
+    (P.FAILED, WorkOrderStatus.MEASURED): P.MEASURED,
+    (P.FAILED, WorkOrderStatus.FAILED): P.FAILED,
 }
 
 
@@ -67,7 +66,7 @@ def test_review_decisions_apply_only_to_pending_proposals() -> None:
     for action in ReviewAction:
         assert lifecycle.moves_from(action) == {P.PENDING}
     assert lifecycle.advance(P.MEASURED, ReviewAction.APPROVE) == P.MEASURED  # a late approval undoes nothing
-    assert lifecycle.advance(P.REJECTED, RunOutcome.MEASURED) == P.REJECTED
+    assert lifecycle.advance(P.REJECTED, WorkOrderStatus.MEASURED) == P.REJECTED
 
 
 def test_resolved_set() -> None:
@@ -81,14 +80,17 @@ def test_resolved_set() -> None:
 
 def test_a_fold_over_events_in_order() -> None:
     status = P.PENDING
-    for event in (ReviewAction.APPROVE, RunOutcome.FAILED, RunOutcome.MEASURED, ReviewAction.REJECT):
+    for event in (ReviewAction.APPROVE, WorkOrderStatus.FAILED, WorkOrderStatus.MEASURED, ReviewAction.REJECT):
         status = lifecycle.advance(status, event)
     assert status == P.MEASURED
 
 
-def test_work_order_after_outcome() -> None:
-    assert lifecycle.work_order_after(RunOutcome.MEASURED) == WorkOrderStatus.MEASURED == "measured"
-    assert lifecycle.work_order_after(RunOutcome.FAILED) == WorkOrderStatus.FAILED == "failed"
+def test_an_issued_work_order_moves_no_proposal() -> None:
+    assert lifecycle.moves_from(WorkOrderStatus.ISSUED) == frozenset()
+    for status in ProposalStatus:
+        assert lifecycle.advance(status, WorkOrderStatus.ISSUED) == status
+    with pytest.raises(KeyError):
+        lifecycle.target(WorkOrderStatus.ISSUED)
 
 
 @pytest.mark.parametrize("text", ["ga", "bo", "random", "control", "amended", "hybrid:ga", "hybrid:local",
