@@ -34,7 +34,6 @@ RESOLVED: frozenset[ProposalStatus] = frozenset({_P.MEASURED, _P.FAILED, _P.REJE
 """Statuses of proposals no longer waiting for a decision or a result."""
 
 
-
 def advance(status: ProposalStatus, event: ProposalEvent) -> ProposalStatus:
     """The status of a proposal in `status` after `event` (unchanged where the event does not apply)."""
     sources, to = TRANSITIONS.get(event, _STILL)
