@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from schemas.campaign import CampaignEvent, CampaignSpec
+from schemas.channels import CHANNELS
 from schemas.deadletter import DeadLetter
 from schemas.measurement import Measurement
 from schemas.model import ModelTrained, PredictReply, PredictRequest
@@ -23,51 +24,48 @@ MODELS: list[type[Any]] = [
     PredictRequest, PredictReply, DeadLetter, CampaignQuery, CampaignList, RecordList,
 ]
 
-CHANNELS: list[tuple[str, str, type[Any], str]] = [
-    ("campaignEvents", "{ns}.evt.campaign.{cid}", CampaignEvent, "Campaign lifecycle (CLI/UI -> all)."),
-    ("proposals", "{ns}.evt.proposal.{cid}", Proposal, "Optimizer proposals (optimizer -> tracker, review)."),
-    ("reviews", "{ns}.evt.review.{cid}", ReviewDecision, "Review decisions (review -> tracker, optimizer)."),
-    ("workIssued", "{ns}.evt.work.{cid}", WorkOrder, "Record of issued work orders (review -> tracker)."),
-    ("measurements", "{ns}.evt.measurement.{cid}", Measurement,
-     "Measured outcomes (robot / bench / import -> tracker, predictor, optimizer). The executor quotes the "
-     "work order's run_id and its own station; the message id should be derived from the run id so a "
-     "re-publish after a crash is dropped as a duplicate."),
-    ("runFailed", "{ns}.evt.run_failed.{cid}", RunFailed, "Failed runs (robot / bench -> tracker, optimizer)."),
-    ("modelTrained", "{ns}.evt.model.{cid}", ModelTrained, "New model versions (predictor -> tracker, optimizer)."),
-    ("robotWork", "{ns}.work.robot.{station}", WorkOrder,
-     "Robot protocol: a lab-automation adapter pulls from its station's work-queue subject with a durable pull "
-     "consumer, runs the order, publishes a Measurement (or RunFailed) on the events subject with headers "
-     "Nats-Msg-Id and Fluxlab-Schema, awaits the JetStream ack, then acks the work order. A crash before the ack "
-     "redelivers the order; the deterministic message id makes the re-publish a no-op."),
-    ("benchWork", "{ns}.work.bench", WorkOrder, "Bench queue for biologists who run experiments by hand."),
-    ("predict", "{ns}.rpc.predict", PredictRequest, "Request/reply: batched predictions (reply PredictReply)."),
-    ("deadLetters", "{ns}.dlq.{service}", DeadLetter, "Rejected input with reason (any consumer -> tracker)."),
-]
-
-
 def json_schemas() -> dict[str, dict[str, Any]]:
     """Schema name (e.g. `measurement.v1`) -> JSON Schema."""
     return {model.SCHEMA: model.model_json_schema() for model in MODELS}
 
 
+def _message(model: type[Any]) -> tuple[str, dict[str, Any]]:
+    name = model.SCHEMA.replace(".", "_")
+    return name, {
+        "name": model.SCHEMA, "contentType": "application/json",
+        "headers": {"type": "object", "properties": {
+            "Nats-Msg-Id": {"type": "string", "description": "The message id (JetStream dedup)."},
+            "Fluxlab-Schema": {"type": "string", "const": model.SCHEMA}}},
+        "payload": {"$ref": f"./json/{model.SCHEMA}.json"},
+    }
+
+
+def _ref(message_name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/messages/{message_name}"}
+
+
 def asyncapi() -> dict[str, Any]:
-    """The AsyncAPI 3.0 document of every channel."""
+    """The AsyncAPI 3.0 document of every channel of the table (`schemas/channels.py`)."""
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}
     messages: dict[str, Any] = {}
-    for name, address, model, description in CHANNELS:
-        message_name = model.SCHEMA.replace(".", "_")
-        messages[message_name] = {
-            "name": model.SCHEMA, "contentType": "application/json",
-            "headers": {"type": "object", "properties": {
-                "Nats-Msg-Id": {"type": "string", "description": "The message id (JetStream dedup)."},
-                "Fluxlab-Schema": {"type": "string", "const": model.SCHEMA}}},
-            "payload": {"$ref": f"./json/{model.SCHEMA}.json"},
+    for channel in CHANNELS:
+        carried: dict[str, Any] = {}
+        if channel.model is not None:
+            message_name, messages[message_name] = _message(channel.model)
+            carried[message_name] = _ref(message_name)
+        params = {p: {"description": p} for p in ("ns", *channel.params)}
+        channels[channel.name] = {
+            "address": channel.address, "description": channel.description, "parameters": params,
+            "messages": carried, "x-publishers": list(channel.publishers),
+            "x-subscribers": [*channel.subscribers, *channel.readers],
         }
-        params = {p: {"description": p} for p in ("ns", "cid", "station", "service") if "{" + p + "}" in address}
-        channels[name] = {"address": address, "description": description, "parameters": params,
-                          "messages": {message_name: {"$ref": f"#/components/messages/{message_name}"}}}
-        operations[f"receive_{name}"] = {"action": "receive", "channel": {"$ref": f"#/channels/{name}"}}
+        operation: dict[str, Any] = {"action": "receive", "channel": {"$ref": f"#/channels/{channel.name}"}}
+        if channel.replies:
+            replies = [_message(model) for model in channel.replies]
+            messages.update(replies)
+            operation["reply"] = {"messages": [_ref(name) for name, _ in replies]}
+        operations[f"receive_{channel.name}"] = operation
     return {
         "asyncapi": "3.0.0",
         "info": {"title": "fluxlab", "version": "1.0.0",

@@ -285,10 +285,10 @@ def subject_parser(bus: Bus) -> Parser:
     def parse(msg: Msg) -> Message:
         model_type = bus.subjects.model_for_subject(msg.subject)
         model = model_type.model_validate_json(msg.data)
-        parts = msg.subject.split(".")
+        subject_campaign = bus.subjects.parse(msg.subject).campaign_id
         campaign_id = getattr(model, "campaign_id", None)
-        if parts[1] == "evt" and campaign_id is not None and parts[3] != campaign_id:
-            raise InvalidMessage("campaign_id", f"'{campaign_id}' does not match subject campaign '{parts[3]}'")
+        if subject_campaign is not None and campaign_id is not None and subject_campaign != campaign_id:
+            raise InvalidMessage("campaign_id", f"'{campaign_id}' does not match subject campaign '{subject_campaign}'")
         return model
 
     return parse

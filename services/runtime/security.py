@@ -2,7 +2,7 @@
 
 `render_accounts_config` writes the `accounts { FLUXLAB { ... } }` block that nats-server reads
 (`deploy/nats/accounts.conf` is its output for namespace `fluxlab`). Every user may only publish
-and consume what its part of the loop needs (DESIGN.md's subject table):
+and consume what its part of the loop needs (the channel table):
 
 - the core services (tracker, predictor, optimizer, review) read the streams they consume through
   durable pull consumers, publish only their own events and dead letters, and answer their rpc subjects;
@@ -11,6 +11,9 @@ and consume what its part of the loop needs (DESIGN.md's subject table):
   and run failures; `bench` likewise for the bench queue;
 - `cli` creates campaigns, imports measurements and calls rpc endpoints; `operator` may do anything
   inside the account.
+
+Which user publishes or subscribes to which subject comes from the channel table (`schemas/channels.py`);
+this module adds what NATS itself needs (JetStream API, `$SRV`, inboxes, the object store and key-value bucket).
 
 Passwords are either env references (`$FLUXLAB_NATS_PW_TRACKER`, substituted by nats-server at start,
 so no secret is ever written into a config file) or literal strings (tests, temp configs only).
@@ -26,6 +29,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from schemas.channels import CHANNELS, ROBOT, STREAMS
 from services.runtime.subjects import Subjects
 
 ACCOUNT = "FLUXLAB"
@@ -130,8 +134,60 @@ def _key_value(bucket: str) -> list[str]:
     ]
 
 
+def _own_names(user: str) -> list[str]:
+    """The names a user publishes its dead letters under (a lab user's simulator has a name of its own)."""
+    if user.startswith("robot-"):
+        return [user, "robot-sim"]
+    if user == "bench":
+        return ["bench", "bench-sim"]
+    return [user]
+
+
+def _role(user: str) -> str:
+    """The channel table's role of a user (`robot-sim1` -> `robot`)."""
+    return ROBOT if user.startswith("robot-") else user
+
+
+def channel_rules(ns: str, user: str, direction: str) -> list[str]:
+    """A user's `publishers` or `subscribers` subjects from the channel table; a user on every channel of a
+    group gets the group's wildcard (`<ns>.evt.>`), an `own` parameter is bound to the user's own names."""
+    role = _role(user)
+    mine = [c for c in CHANNELS if role in getattr(c, direction)]
+    rules: list[str] = []
+    for group in dict.fromkeys(c.group for c in CHANNELS):
+        in_group = [c for c in CHANNELS if c.group == group]
+        chosen = [c for c in mine if c.group == group]
+        owns = {c.name: c.publish_own if direction == "publishers" else None for c in chosen}
+        if chosen == in_group and not any(owns.values()):
+            rules.append(f"{ns}.{group}.>")
+            continue
+        for c in chosen:
+            own = owns[c.name]
+            rules += [c.pattern(ns, **{own: name}) for name in _own_names(user)] if own else [c.pattern(ns)]
+    return rules
+
+
+def _stream_reads(ns: str, user: str, stations: list[str]) -> list[str]:
+    """JetStream consumer rules of the streams a user subscribes to or reads (work queues: named consumers)."""
+    role = _role(user)
+    rules: list[str] = []
+    for stream in STREAMS:
+        channels = [c for c in CHANNELS if c.group == stream.group and role in (*c.subscribers, *c.readers)]
+        if not channels:
+            continue
+        if not stream.work_queue:
+            rules += _consumer_api(stream.name(ns))
+            continue
+        durables = robot_durables(user.removeprefix("robot-")) if role == ROBOT else bench_durables(stations)
+        for c in channels:
+            bound = {c.read_own: user.removeprefix("robot-")} if c.read_own else {}
+            rules += _named_consumers(stream.name(ns), durables, c.pattern(ns, **bound))
+    return rules
+
+
 def permissions(namespace: str, stations: Iterable[str] = DEFAULT_STATIONS) -> dict[str, Permissions]:
-    """Per-user permissions of one namespace (see the module docstring)."""
+    """Per-user permissions of one namespace (see the module docstring): the channel table's subjects plus the
+    JetStream, `$SRV` and inbox subjects each part of the loop needs."""
     s = Subjects(namespace)
     ns = s.ns
     events, work, dlq = s.events_stream, s.work_stream, s.dlq_stream
@@ -141,53 +197,20 @@ def permissions(namespace: str, stations: Iterable[str] = DEFAULT_STATIONS) -> d
     # `fluxlab status` (the containers' liveness probe) pings `$SRV` and lists consumers: read-only metadata
     status_pub = ["$SRV.>", *(f"$JS.API.CONSUMER.LIST.{x}" for x in (events, work, dlq))]
     service_pub = [*common_pub, *_stream_admin((events, work, dlq)), *status_pub, flow_control]
-    result: dict[str, Permissions] = {
-        "tracker": Permissions(
-            publish=[*service_pub, s.dlq("tracker"), *_consumer_api(events), *_consumer_api(dlq)],
-            subscribe=[s.all_events, s.all_dlq, f"{ns}.rpc.tracker.>", "$SRV.>", inbox],
-            allow_responses=True,
-        ),
-        "predictor": Permissions(
-            publish=[*service_pub, f"{ns}.evt.model.>", s.dlq("predictor"), *_consumer_api(events),
-                     *_object_store(s.models_bucket), *_key_value(f"{ns}-predictor-claims")],
-            subscribe=[f"{ns}.evt.measurement.>", f"{ns}.evt.work.>", f"{ns}.evt.campaign.>", s.predict,
-                       f"{ns}.rpc.predictor.>",
-                       "$SRV.>", inbox],
-            allow_responses=True,
-        ),
-        "optimizer": Permissions(
-            publish=[*service_pub, f"{ns}.evt.proposal.>", f"{ns}.evt.campaign.>", s.dlq("optimizer"), s.predict,
-                     *_consumer_api(events)],
-            subscribe=[s.all_events, f"{ns}.rpc.optimizer.>", "$SRV.>", inbox],
-            allow_responses=True,
-        ),
-        "review": Permissions(
-            publish=[*service_pub, f"{ns}.evt.review.>", f"{ns}.evt.work.>", s.all_work, f"{ns}.evt.proposal.>",
-                     s.dlq("review"), *_consumer_api(events), f"{ns}.rpc.tracker.>"],  # the page reads the tracker
-            subscribe=[s.all_events, f"{ns}.rpc.review.>", "$SRV.>", inbox],
-            allow_responses=True,
-        ),
-    }
-    lab_pub = [*common_pub, f"{ns}.evt.measurement.>", f"{ns}.evt.run_failed.>"]
     stations = list(stations)
-    for station in stations:
-        result[robot_user(station)] = Permissions(
-            publish=[*lab_pub, s.dlq(robot_user(station)), s.dlq("robot-sim"),
-                     *_named_consumers(work, robot_durables(station), s.robot(station))],
-            subscribe=[inbox, "$SRV.>"],  # answers `$SRV.PING` (fluxlab status, readiness)
-            allow_responses=True,
-        )
-    result["bench"] = Permissions(
-        publish=[*lab_pub, s.dlq("bench"), s.dlq("bench-sim"),
-                 *_named_consumers(work, bench_durables(stations), s.bench)],
-        subscribe=[inbox, "$SRV.>"],
-        allow_responses=True,
-    )
-    result["cli"] = Permissions(
-        publish=[*service_pub, f"{ns}.evt.campaign.>", f"{ns}.evt.measurement.>", f"{ns}.rpc.>", "$SRV.>",
-                 *_consumer_api(events), *_consumer_api(dlq)],
-        subscribe=[inbox],
-    )
+    extra_pub = {"predictor": [*_object_store(s.models_bucket), *_key_value(f"{ns}-predictor-claims")]}
+
+    def user(name: str, base: list[str], subscribe: list[str], allow_responses: bool = True) -> Permissions:
+        return Permissions(
+            publish=[*base, *channel_rules(ns, name, "publishers"), *_stream_reads(ns, name, stations),
+                     *extra_pub.get(name, [])],
+            subscribe=[*channel_rules(ns, name, "subscribers"), *subscribe], allow_responses=allow_responses)
+
+    result = {name: user(name, service_pub, ["$SRV.>", inbox]) for name in CORE_SERVICES}
+    for station in stations:  # lab users answer `$SRV.PING` (fluxlab status, readiness)
+        result[robot_user(station)] = user(robot_user(station), common_pub, [inbox, "$SRV.>"])
+    result["bench"] = user("bench", common_pub, [inbox, "$SRV.>"])
+    result["cli"] = user("cli", [*service_pub, "$SRV.>"], [inbox], allow_responses=False)
     result["operator"] = Permissions(publish=[">"], subscribe=[">"], allow_responses=True)
     return result
 

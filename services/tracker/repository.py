@@ -29,6 +29,7 @@ from schemas import (
     WorkOrderStatus,
     utcnow,
 )
+from schemas.channels import subject_kind
 from services.domain import lifecycle
 from services.domain.acceptance import IssuedRun, Verdict, judge
 from services.runtime.consumer import InvalidMessage
@@ -176,10 +177,8 @@ def _table(model: type) -> Any:
 
 
 def _event_log_row(e: IncomingEvent, now: Any) -> dict[str, Any]:
-    parts = e.subject.split(".")
-    kind = parts[2] if len(parts) > 2 and parts[1] == "evt" else parts[1] if len(parts) > 1 else ""
     return {
-        "msg_id": e.msg_id, "subject": e.subject, "schema_name": type(e.model).SCHEMA, "kind": kind,
+        "msg_id": e.msg_id, "subject": e.subject, "schema_name": type(e.model).SCHEMA, "kind": subject_kind(e.subject),
         "campaign_id": getattr(e.model, "campaign_id", "") or "", "data": e.raw_json(),
         "received_at": now,
     }
