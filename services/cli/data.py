@@ -10,10 +10,12 @@ import typer
 from rich.console import Console
 
 from schemas import Measurement
-from schemas.queries import CampaignQuery, RecordList
+from schemas.queries import CampaignQuery
+from schemas.rpc import TRACKER_MEASUREMENTS
 from services.cli import UserError
 from services.cli.options import Config, DataDir, Namespace, NatsUrl, settings_from
 from services.runtime.campaigns import CampaignDirectory
+from services.runtime.rpc import RpcFailed, ask
 from services.runtime.settings import Settings
 from services.runtime.status import connect
 from services.tracker.csvio import CsvRowError, check_measurements, load_measurements, write_measurements
@@ -107,10 +109,9 @@ def export(
 async def _fetch(settings: Settings, campaign: str) -> list[dict]:  # type: ignore[type-arg]
     bus = await connect(settings, "fluxlab-export")
     try:
-        payload = CampaignQuery(campaign_id=campaign).model_dump_json().encode()
-        reply = await bus.nc.request(bus.subjects.rpc("tracker", "measurements"), payload, timeout=10)
-        if reply.headers and reply.headers.get("Nats-Service-Error"):
-            raise UserError(reply.headers["Nats-Service-Error"])
-        return RecordList.model_validate_json(reply.data).records
+        try:
+            return (await ask(bus, TRACKER_MEASUREMENTS, CampaignQuery(campaign_id=campaign))).records
+        except RpcFailed as exc:
+            raise UserError(str(exc)) from None
     finally:
         await bus.close()

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
 from schemas import Design, ProposalStatus
+from schemas.rpc import Q, R, RpcSpec
 from services.cli import UserError
 from services.cli.options import Config, DataDir, Json, Namespace, NatsUrl, settings_from
 from services.review.auth import hash_password
 from services.review.forms import DesignInputError, build_design, parse_assignments
 from services.review.models import (
+    REVIEW_AMEND,
+    REVIEW_APPROVE,
+    REVIEW_LIST,
+    REVIEW_REJECT,
     AmendRequest,
     ApproveRequest,
     Credentials,
@@ -27,13 +31,12 @@ from services.review.models import (
     ListRequest,
     RejectRequest,
 )
-from services.runtime.rpc import RpcFailed, call
+from services.runtime.rpc import RpcFailed, ask
 from services.runtime.settings import Settings
 from services.runtime.status import connect
 
 app = typer.Typer(help="Review proposals: list, show, approve, reject, amend.", no_args_is_help=True)
 console = Console()
-R = TypeVar("R", bound=BaseModel)
 
 Campaign = Annotated[str | None, typer.Option("--campaign", "-c", help="Campaign id.")]
 User = Annotated[str | None, typer.Option("--user", "-u", envvar="FLUXLAB_REVIEWER_USER", help="Reviewer user name.")]
@@ -43,17 +46,17 @@ Reason = Annotated[str, typer.Option("--reason", "-r", help="Why (required to re
 ProposalArg = Annotated[str, typer.Argument(help="Proposal id.")]
 
 
-async def _request(settings: Settings, verb: str, request: BaseModel, reply_type: type[R]) -> R:
+async def _request(settings: Settings, spec: RpcSpec[Q, R], request: Q) -> R:
     bus = await connect(settings, "fluxlab-review-cli")
     try:
-        return await call(bus, bus.subjects.rpc("review", verb), request, reply_type, timeout=15.0)
+        return await ask(bus, spec, request, timeout=15.0)
     finally:
         await bus.close()
 
 
-def _call(settings: Settings, verb: str, request: BaseModel, reply_type: type[R]) -> R:
+def _call(settings: Settings, spec: RpcSpec[Q, R], request: Q) -> R:
     try:
-        return asyncio.run(_request(settings, verb, request, reply_type))
+        return asyncio.run(_request(settings, spec, request))
     except RpcFailed as exc:
         raise UserError(str(exc)) from None
     except (NoRespondersError, NatsTimeoutError):
@@ -100,8 +103,7 @@ def list_(
 ) -> None:
     """Proposals of a campaign (default: those pending review)."""
     settings = settings_from(data_dir, nats_url, None, namespace, config)
-    reply = _call(settings, "list", ListRequest(campaign_id=campaign, status=None if status == "all" else status),
-                  ListReply)
+    reply = _call(settings, REVIEW_LIST, ListRequest(campaign_id=campaign, status=None if status == "all" else status))
     if json_out:
         print(reply.model_dump_json())
         return
@@ -116,7 +118,7 @@ def show(
 ) -> None:
     """One proposal in biological terms, with its predictions and any decision."""
     settings = settings_from(data_dir, nats_url, None, namespace, config)
-    reply = _call(settings, "list", ListRequest(campaign_id=campaign, proposal_id=proposal, status=None), ListReply)
+    reply = _call(settings, REVIEW_LIST, ListRequest(campaign_id=campaign, proposal_id=proposal, status=None))
     if json_out:
         print(reply.model_dump_json())
         return
@@ -133,8 +135,9 @@ def show(
                       f"{decision['reason'] or decision['meaning']}")
 
 
-def _decide(verb: str, request: BaseModel, settings: Settings, json_out: bool) -> None:
-    reply = _call(settings, verb, request, DecisionReply)
+def _decide(spec: RpcSpec[Q, DecisionReply], request: Q, settings: Settings, json_out: bool) -> None:
+    verb = spec.name
+    reply = _call(settings, spec, request)
     if json_out:
         print(reply.model_dump_json())
         return
@@ -156,7 +159,7 @@ def approve(
     settings = settings_from(data_dir, nats_url, None, namespace, config)
     request = ApproveRequest(credentials=_credentials(user, password), proposal_id=proposal, campaign_id=campaign,
                              reason=reason)
-    _decide("approve", request, settings, json_out)
+    _decide(REVIEW_APPROVE, request, settings, json_out)
 
 
 @app.command()
@@ -172,7 +175,7 @@ def reject(
     settings = settings_from(data_dir, nats_url, None, namespace, config)
     request = RejectRequest(credentials=_credentials(user, password), proposal_id=proposal, campaign_id=campaign,
                             reason=reason)
-    _decide("reject", request, settings, json_out)
+    _decide(REVIEW_REJECT, request, settings, json_out)
 
 
 def amended_design(original: Design, ko: list[str] | None, no_ko: bool, expr: list[str] | None,
@@ -204,12 +207,12 @@ def amend(
     if not (ko or no_ko or expr or medium or param):
         raise UserError("design: nothing to amend (give --ko, --no-ko, --expr, --medium or --param)")
     settings = settings_from(data_dir, nats_url, None, namespace, config)
-    listed = _call(settings, "list", ListRequest(campaign_id=campaign, proposal_id=proposal, status=None), ListReply)
+    listed = _call(settings, REVIEW_LIST, ListRequest(campaign_id=campaign, proposal_id=proposal, status=None))
     original = Design.model_validate(listed.proposals[0]["design"])
     design = amended_design(original, ko, no_ko, expr, medium, param)
     request = AmendRequest(credentials=_credentials(user, password), proposal_id=proposal,
                            campaign_id=listed.proposals[0]["campaign_id"], reason=reason, design=design)
-    reply = _call(settings, "amend", request, DecisionReply)
+    reply = _call(settings, REVIEW_AMEND, request)
     if json_out:
         print(reply.model_dump_json())
         return

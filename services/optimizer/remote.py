@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from schemas import Design, PredictReply, PredictRequest
+from schemas import Design, PredictRequest
+from schemas.rpc import PREDICT
 from services.runtime.bus import Bus
-from services.runtime.rpc import call
+from services.runtime.rpc import ask
 
 MAX_BATCH = 2000
 
@@ -33,7 +34,7 @@ class RemoteSurrogate:
             chunk = list(designs[start:start + MAX_BATCH])
             request = PredictRequest(campaign_id=self.campaign_id, designs=chunk, outputs=[self.target, "growth"])
             future = asyncio.run_coroutine_threadsafe(
-                call(self.bus, self.bus.subjects.predict, request, PredictReply, self.timeout_s), self.loop)
+                ask(self.bus, PREDICT, request, self.timeout_s), self.loop)
             reply = future.result(self.timeout_s + 5)
             self.model_version = reply.model_version
             for prediction in reply.predictions:

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import nats.errors
 from nats.js.api import DeliverPolicy
 from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError, ObjectNotFoundError
-from pydantic import BaseModel, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import (
@@ -39,6 +39,7 @@ from schemas import (
     PredictRequest,
     WorkOrder,
 )
+from schemas.rpc import PREDICT
 from services.domain.acceptance import Gate
 from services.predictor import MIN_TRAINING_MEASUREMENTS
 from services.predictor.errors import PredictorError
@@ -47,7 +48,7 @@ from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
 from services.runtime.consumer import ConsumerSpec, Envelope, subject_parser
 from services.runtime.replay import replay
-from services.runtime.service import RpcError, Service
+from services.runtime.service import Endpoint, RpcError, Service
 from services.runtime.settings import Settings
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ class PredictorService(Service):
             filter_subjects=[subjects.events("work"), subjects.events("measurement")], parse=subject_parser(self.bus),
             handler=self.on_measurements, batch=256,
         ))
-        await self.add_endpoints({"predict": (subjects.predict, self.rpc_predict)})
+        await self.add_endpoints([Endpoint(PREDICT, self.rpc_predict)])
         self._model_sub = await self.bus.js.subscribe(
             subjects.events("model"), cb=self._on_model_event, ordered_consumer=True,
             stream=subjects.events_stream, deliver_policy=DeliverPolicy.NEW)
@@ -356,9 +357,8 @@ class PredictorService(Service):
         log.info("%s: model v%d trained on %d measurements", campaign_id, version, len(data))
         return event
 
-    async def rpc_predict(self, data: bytes) -> BaseModel:
+    async def rpc_predict(self, request: PredictRequest) -> PredictReply:
         """Batched predictions with calibrated sd; errors name the field."""
-        request = PredictRequest.model_validate_json(data)
         cm = self.state.get(request.campaign_id)
         if cm is None or cm.model is None:
             raise RpcError("campaign_id", f"no model trained yet for campaign '{request.campaign_id}'")

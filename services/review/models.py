@@ -1,4 +1,4 @@
-"""Request/reply models of the review endpoints `<ns>.rpc.review.{list,approve,reject,amend}`."""
+"""Request/reply models and endpoints of the review gate `<ns>.rpc.review.{list,approve,reject,amend}`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from schemas import Design, ProposalStatus, WireModel
+from schemas.rpc import RpcSpec
 
 
 class Credentials(WireModel):
@@ -80,3 +81,11 @@ class ListReply(WireModel):
 
     proposals: list[dict[str, Any]]
     reviews: list[dict[str, Any]]
+
+
+REVIEW_LIST = RpcSpec("reviewRpc", "list", ListRequest, ListReply)
+REVIEW_APPROVE = RpcSpec("reviewRpc", "approve", ApproveRequest, DecisionReply)
+REVIEW_REJECT = RpcSpec("reviewRpc", "reject", RejectRequest, DecisionReply)
+REVIEW_AMEND = RpcSpec("reviewRpc", "amend", AmendRequest, DecisionReply)
+REVIEW = (REVIEW_LIST, REVIEW_APPROVE, REVIEW_REJECT, REVIEW_AMEND)
+"""The review gate's endpoints (`<ns>.rpc.review.<verb>`), request model in, reply model out."""

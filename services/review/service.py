@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
-from pydantic import BaseModel
 
 from schemas import Design, Proposal, ReviewAction
 from services.review.auth import ReviewerBook, SessionSigner
 from services.review.gate import ReviewGate, ReviewRefused
 from services.review.models import (
+    REVIEW_AMEND,
+    REVIEW_APPROVE,
+    REVIEW_LIST,
+    REVIEW_REJECT,
     AmendRequest,
     ApproveRequest,
     DecisionReply,
@@ -28,7 +31,7 @@ from services.review.settings import REVIEW_URL_FILE, ReviewSettings
 from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
 from services.runtime.consumer import ConsumerSpec, Envelope, InvalidMessage, subject_parser
-from services.runtime.service import RpcError, Service
+from services.runtime.service import Endpoint, RpcError, Service
 from services.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,14 +75,11 @@ class ReviewService(Service):
             filter_subjects=[subjects.events("proposal", ">")], parse=subject_parser(self.bus),
             handler=self.on_proposals, batch=64, fetch_timeout_s=0.5,
         ))
-        await self.add_endpoints({
-            verb: (subjects.rpc(self.name, verb), handler) for verb, handler in self._endpoints().items()
-        })
+        await self.add_endpoints([
+            Endpoint(REVIEW_LIST, self.rpc_list), Endpoint(REVIEW_APPROVE, self.rpc_approve),
+            Endpoint(REVIEW_REJECT, self.rpc_reject), Endpoint(REVIEW_AMEND, self.rpc_amend),
+        ])
         await self._start_http()
-
-    def _endpoints(self) -> dict[str, Callable[[bytes], Awaitable[BaseModel]]]:
-        return {"list": self.rpc_list, "approve": self.rpc_approve, "reject": self.rpc_reject,
-                "amend": self.rpc_amend}
 
     async def _start_http(self) -> None:
         from services.review.web import create_app
@@ -118,10 +118,9 @@ class ReviewService(Service):
             assert isinstance(envelope.model, Proposal)
             await self.gate.on_proposal(envelope.model)
 
-    async def rpc_list(self, data: bytes) -> BaseModel:
+    async def rpc_list(self, request: ListRequest) -> ListReply:
         """Proposals (default: pending) of a campaign, or one proposal, with the decisions on them."""
         assert self.gate is not None
-        request = ListRequest.model_validate_json(data or b"{}")
         try:
             if request.proposal_id:
                 record = await self.gate.find_proposal(request.proposal_id, request.campaign_id)
@@ -152,7 +151,7 @@ class ReviewService(Service):
         return [{**r, "description": await asyncio.to_thread(describe, Design.model_validate(r["design"]), model)}
                 for r in records]
 
-    async def _decide(self, request: DecisionRequest, action: ReviewAction, **extra: Any) -> BaseModel:
+    async def _decide(self, request: DecisionRequest, action: ReviewAction, **extra: Any) -> DecisionReply:
         assert self.gate is not None
         try:
             reviewer = self.gate.authenticate(request.credentials.user, request.credentials.password)
@@ -162,17 +161,16 @@ class ReviewService(Service):
             raise RpcError(exc.field, exc.reason) from None
         return DecisionReply(**result)
 
-    async def rpc_approve(self, data: bytes) -> BaseModel:
+    async def rpc_approve(self, request: ApproveRequest) -> DecisionReply:
         """Approve and dispatch."""
-        return await self._decide(ApproveRequest.model_validate_json(data), ReviewAction.APPROVE)
+        return await self._decide(request, ReviewAction.APPROVE)
 
-    async def rpc_reject(self, data: bytes) -> BaseModel:
+    async def rpc_reject(self, request: RejectRequest) -> DecisionReply:
         """Reject with a reason."""
-        return await self._decide(RejectRequest.model_validate_json(data), ReviewAction.REJECT)
+        return await self._decide(request, ReviewAction.REJECT)
 
-    async def rpc_amend(self, data: bytes) -> BaseModel:
+    async def rpc_amend(self, request: AmendRequest) -> DecisionReply:
         """Amend: new version, approved and dispatched."""
-        request = AmendRequest.model_validate_json(data)
         return await self._decide(request, ReviewAction.AMEND, design=request.design)
 
     async def stop(self) -> None:

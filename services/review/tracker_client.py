@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.queries import CampaignList, CampaignQuery, CampaignSummary, RecordList
+from schemas import rpc
+from schemas.queries import CampaignQuery, CampaignSummary, RecordList
+from schemas.rpc import RpcSpec
 from services.runtime.bus import Bus
-from services.runtime.rpc import call
+from services.runtime.rpc import ask
 
 
 class TrackerClient:
@@ -16,32 +18,31 @@ class TrackerClient:
         self.bus = bus
         self.timeout_s = timeout_s
 
-    async def _records(self, verb: str, campaign_id: str | None, status: str | None = None) -> list[dict[str, Any]]:
-        subject = self.bus.subjects.rpc("tracker", verb)
+    async def _records(self, spec: RpcSpec[CampaignQuery, RecordList], campaign_id: str | None,
+                       status: str | None = None) -> list[dict[str, Any]]:
         query = CampaignQuery(campaign_id=campaign_id, status=status)
-        return (await call(self.bus, subject, query, RecordList, timeout=self.timeout_s)).records
+        return (await ask(self.bus, spec, query, timeout=self.timeout_s)).records
 
     async def campaigns(self) -> list[CampaignSummary]:
         """Every campaign's summary."""
-        subject = self.bus.subjects.rpc("tracker", "campaigns")
-        return (await call(self.bus, subject, CampaignQuery(), CampaignList, timeout=self.timeout_s)).campaigns
+        return (await ask(self.bus, rpc.TRACKER_CAMPAIGNS, CampaignQuery(), timeout=self.timeout_s)).campaigns
 
     async def proposals(self, campaign_id: str, status: str | None = None) -> list[dict[str, Any]]:
         """Proposal records (with `status`: pending, approved, rejected, amended, measured, failed)."""
-        return await self._records("proposals", campaign_id, status)
+        return await self._records(rpc.TRACKER_PROPOSALS, campaign_id, status)
 
     async def reviews(self, campaign_id: str) -> list[dict[str, Any]]:
         """Review decisions, oldest first."""
-        return await self._records("reviews", campaign_id)
+        return await self._records(rpc.TRACKER_REVIEWS, campaign_id)
 
     async def work_orders(self, campaign_id: str | None, status: str | None = None) -> list[dict[str, Any]]:
         """Work orders (status issued, measured or failed)."""
-        return await self._records("work_orders", campaign_id, status)
+        return await self._records(rpc.TRACKER_WORK_ORDERS, campaign_id, status)
 
     async def measurements(self, campaign_id: str) -> list[dict[str, Any]]:
         """Measurements, oldest first."""
-        return await self._records("measurements", campaign_id)
+        return await self._records(rpc.TRACKER_MEASUREMENTS, campaign_id)
 
     async def models(self, campaign_id: str) -> list[dict[str, Any]]:
         """Model versions with metrics."""
-        return await self._records("models", campaign_id)
+        return await self._records(rpc.TRACKER_MODELS, campaign_id)

@@ -10,11 +10,12 @@ from typing import Any
 
 from nats.js.api import DeliverPolicy
 
-from schemas import CampaignEvent, CampaignEventKind, CampaignSpec, Measurement, WorkOrderStatus
-from schemas.queries import CampaignList, CampaignQuery, RecordList
+from schemas import CampaignEvent, CampaignEventKind, CampaignSpec, Measurement, WorkOrderStatus, rpc
+from schemas.queries import CampaignQuery
+from schemas.rpc import R, RpcSpec
 from services.domain.summary import campaign_summary
 from services.runtime.bus import Bus
-from services.runtime.rpc import call
+from services.runtime.rpc import ask
 
 ProgressFn = Callable[[int, int, float | None], None]
 """Called with (experiments done, budget, best so far)."""
@@ -37,14 +38,14 @@ class CampaignClient:
         await self.publish(CampaignEvent(id=f"started-{spec.id}", campaign_id=spec.id,
                                          kind=CampaignEventKind.STARTED))
 
-    async def tracker(self, verb: str, campaign_id: str | None, reply: type[Any], status: str | None = None) -> Any:
+    async def tracker(self, spec: RpcSpec[CampaignQuery, R], campaign_id: str | None, status: str | None = None) -> R:
         """Ask the tracker."""
         query = CampaignQuery(campaign_id=campaign_id, status=status)
-        return await call(self.bus, self.bus.subjects.rpc("tracker", verb), query, reply, timeout=30.0)
+        return await ask(self.bus, spec, query, timeout=30.0)
 
     async def summaries(self, campaign_id: str | None) -> list[dict[str, Any]]:
         """Tracker summaries of one or every campaign."""
-        listing: CampaignList = await self.tracker("campaigns", campaign_id, CampaignList)
+        listing = await self.tracker(rpc.TRACKER_CAMPAIGNS, campaign_id)
         return [c.model_dump(mode="json") for c in listing.campaigns]
 
     async def wait_completed(self, spec: CampaignSpec, timeout_s: float, progress: ProgressFn | None = None,
@@ -89,9 +90,9 @@ class CampaignClient:
     async def records(self, campaign_id: str) -> dict[str, list[dict[str, Any]]]:
         """Every record of a campaign the tracker holds."""
         out: dict[str, list[dict[str, Any]]] = {}
-        for verb in ("proposals", "work_orders", "measurements", "reviews", "models"):
-            reply: RecordList = await self.tracker(verb, campaign_id, RecordList)
-            out[verb] = reply.records
+        for spec in (rpc.TRACKER_PROPOSALS, rpc.TRACKER_WORK_ORDERS, rpc.TRACKER_MEASUREMENTS, rpc.TRACKER_REVIEWS,
+                     rpc.TRACKER_MODELS):
+            out[spec.name] = (await self.tracker(spec, campaign_id)).records
         return out
 
     async def summary(self, spec: CampaignSpec) -> dict[str, Any]:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
-
 from pydantic import BaseModel
 
 from schemas import ErrorDetail, FieldError
+from schemas.rpc import Q, R, RpcSpec
 from services.runtime.bus import Bus
-
-R = TypeVar("R", bound=BaseModel)
 
 
 class RpcFailed(FieldError):
@@ -30,3 +27,8 @@ async def call(bus: Bus, subject: str, request: BaseModel, reply_type: type[R], 
             detail = ErrorDetail(field="(request)", reason=reply.headers.get("Nats-Service-Error", "error"))
         raise RpcFailed(detail)
     return reply_type.model_validate_json(reply.data)
+
+
+async def ask(bus: Bus, spec: RpcSpec[Q, R], request: Q, timeout: float = 10.0) -> R:
+    """Call one endpoint of the contract: its request model in, its reply model out (errors raise RpcFailed)."""
+    return await call(bus, spec.subject(bus.subjects.ns), request, spec.reply, timeout)

@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic
 
 from nats.micro import ServiceConfig, add_service
 from nats.micro.request import Request
@@ -16,13 +17,13 @@ from nats.micro.service import Service as MicroService
 from pydantic import BaseModel, ValidationError
 
 from schemas import ErrorDetail, FieldError, describe_validation_error
+from schemas.rpc import Q, R, RpcSpec
 from services.runtime.bus import Bus
 from services.runtime.consumer import ConsumerSpec, PullConsumer
 from services.runtime.settings import Settings
 
 log = logging.getLogger(__name__)
 
-RpcHandler = Callable[[bytes], Awaitable[BaseModel]]
 
 
 class RpcError(FieldError):
@@ -32,6 +33,23 @@ class RpcError(FieldError):
     def detail(self) -> ErrorDetail:
         """The error body of the reply."""
         return ErrorDetail(field=self.field, reason=self.reason)
+
+
+@dataclass(frozen=True)
+class Endpoint(Generic[Q, R]):
+    """A handler for one request/reply endpoint: the request model in, the reply model out.
+
+    The request is parsed before the handler runs; a request that does not validate is answered with an
+    ErrorDetail naming the field, like an `RpcError` the handler raises.
+    """
+
+    spec: RpcSpec[Q, R]
+    handler: Callable[[Q], Awaitable[R]]
+
+    async def answer(self, data: bytes) -> R:
+        """Parse the request and run the handler."""
+        spec = self.spec
+        return await self.handler(spec.request.model_validate_json((data or b"{}") if spec.empty_is_default else data))
 
 
 class Service:
@@ -66,7 +84,7 @@ class Service:
             )
         await self.setup()
         if self.micro is None:  # no endpoints of its own: still answer $SRV.PING/INFO so `fluxlab status` lists it
-            await self.add_endpoints({})
+            await self.add_endpoints([])
         for consumer in self.consumers:
             await consumer.ensure()
             self.spawn(consumer.run())
@@ -85,7 +103,7 @@ class Service:
         self.tasks.append(task)
         return task
 
-    async def add_endpoints(self, endpoints: dict[str, tuple[str, RpcHandler]]) -> None:
+    async def add_endpoints(self, endpoints: Iterable[Endpoint[Any, Any]]) -> None:
         """Expose request/reply endpoints as a NATS micro service (`$SRV.PING` finds it)."""
         self.micro = await add_service(
             self.bus.nc,
@@ -94,8 +112,9 @@ class Service:
                 metadata={"namespace": self.bus.subjects.ns}, queue_group=f"{self.bus.subjects.ns}-{self.name}",
             ),
         )
-        for endpoint_name, (subject, handler) in endpoints.items():
-            await self.micro.add_endpoint(name=endpoint_name, subject=subject, handler=_wrap_rpc(handler))
+        for endpoint in endpoints:
+            await self.micro.add_endpoint(name=endpoint.spec.name, subject=endpoint.spec.subject(self.bus.subjects.ns),
+                                          handler=_wrap_rpc(endpoint))
 
     async def stop(self) -> None:
         """Stop consumers (grace period for in-flight batches), cancel tasks, drain the connection."""
@@ -132,10 +151,10 @@ class Service:
             await self.stop_event.wait()
 
 
-def _wrap_rpc(handler: RpcHandler) -> Callable[[Request], Awaitable[None]]:
-    async def endpoint(request: Request) -> None:
+def _wrap_rpc(endpoint: Endpoint[Any, Any]) -> Callable[[Request], Awaitable[None]]:
+    async def answer(request: Request) -> None:
         try:
-            reply = await handler(request.data)
+            reply: BaseModel = await endpoint.answer(request.data)
         except ValidationError as exc:
             field, reason = describe_validation_error(exc)
             await request.respond_error("400", f"{field}: {reason}", data=ErrorDetail(field=field, reason=reason)
@@ -151,4 +170,4 @@ def _wrap_rpc(handler: RpcHandler) -> Callable[[Request], Awaitable[None]]:
             return
         await request.respond(reply.model_dump_json().encode())
 
-    return endpoint
+    return answer

@@ -6,8 +6,10 @@ import json
 import time
 from typing import Any
 
-from schemas.queries import CampaignList, CampaignQuery
+from schemas.queries import CampaignQuery
+from schemas.rpc import TRACKER_CAMPAIGNS
 from services.runtime.bus import Bus
+from services.runtime.rpc import ask
 from services.runtime.settings import Settings
 
 
@@ -60,8 +62,8 @@ async def collect_status(settings: Settings) -> dict[str, Any]:
                                   "ack_pending": c.num_ack_pending, "redelivered": c.num_redelivered})
         campaigns: list[dict[str, Any]] = []
         try:
-            data = await bus.request(s.rpc("tracker", "campaigns"), CampaignQuery().model_dump_json().encode(), 3.0)
-            campaigns = [c.model_dump(mode="json") for c in CampaignList.model_validate_json(data).campaigns]
+            listing = await ask(bus, TRACKER_CAMPAIGNS, CampaignQuery(), 3.0)
+            campaigns = [c.model_dump(mode="json") for c in listing.campaigns]
         except Exception:
             pass
         return {"nats_url": bus.nc.connected_url.geturl() if bus.nc.connected_url else "",

@@ -6,15 +6,15 @@ import asyncio
 import base64
 import logging
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from schemas import DeadLetter
+from schemas import DeadLetter, rpc
 from schemas.queries import CampaignList, CampaignQuery, RecordList
 from services.runtime.bus import Bus
 from services.runtime.consumer import ConsumerSpec, Envelope, subject_parser
 from services.runtime.failpoints import failpoint
-from services.runtime.service import RpcError, Service
+from services.runtime.service import Endpoint, RpcError, Service
 from services.runtime.settings import Settings
 from services.tracker import queries
 from services.tracker.audit import audit_key
@@ -58,15 +58,12 @@ class TrackerService(Service):
             parse=parse, handler=self.record, batch=1000, fetch_timeout_s=0.5, max_bytes=4 * 1024 * 1024,
             dead_letter=False,
         ))
-        await self.add_endpoints({
-            "campaigns": (subjects.rpc(self.name, "campaigns"), self.rpc_campaigns),
-            "proposals": (subjects.rpc(self.name, "proposals"), self.rpc_proposals),
-            "measurements": (subjects.rpc(self.name, "measurements"), self.rpc_measurements),
-            "best": (subjects.rpc(self.name, "best"), self.rpc_campaigns),
-            "work_orders": (subjects.rpc(self.name, "work_orders"), self.rpc_work_orders),
-            "reviews": (subjects.rpc(self.name, "reviews"), self.rpc_reviews),
-            "models": (subjects.rpc(self.name, "models"), self.rpc_models),
-        })
+        await self.add_endpoints([
+            Endpoint(rpc.TRACKER_CAMPAIGNS, self.rpc_campaigns), Endpoint(rpc.TRACKER_PROPOSALS, self.rpc_proposals),
+            Endpoint(rpc.TRACKER_MEASUREMENTS, self.rpc_measurements), Endpoint(rpc.TRACKER_BEST, self.rpc_campaigns),
+            Endpoint(rpc.TRACKER_WORK_ORDERS, self.rpc_work_orders), Endpoint(rpc.TRACKER_REVIEWS, self.rpc_reviews),
+            Endpoint(rpc.TRACKER_MODELS, self.rpc_models),
+        ])
         self.spawn(self._sweeper())
 
     async def record(self, envelopes: list[Envelope]) -> None:
@@ -95,10 +92,9 @@ class TrackerService(Service):
             await asyncio.to_thread(self.repo.forget_held, [x.msg_id for x in letters])
         return len(letters)
 
-    async def rpc_campaigns(self, data: bytes) -> BaseModel:
+    async def rpc_campaigns(self, query: CampaignQuery) -> CampaignList:
         """Summary of one campaign, or of every campaign."""
         assert self.repo is not None
-        query = CampaignQuery.model_validate_json(data or b"{}")
         repo = self.repo
         ids = [query.campaign_id] if query.campaign_id else await asyncio.to_thread(queries.campaign_ids, repo)
         summaries = [await asyncio.to_thread(queries.summary, repo, cid) for cid in ids]
@@ -106,38 +102,33 @@ class TrackerService(Service):
             raise RpcError("campaign_id", f"unknown campaign '{query.campaign_id}'")
         return CampaignList(campaigns=[s for s in summaries if s is not None])
 
-    async def rpc_proposals(self, data: bytes) -> BaseModel:
+    async def rpc_proposals(self, query: CampaignQuery) -> RecordList:
         """Proposals of a campaign (optionally by status)."""
         assert self.repo is not None
-        query = _require_campaign(CampaignQuery.model_validate_json(data or b"{}"))
-        records = await asyncio.to_thread(queries.proposals, self.repo, query.campaign_id or "", query.status)
+        records = await asyncio.to_thread(queries.proposals, self.repo, _campaign(query), query.status)
         return RecordList(records=records[: query.limit])
 
-    async def rpc_measurements(self, data: bytes) -> BaseModel:
+    async def rpc_measurements(self, query: CampaignQuery) -> RecordList:
         """Measurements of a campaign."""
         assert self.repo is not None
-        query = _require_campaign(CampaignQuery.model_validate_json(data or b"{}"))
-        items = await asyncio.to_thread(queries.measurements, self.repo, query.campaign_id or "")
+        items = await asyncio.to_thread(queries.measurements, self.repo, _campaign(query))
         return RecordList(records=[m.model_dump(mode="json") for m in items[: query.limit]])
 
-    async def rpc_work_orders(self, data: bytes) -> BaseModel:
+    async def rpc_work_orders(self, query: CampaignQuery) -> RecordList:
         """Work orders (campaign optional; `status` filters by order status; bench and robot alike)."""
         assert self.repo is not None
-        query = CampaignQuery.model_validate_json(data or b"{}")
         records = await asyncio.to_thread(queries.work_orders, self.repo, query.campaign_id, None, query.status)
         return RecordList(records=records[: query.limit])
 
-    async def rpc_reviews(self, data: bytes) -> BaseModel:
+    async def rpc_reviews(self, query: CampaignQuery) -> RecordList:
         """Review decisions of a campaign."""
         assert self.repo is not None
-        query = _require_campaign(CampaignQuery.model_validate_json(data or b"{}"))
-        return RecordList(records=await asyncio.to_thread(queries.reviews, self.repo, query.campaign_id or ""))
+        return RecordList(records=await asyncio.to_thread(queries.reviews, self.repo, _campaign(query)))
 
-    async def rpc_models(self, data: bytes) -> BaseModel:
+    async def rpc_models(self, query: CampaignQuery) -> RecordList:
         """Model versions and metrics of a campaign."""
         assert self.repo is not None
-        query = _require_campaign(CampaignQuery.model_validate_json(data or b"{}"))
-        return RecordList(records=await asyncio.to_thread(queries.model_versions, self.repo, query.campaign_id or ""))
+        return RecordList(records=await asyncio.to_thread(queries.model_versions, self.repo, _campaign(query)))
 
     async def teardown(self) -> None:
         if self.repo is not None:
@@ -150,7 +141,8 @@ def _dead_letter(service: str, letter: HeldLetter) -> DeadLetter:
                       reason=letter.reason[:4000], original_msg_id=letter.msg_id[:256])
 
 
-def _require_campaign(query: CampaignQuery) -> CampaignQuery:
+def _campaign(query: CampaignQuery) -> str:
+    """The query's campaign id, which these reads require."""
     if not query.campaign_id:
         raise RpcError("campaign_id", "required")
-    return query
+    return query.campaign_id

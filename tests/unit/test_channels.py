@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from schemas import rpc
 from schemas.channels import CHANNELS, EVENT_CHANNELS, ROBOT, Channel, parse_subject, subject_kind
 from schemas.export import asyncapi
+from services.review.models import REVIEW
 from services.runtime.security import CORE_SERVICES, permissions, robot_user
 from services.runtime.subjects import EVENT_MODELS, KIND_OF_MODEL, Subjects
 
@@ -129,3 +131,16 @@ def _parses(subject: str) -> bool:
     except KeyError:
         return False
     return True
+
+
+def test_every_rpc_endpoint_is_on_a_request_reply_channel_with_its_models() -> None:
+    specs = [rpc.PREDICT, *rpc.TRACKER, *REVIEW]
+    for spec in specs:
+        channel = next(c for c in CHANNELS if c.name == spec.channel)
+        assert channel.group == "rpc" and parse_subject(spec.subject(NS)).channel is channel
+        if channel.model is not None:
+            assert spec.request is channel.model and spec.reply in channel.replies, spec
+    for channel in CHANNELS:
+        if channel.group == "rpc" and channel.model is not None:
+            assert {s.reply for s in specs if s.channel == channel.name} == set(channel.replies), channel.name
+    assert len({spec.subject(NS) for spec in specs}) == len(specs)
