@@ -14,14 +14,23 @@ from schemas.deadletter import DeadLetter
 from schemas.measurement import Measurement
 from schemas.model import ModelTrained, PredictReply, PredictRequest
 from schemas.proposal import Proposal, ReviewDecision
-from schemas.queries import CampaignList, CampaignQuery, RecordList
+from schemas.queries import (
+    CampaignList,
+    CampaignQuery,
+    ModelRecord,
+    ProposalRecord,
+    RecordList,
+    ReviewRecord,
+    WorkOrderRecord,
+)
 from schemas.specdoc import reference
 from schemas.work import RunFailed, WorkOrder
 
 HERE = Path(__file__).parent
 MODELS: list[type[Any]] = [
     CampaignSpec, CampaignEvent, Proposal, ReviewDecision, WorkOrder, Measurement, RunFailed, ModelTrained,
-    PredictRequest, PredictReply, DeadLetter, CampaignQuery, CampaignList, RecordList,
+    PredictRequest, PredictReply, DeadLetter, CampaignQuery, CampaignList, RecordList, ProposalRecord, ReviewRecord,
+    WorkOrderRecord, ModelRecord,
 ]
 
 def json_schemas() -> dict[str, dict[str, Any]]:

@@ -8,6 +8,8 @@ from pydantic import Field
 
 from schemas.base import Identifier, WireModel
 from schemas.design import Design
+from schemas.lifecycle import ProposalStatus, WorkOrderStatus
+from schemas.proposal import Prediction
 
 
 class CampaignQuery(WireModel):
@@ -55,3 +57,78 @@ class RecordList(WireModel):
     SCHEMA = "record_list.v1"
 
     records: list[dict[str, Any]]
+
+
+class ProposalRecord(WireModel):
+    """A proposal as the tracker holds it (a `RecordList` item of `tracker.proposals`), with its status."""
+
+    SCHEMA = "proposal_record.v1"
+
+    id: str
+    campaign_id: str
+    round: int
+    design: Design
+    predicted: dict[str, Prediction] = Field(default_factory=dict)
+    strategy: str
+    acquisition: float | None = None
+    insilico: float | None = None
+    feasible: bool = True
+    model_version: int | None = None
+    version: int = 1
+    parent_id: str | None = None
+    status: ProposalStatus
+    created_at: str = Field(description="ISO 8601, as stored.")
+    failure_reason: str | None = Field(default=None, description="Why its run failed at the executor (failed).")
+
+
+class ReviewRecord(WireModel):
+    """A review decision as the tracker holds it, with its place in the audit chain (`tracker.reviews`)."""
+
+    SCHEMA = "review_record.v1"
+
+    id: str
+    campaign_id: str
+    proposal_id: str
+    action: str
+    reviewer: str
+    reason: str = ""
+    meaning: str = ""
+    amended_design_json: str | None = None
+    decided_at: str
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+    signature: str = ""
+
+
+class WorkOrderRecord(WireModel):
+    """A work order as the tracker holds it, with its status (`tracker.work_orders`)."""
+
+    SCHEMA = "work_order_record.v1"
+
+    id: str
+    run_id: str
+    campaign_id: str
+    proposal_id: str
+    queue: str
+    station: str | None = None
+    design_json: str
+    status: WorkOrderStatus
+    issued_at: str
+    design: Design
+
+
+class ModelRecord(WireModel):
+    """A trained model version with its metrics (`tracker.models`)."""
+
+    SCHEMA = "model_record.v1"
+
+    id: str
+    campaign_id: str
+    version: int
+    artifact: str
+    model_kind: str
+    n_train: int
+    metrics_json: str = "{}"
+    trained_at: str
+    metrics: dict[str, Any] = Field(default_factory=dict)

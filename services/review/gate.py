@@ -26,6 +26,7 @@ from schemas import (
     ReviewMode,
     WorkOrder,
 )
+from schemas.queries import ProposalRecord
 from services.domain.designcheck import DesignRefused, check_design
 from services.review import dispatch
 from services.review.auth import Reviewer, ReviewerBook
@@ -96,12 +97,12 @@ class ReviewGate:
             raise ReviewRefused("credentials", "unknown reviewer or wrong password")
         return reviewer
 
-    async def find_proposal(self, proposal_id: str, campaign_id: str | None = None) -> dict[str, Any]:
+    async def find_proposal(self, proposal_id: str, campaign_id: str | None = None) -> ProposalRecord:
         """The tracker's record of a proposal (with its status)."""
         candidates = [campaign_id] if campaign_id else list(self.campaigns.campaigns)
         for cid in candidates:
             for record in await self.tracker.proposals(cid):
-                if record["id"] == proposal_id:
+                if record.id == proposal_id:
                     return record
         raise ReviewRefused("proposal_id", f"unknown proposal '{proposal_id}'")
 
@@ -115,11 +116,11 @@ class ReviewGate:
         lock = self._locks.setdefault(proposal_id, asyncio.Lock())
         async with lock:
             record = await self.find_proposal(proposal_id, campaign_id)
-            if proposal_id in self._decided or record["status"] != ProposalStatus.PENDING:
-                status = "decided" if proposal_id in self._decided else record["status"]
+            if proposal_id in self._decided or record.status != ProposalStatus.PENDING:
+                status = "decided" if proposal_id in self._decided else record.status
                 raise ReviewRefused("proposal_id", f"proposal '{proposal_id}' is already {status}; "
                                                    "decisions are immutable")
-            proposal = Proposal.model_validate({k: v for k, v in record.items() if k in Proposal.model_fields})
+            proposal = Proposal.model_validate(record.model_dump(mode="json", include=set(Proposal.model_fields)))
             spec = await self.spec_of(proposal.campaign_id)
             if action == ReviewAction.AMEND:
                 assert design is not None
@@ -141,7 +142,7 @@ class ReviewGate:
         deadline = asyncio.get_running_loop().time() + timeout_s
         while asyncio.get_running_loop().time() < deadline:
             records = await self.tracker.proposals(campaign_id)
-            if any(r["id"] == proposal_id and r["status"] != ProposalStatus.PENDING for r in records):
+            if any(r.id == proposal_id and r.status != ProposalStatus.PENDING for r in records):
                 return True
             await asyncio.sleep(0.05)
         return False

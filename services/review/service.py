@@ -10,7 +10,8 @@ from typing import Any
 
 import uvicorn
 
-from schemas import Design, Proposal, ReviewAction
+from schemas import Proposal, ReviewAction
+from schemas.queries import ProposalRecord
 from services.review.auth import ReviewerBook, SessionSigner
 from services.review.gate import ReviewGate, ReviewRefused
 from services.review.models import (
@@ -124,7 +125,7 @@ class ReviewService(Service):
         try:
             if request.proposal_id:
                 record = await self.gate.find_proposal(request.proposal_id, request.campaign_id)
-                records, campaign_id = [record], record["campaign_id"]
+                records, campaign_id = [record], record.campaign_id
             elif request.campaign_id:
                 campaign_id = request.campaign_id
                 records = await self.gate.tracker.proposals(campaign_id, request.status)
@@ -136,20 +137,22 @@ class ReviewService(Service):
                 raise RpcError("campaign_id", f"give a campaign id or a proposal id (campaigns: {known})")
         except ReviewRefused as exc:
             raise RpcError(exc.field, exc.reason) from None
-        ids = {r["id"] for r in records}
-        reviews = [r for r in await self.gate.tracker.reviews(campaign_id) if r["proposal_id"] in ids]
+        ids = {r.id for r in records}
+        reviews = [r.model_dump(mode="json") for r in await self.gate.tracker.reviews(campaign_id)
+                   if r.proposal_id in ids]
         return ListReply(proposals=await self._with_names(campaign_id, records), reviews=reviews)
 
-    async def _with_names(self, campaign_id: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Each record with `description`: its design with gene names ('ΔldhA (b1380)')."""
+    async def _with_names(self, campaign_id: str, records: list[ProposalRecord]) -> list[dict[str, Any]]:
+        """Each record (as on the wire) with `description`: its design with gene names ('ΔldhA (b1380)')."""
         assert self.gate is not None
+        plain = [r.model_dump(mode="json") for r in records]
         try:
             spec = await self.gate.spec_of(campaign_id)
         except InvalidMessage:
-            return records
+            return plain
         model = None if spec.is_function else spec.organism.model
-        return [{**r, "description": await asyncio.to_thread(describe, Design.model_validate(r["design"]), model)}
-                for r in records]
+        return [{**p, "description": await asyncio.to_thread(describe, r.design, model)}
+                for p, r in zip(plain, records, strict=True)]
 
     async def _decide(self, request: DecisionRequest, action: ReviewAction, **extra: Any) -> DecisionReply:
         assert self.gate is not None

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypeVar
 
-from schemas import rpc
-from schemas.queries import CampaignQuery, CampaignSummary, RecordList
+from pydantic import BaseModel
+
+from schemas import Measurement, rpc
+from schemas.queries import (
+    CampaignQuery,
+    CampaignSummary,
+    ModelRecord,
+    ProposalRecord,
+    RecordList,
+    ReviewRecord,
+    WorkOrderRecord,
+)
 from schemas.rpc import RpcSpec
 from services.runtime.bus import Bus
 from services.runtime.rpc import ask
+
+T = TypeVar("T", bound=BaseModel)
 
 
 class TrackerClient:
@@ -18,31 +30,32 @@ class TrackerClient:
         self.bus = bus
         self.timeout_s = timeout_s
 
-    async def _records(self, spec: RpcSpec[CampaignQuery, RecordList], campaign_id: str | None,
-                       status: str | None = None) -> list[dict[str, Any]]:
+    async def _records(self, spec: RpcSpec[CampaignQuery, RecordList], record: type[T], campaign_id: str | None,
+                       status: str | None = None) -> list[T]:
         query = CampaignQuery(campaign_id=campaign_id, status=status)
-        return (await ask(self.bus, spec, query, timeout=self.timeout_s)).records
+        reply = await ask(self.bus, spec, query, timeout=self.timeout_s)
+        return [record.model_validate(r) for r in reply.records]
 
     async def campaigns(self) -> list[CampaignSummary]:
         """Every campaign's summary."""
         return (await ask(self.bus, rpc.TRACKER_CAMPAIGNS, CampaignQuery(), timeout=self.timeout_s)).campaigns
 
-    async def proposals(self, campaign_id: str, status: str | None = None) -> list[dict[str, Any]]:
+    async def proposals(self, campaign_id: str, status: str | None = None) -> list[ProposalRecord]:
         """Proposal records (with `status`: pending, approved, rejected, amended, measured, failed)."""
-        return await self._records(rpc.TRACKER_PROPOSALS, campaign_id, status)
+        return await self._records(rpc.TRACKER_PROPOSALS, ProposalRecord, campaign_id, status)
 
-    async def reviews(self, campaign_id: str) -> list[dict[str, Any]]:
+    async def reviews(self, campaign_id: str) -> list[ReviewRecord]:
         """Review decisions, oldest first."""
-        return await self._records(rpc.TRACKER_REVIEWS, campaign_id)
+        return await self._records(rpc.TRACKER_REVIEWS, ReviewRecord, campaign_id)
 
-    async def work_orders(self, campaign_id: str | None, status: str | None = None) -> list[dict[str, Any]]:
+    async def work_orders(self, campaign_id: str | None, status: str | None = None) -> list[WorkOrderRecord]:
         """Work orders (status issued, measured or failed)."""
-        return await self._records(rpc.TRACKER_WORK_ORDERS, campaign_id, status)
+        return await self._records(rpc.TRACKER_WORK_ORDERS, WorkOrderRecord, campaign_id, status)
 
-    async def measurements(self, campaign_id: str) -> list[dict[str, Any]]:
+    async def measurements(self, campaign_id: str) -> list[Measurement]:
         """Measurements, oldest first."""
-        return await self._records(rpc.TRACKER_MEASUREMENTS, campaign_id)
+        return await self._records(rpc.TRACKER_MEASUREMENTS, Measurement, campaign_id)
 
-    async def models(self, campaign_id: str) -> list[dict[str, Any]]:
+    async def models(self, campaign_id: str) -> list[ModelRecord]:
         """Model versions with metrics."""
-        return await self._records(rpc.TRACKER_MODELS, campaign_id)
+        return await self._records(rpc.TRACKER_MODELS, ModelRecord, campaign_id)

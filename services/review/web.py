@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -10,8 +11,10 @@ from urllib.parse import quote, urlencode
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel
 
 from schemas import CampaignSpec, Design, ExecutorKind, ProposalStatus, ReviewAction, WorkOrderStatus
+from schemas.queries import ProposalRecord
 from services.domain import lifecycle
 from services.review import bench, charts
 from services.review.auth import Reviewer, SessionSigner
@@ -95,10 +98,15 @@ def _add_login_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> 
         return response
 
 
-def _proposal_view(record: dict[str, Any], spec: CampaignSpec) -> dict[str, Any]:
-    design = Design.model_validate(record["design"])
-    predicted = record.get("predicted") or {}
-    return {**record, "design_obj": design, "description": describe(design, _model_of(spec)),
+def _plain(records: Sequence[BaseModel]) -> list[dict[str, Any]]:
+    """Records in their JSON form (what the templates, the bench forms and the charts read)."""
+    return [r.model_dump(mode="json") for r in records]
+
+
+def _proposal_view(record: ProposalRecord, spec: CampaignSpec) -> dict[str, Any]:
+    plain = record.model_dump(mode="json")
+    predicted = plain["predicted"]
+    return {**plain, "design_obj": record.design, "description": describe(record.design, _model_of(spec)),
             "objective": predicted.get(spec.objective.target), "growth": predicted.get("growth"),
             "other_predictions": {k: v for k, v in predicted.items() if k not in (spec.objective.target, "growth")}}
 
@@ -118,7 +126,7 @@ async def _campaign_context(gate: ReviewGate, campaign_id: str) -> dict[str, Any
     for view in views:  # decided here a moment ago, not recorded by the tracker yet: never offer its buttons again
         if view["status"] == ProposalStatus.PENDING and gate.is_decided(view["id"]):
             view["status"] = "decided (being recorded)"
-    decisions = {r["proposal_id"]: r for r in reviews}
+    decisions = {r.proposal_id: r.model_dump(mode="json") for r in reviews}
     pending = ProposalStatus.PENDING
     return {"spec": spec, "campaign_id": campaign_id,
             "pending": [v for v in views if v["status"] == pending],
@@ -190,7 +198,7 @@ def _typed_or_proposed(design: Design, **typed: str | None) -> dict[str, str]:
 
 async def _open_bench_orders(gate: ReviewGate, campaign_id: str) -> dict[str, dict[str, Any]]:
     orders = await gate.tracker.work_orders(campaign_id, status=WorkOrderStatus.ISSUED)
-    return {o["run_id"]: o for o in orders if o["queue"] == ExecutorKind.BENCH.value}
+    return {o.run_id: o.model_dump(mode="json") for o in orders if o.queue == ExecutorKind.BENCH.value}
 
 
 def _add_bench_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> None:
@@ -272,7 +280,7 @@ def _add_dashboard_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner)
         measured = await gate.tracker.measurements(campaign_id)
         from services.analysis.views import effects_table  # statsmodels: seconds to import, once a page asks
 
-        effects = await asyncio.to_thread(effects_table, spec, measured, by)
+        effects = await asyncio.to_thread(effects_table, spec, _plain(measured), by)
         return TEMPLATES.TemplateResponse(request, "dashboard.html", {
             "reviewer": reviewer, "csrf": csrf, "spec": spec, "campaign_id": campaign_id,
             "summary": summaries[0] if summaries else None, "charts": list(charts.CHARTS), "effects": effects,
@@ -289,6 +297,6 @@ def _add_dashboard_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner)
         t = gate.tracker
         measured, orders, proposals, models = await asyncio.gather(
             t.measurements(campaign_id), t.work_orders(campaign_id), t.proposals(campaign_id), t.models(campaign_id))
-        data = charts.dashboard_data(spec, measured, orders, proposals, models)
+        data = charts.dashboard_data(spec, _plain(measured), _plain(orders), _plain(proposals), _plain(models))
         png = await asyncio.to_thread(render, data)
         return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -24,6 +24,7 @@ from schemas import (
     ReviewSpec,
     Value,
 )
+from schemas.queries import ReviewRecord
 from services.review.auth import write_reviewers_file
 from services.review.service import ReviewService
 from services.review.settings import ReviewSettings
@@ -109,15 +110,15 @@ async def test_reviewer_approves_and_rejects_through_the_page(settings: Settings
 
         reviews = await _wait_until(lambda: _reviews(tracker, 4))
         orders = await tracker.work_orders("c1")
-    by_id = {r["proposal_id"]: r for r in reviews}
-    assert by_id["p0"]["action"] == "approve" and by_id["p0"]["reviewer"] == "Alice Liddell <alice>"
-    assert by_id["p0"]["decided_at"]
-    assert by_id["p1"]["action"] == "reject"
-    assert by_id["p1"]["reason"] == "aerobic limit makes this untestable on our plates"
-    assert by_id["p1"]["reviewer"] == "Alice Liddell <alice>"
-    assert by_id["p2"]["action"] == "amend" and by_id["p2-v2"]["action"] == "approve"
-    (order,) = [o for o in orders if o["proposal_id"] == "p2-v2"]
-    assert order["design"]["knockouts"] == ["b1380", "b2297"] and order["design"]["expression"] == {"b3956": 2.0}
+    by_id = {r.proposal_id: r for r in reviews}
+    assert by_id["p0"].action == "approve" and by_id["p0"].reviewer == "Alice Liddell <alice>"
+    assert by_id["p0"].decided_at
+    assert by_id["p1"].action == "reject"
+    assert by_id["p1"].reason == "aerobic limit makes this untestable on our plates"
+    assert by_id["p1"].reviewer == "Alice Liddell <alice>"
+    assert by_id["p2"].action == "amend" and by_id["p2-v2"].action == "approve"
+    (order,) = [o for o in orders if o.proposal_id == "p2-v2"]
+    assert order.design.knockouts == ["b1380", "b2297"] and order.design.expression == {"b3956": 2.0}
 
 
 async def _amend_through_the_page(page: Any, tmp_path: Path) -> None:
@@ -149,6 +150,6 @@ async def _n_pending(tracker: TrackerClient, n: int) -> bool:
     return len(await tracker.proposals("c1", "pending")) >= n
 
 
-async def _reviews(tracker: TrackerClient, n: int) -> list[dict[str, Any]] | None:
+async def _reviews(tracker: TrackerClient, n: int) -> list[ReviewRecord] | None:
     reviews = await tracker.reviews("c1")
     return reviews if len(reviews) >= n else None

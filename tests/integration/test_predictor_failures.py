@@ -63,7 +63,7 @@ async def test_bad_rows_are_left_out_by_field_and_a_failure_is_reported_once(set
 
         async def trained() -> int | None:
             models = await tracker.models("c1")
-            return models[-1]["n_train"] if models else None
+            return models[-1].n_train if models else None
         assert await wait_until(trained, timeout=90) == 5
         (summary,) = await tracker.campaigns()
         assert not any("could not be trained" in p for p in summary.predictor_problems)  # a model exists now

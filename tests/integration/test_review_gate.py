@@ -26,6 +26,7 @@ from schemas import (
     ReviewSpec,
     WorkOrder,
 )
+from schemas.queries import ProposalRecord, ReviewRecord, WorkOrderRecord
 from services.review.auth import write_reviewers_file
 from services.review.models import AmendRequest, ApproveRequest, Credentials, DecisionReply, ListReply, ListRequest
 from services.review.service import ReviewService
@@ -95,8 +96,8 @@ class Stack:
             raise RpcFailed(ErrorDetail.model_validate_json(reply.data))
         return DecisionReply.model_validate_json(reply.data)
 
-    async def pending(self, campaign_id: str, n: int) -> list[dict[str, Any]]:
-        async def check() -> list[dict[str, Any]] | None:
+    async def pending(self, campaign_id: str, n: int) -> list[ProposalRecord]:
+        async def check() -> list[ProposalRecord] | None:
             records = await self.tracker.proposals(campaign_id, "pending")
             return records if len(records) >= n else None
         return await wait_until(check)  # type: ignore[no-any-return]
@@ -124,7 +125,7 @@ async def test_auto_policy_dispatches_one_order_per_proposal_even_if_delivered_t
             await bus.js.publish(bus.subjects.event("proposal", "c1"), p.to_bytes(),
                                  headers={MSG_ID: f"{p.id}-{copy}", SCHEMA: Proposal.SCHEMA})
 
-    async def all_dispatched() -> list[dict[str, Any]] | None:
+    async def all_dispatched() -> list[WorkOrderRecord] | None:
         orders = await stack.tracker.work_orders("c1")
         return orders if len(orders) >= 3 else None
 
@@ -134,7 +135,7 @@ async def test_auto_policy_dispatches_one_order_per_proposal_even_if_delivered_t
     assert sorted(o.proposal_id for o in queued) == sorted(p.id for p in proposals)
     assert all(o.queue == ExecutorKind.ROBOT and o.station == "s1" for o in queued)
     reviews = await stack.tracker.reviews("c1")
-    assert len(reviews) == 3 and {r["reviewer"] for r in reviews} == {"policy:approve_all"}
+    assert len(reviews) == 3 and {r.reviewer for r in reviews} == {"policy:approve_all"}
     assert len(await stack.tracker.work_orders("c1")) == 3
 
 
@@ -149,14 +150,14 @@ async def test_growth_and_uncertainty_rejects_uncertain_designs(stack: Stack) ->
     await bus.publish_event(proposal("c2", 0, sd=0.1))
     await bus.publish_event(proposal("c2", 1, sd=0.9))
 
-    async def decided() -> list[dict[str, Any]] | None:
+    async def decided() -> list[ReviewRecord] | None:
         reviews = await stack.tracker.reviews("c2")
         return reviews if len(reviews) == 2 else None
 
-    reviews = {r["proposal_id"]: r for r in await wait_until(decided)}
-    assert reviews["p-c2-0"]["action"] == "approve"
-    assert reviews["p-c2-1"]["action"] == "reject" and "relative uncertainty" in reviews["p-c2-1"]["reason"]
-    assert reviews["p-c2-1"]["reviewer"] == "policy:growth_and_uncertainty"
+    reviews = {r.proposal_id: r for r in await wait_until(decided)}
+    assert reviews["p-c2-0"].action == "approve"
+    assert reviews["p-c2-1"].action == "reject" and "relative uncertainty" in reviews["p-c2-1"].reason
+    assert reviews["p-c2-1"].reviewer == "policy:growth_and_uncertainty"
     assert [o.proposal_id for o in await work_queue(bus)] == ["p-c2-0"]
 
 
@@ -187,16 +188,16 @@ async def test_human_approval_records_reviewer_and_time_and_queues_one_order(sta
     reply = await stack.rpc("approve", ApproveRequest(credentials=ALICE, proposal_id="p-c3-0"))
     assert reply.work_order["queue"] == "bench"
 
-    async def approved() -> list[dict[str, Any]] | None:
+    async def approved() -> list[ReviewRecord] | None:
         reviews = await stack.tracker.reviews("c3")
         return reviews or None
     (review,) = await wait_until(approved)
-    assert review["action"] == "approve" and review["reviewer"] == "Alice Liddell <alice>"
-    assert review["decided_at"] and "approved" in review["meaning"]
+    assert review.action == "approve" and review.reviewer == "Alice Liddell <alice>"
+    assert review.decided_at and "approved" in review.meaning
     queued = await work_queue(bus)
     assert len(queued) == 1 and queued[0].proposal_id == "p-c3-0" and queued[0].queue == ExecutorKind.BENCH
     orders = await wait_until(lambda: stack.tracker.work_orders("c3"))
-    assert orders[0]["run_id"] == queued[0].run_id
+    assert orders[0].run_id == queued[0].run_id
 
     with pytest.raises(RpcFailed, match="already"):
         await stack.rpc("approve", ApproveRequest(credentials=ALICE, proposal_id="p-c3-0", campaign_id="c3"))
@@ -226,7 +227,7 @@ async def test_refusals_name_the_problem(stack: Stack) -> None:
                                         "reason": "b3956 over-expression is toxic in our hands"})
     assert reply.decision["action"] == "reject" and reply.work_order is None
     (review,) = await wait_until(lambda: stack.tracker.reviews("c4"))
-    assert review["reason"] == "b3956 over-expression is toxic in our hands"
+    assert review.reason == "b3956 over-expression is toxic in our hands"
 
 
 async def test_amend_publishes_version_two_approves_and_dispatches_it(stack: Stack) -> None:
@@ -239,18 +240,18 @@ async def test_amend_publishes_version_two_approves_and_dispatches_it(stack: Sta
                                                   reason="add the pta deletion"))
     new_id = reply.amended_proposal["id"]
 
-    async def recorded() -> dict[str, dict[str, Any]] | None:
-        records = {p["id"]: p for p in await stack.tracker.proposals("c5")}
-        done = new_id in records and records[new_id]["status"] == "approved"
+    async def recorded() -> dict[str, ProposalRecord] | None:
+        records = {p.id: p for p in await stack.tracker.proposals("c5")}
+        done = new_id in records and records[new_id].status == "approved"
         return records if done else None
     records = await wait_until(recorded)
-    assert records["p-c5-0"]["status"] == "amended"
+    assert records["p-c5-0"].status == "amended"
     v2 = records[new_id]
-    assert (v2["version"], v2["parent_id"], v2["round"], v2["strategy"]) == (2, "p-c5-0", 0, "amended")
-    assert Design.model_validate(v2["design"]).key() == edited.key()
-    reviews = {r["proposal_id"]: r for r in await stack.tracker.reviews("c5")}
-    assert reviews["p-c5-0"]["action"] == "amend" and reviews[new_id]["action"] == "approve"
-    assert reviews[new_id]["reviewer"] == reviews["p-c5-0"]["reviewer"] == "Alice Liddell <alice>"
+    assert (v2.version, v2.parent_id, v2.round, v2.strategy) == (2, "p-c5-0", 0, "amended")
+    assert v2.design.key() == edited.key()
+    reviews = {r.proposal_id: r for r in await stack.tracker.reviews("c5")}
+    assert reviews["p-c5-0"].action == "amend" and reviews[new_id].action == "approve"
+    assert reviews[new_id].reviewer == reviews["p-c5-0"].reviewer == "Alice Liddell <alice>"
     (order,) = await work_queue(bus)
     assert order.proposal_id == new_id and order.design.key() == edited.key()
 
@@ -306,7 +307,7 @@ async def test_amend_that_cannot_be_built_is_refused_with_the_field_and_nothing_
         assert refused.value.detail.field == field, name
         assert words in refused.value.detail.reason, (name, refused.value.detail.reason)
     assert await work_queue(bus) == [] and await stack.tracker.reviews("c7") == []
-    assert [p["status"] for p in await stack.tracker.proposals("c7")] == ["pending"]
+    assert [p.status for p in await stack.tracker.proposals("c7")] == ["pending"]
 
     by_name = Design(knockouts=["ldhA", "pta"], expression={"ppc": 2.0})
     reply = await stack.rpc("amend", AmendRequest(credentials=ALICE, proposal_id="p-c7-0", design=by_name))
@@ -320,7 +321,7 @@ async def test_auto_review_rejects_a_proposal_that_cannot_be_built(stack: Stack)
     bad = proposal("c8", 0).model_copy(update={"design": Design(knockouts=["b1380"], expression={"b3956": 50.0})})
     await bus.publish_event(bad)
     (review,) = await wait_until(lambda: stack.tracker.reviews("c8"))
-    assert review["action"] == "reject" and "cannot be built: expression.b3956" in review["reason"]
+    assert review.action == "reject" and "cannot be built: expression.b3956" in review.reason
     assert await work_queue(bus) == []
 
 
@@ -353,7 +354,7 @@ async def test_cli_amend_refuses_an_unknown_gene_and_list_show_give_failure_reas
     await bus.publish_event(RunFailed(campaign_id="c9", run_id=order.run_id, reason="plate p3 contaminated"))
 
     async def failed() -> bool:
-        return any(p["status"] == "failed" for p in await stack.tracker.proposals("c9"))
+        return any(p.status == "failed" for p in await stack.tracker.proposals("c9"))
     await wait_until(failed)
     listed = await asyncio.to_thread(run, "list", "--campaign", "c9", "--status", "all")
     assert listed.exit_code == 0 and "contaminated" in listed.output, listed.output

@@ -14,6 +14,7 @@ from factories import campaign_spec, created
 from test_review_gate import wait_until
 
 from schemas import Design, ExecutorKind, ExecutorSpec, Measurement, Prediction, Proposal, ReviewMode, ReviewSpec
+from schemas.queries import WorkOrderRecord
 from services.review.auth import write_reviewers_file
 from services.review.service import ReviewService
 from services.review.settings import ReviewSettings
@@ -90,17 +91,17 @@ async def test_amend_then_bench_entry_and_csv_upload_then_dashboard(web: tuple[h
     approve = await client.post("/campaigns/c1/proposals/p1/approve", data={"csrf": csrf})
     assert approve.status_code == 303
 
-    async def two_orders() -> list[dict[str, Any]] | None:
+    async def two_orders() -> list[WorkOrderRecord] | None:
         orders = await tracker.work_orders("c1", "issued")
         return orders if len(orders) == 2 else None
-    orders = {o["proposal_id"]: o for o in await wait_until(two_orders)}
+    orders = {o.proposal_id: o for o in await wait_until(two_orders)}
     bench = await client.get("/campaigns/c1/bench")
-    assert all(o["run_id"] in bench.text for o in orders.values())
+    assert all(o.run_id in bench.text for o in orders.values())
     assert "ΔldhA (b1380)" in bench.text and "mmol/gDW/h" in bench.text
     template = await client.get("/campaigns/c1/bench/template.csv")
-    assert template.status_code == 200 and all(o["run_id"] in template.text for o in orders.values())
+    assert template.status_code == 200 and all(o.run_id in template.text for o in orders.values())
 
-    amended_run, other_run = orders["p0-v2"]["run_id"], orders["p1"]["run_id"]
+    amended_run, other_run = orders["p0-v2"].run_id, orders["p1"].run_id
     entered = await client.post(f"/campaigns/c1/bench/runs/{amended_run}", data={
         "csrf": csrf, "growth": "0.42", "objective": "3.3", "fluxes": "PGI=4.2, PFK=7.1±0.3"})
     assert entered.status_code == 303 and "recorded" in entered.headers["location"]
@@ -115,10 +116,10 @@ async def test_amend_then_bench_entry_and_csv_upload_then_dashboard(web: tuple[h
                                  files={"file": ("m.csv", good.encode(), "text/csv")})
     assert "1+measurement" in uploaded.headers["location"]
 
-    async def measured() -> list[dict[str, Any]] | None:
+    async def measured() -> list[Measurement] | None:
         items = await tracker.measurements("c1")
         return items if len(items) == 2 else None
-    items = {m["run_id"]: Measurement.model_validate(m) for m in await wait_until(measured)}
+    items = {m.run_id: m for m in await wait_until(measured)}
     hand = items[amended_run]
     assert hand.source == "bench" and hand.readout("EX_succ_e") == 3.3 and hand.fluxes["PFK"].sd == 0.3
     assert hand.design.key() == Design(knockouts=["b1380", "b2297"], expression={"b3956": 2.0},
@@ -151,7 +152,7 @@ async def test_an_unbuildable_amendment_is_refused_on_the_page_and_a_decision_is
     assert 'id="proposal-p0"' not in pending and "/proposals/p0/approve" not in pending
     assert 'id="proposal-p1"' in pending and "ΔldhA (b1380)" in pending
     (order,) = await tracker.work_orders("c1")
-    assert order["design"]["knockouts"] == ["b1380", "b2297"]
+    assert order.design.knockouts == ["b1380", "b2297"]
 
 
 async def test_the_page_a_decision_returns_to_no_longer_lists_it_as_pending(
