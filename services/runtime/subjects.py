@@ -26,8 +26,8 @@ class Subjects:
 
     def events(self, kind: str = "*", campaign_id: str = "*") -> str:
         """Wildcard over events (`*` for any kind, `*` or `>` for any campaign)."""
-        if kind != "*":
-            EVENT_CHANNELS[kind]
+        if kind != "*" and kind not in EVENT_CHANNELS:
+            raise KeyError(kind)
         return f"{self.ns}.evt.{kind}.{campaign_id}"
 
     @property
