@@ -141,10 +141,10 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("workIssued", "{ns}.evt.work.{cid}", WorkOrder, "Record of issued work orders (review -> tracker).",
             publishers=("review",), subscribers=(*_EVT_READERS, "predictor"), readers=("cli",)),
     Channel("measurements", "{ns}.evt.measurement.{cid}", Measurement,
-            "Measured outcomes (robot / bench / import -> tracker, predictor, optimizer). The executor quotes the "
-            "work order's run_id and its own station; the message id should be derived from the run id so a "
-            "re-publish after a crash is dropped as a duplicate.",
-            publishers=(*_LAB, "cli"), subscribers=(*_EVT_READERS, "predictor"), readers=("cli",)),
+            "Measured outcomes (robot / bench / the review service's bench page / import -> tracker, predictor, "
+            "optimizer). The executor quotes the work order's run_id and its own station; the message id should be "
+            "derived from the run id so a re-publish after a crash is dropped as a duplicate.",
+            publishers=(*_LAB, "review", "cli"), subscribers=(*_EVT_READERS, "predictor"), readers=("cli",)),
     Channel("runFailed", "{ns}.evt.run_failed.{cid}", RunFailed,
             "Failed runs (robot / bench -> tracker, optimizer).",
             publishers=_LAB, subscribers=_EVT_READERS, readers=("cli",)),

@@ -121,6 +121,15 @@ async def test_robot_publishes_measurements_and_gets_the_ack(stack: SecureStack)
     assert await robot.violations() == ""
 
 
+async def test_review_publishes_bench_page_measurements(stack: SecureStack) -> None:
+    """The bench page (in the review service) records what a biologist enters as a Measurement event."""
+    review = await stack.connect("review")
+    m = measurement("c1", 2)
+    ack = await review.js.publish(stack.subjects.event("measurement", "c1"), m.to_bytes(), headers={MSG_ID: m.id})
+    assert ack.stream == stack.subjects.events_stream
+    assert await review.violations() == ""
+
+
 async def test_robot_cannot_publish_reviews_or_work(stack: SecureStack) -> None:
     robot = await stack.connect("robot-sim1")
     s = stack.subjects
