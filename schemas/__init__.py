@@ -25,7 +25,15 @@ from schemas.deadletter import DeadLetter
 from schemas.design import Design
 from schemas.errors import describe_validation_error
 from schemas.measurement import Measurement, MeasurementSource, Value
-from schemas.model import DesignPrediction, ErrorDetail, ModelTrained, PredictReply, PredictRequest
+from schemas.model import (
+    DeclineCause,
+    DesignPrediction,
+    ErrorDetail,
+    ModelDeclined,
+    ModelTrained,
+    PredictReply,
+    PredictRequest,
+)
 from schemas.proposal import Prediction, Proposal, ReviewAction, ReviewDecision
 from schemas.timecourse import TimeCourse, TimeCourseUnit, TimePoint
 from schemas.work import RunFailed, WorkOrder
@@ -33,8 +41,9 @@ from schemas.work import RunFailed, WorkOrder
 __all__ = [
     "MAX_MESSAGE_BYTES", "AnalysisSpec", "AutoPolicy", "CampaignEvent", "CampaignEventKind", "CampaignSpec",
     "DeadLetter",
-    "Design", "DesignPrediction", "ErrorDetail", "ExecutorKind", "ExecutorSpec", "ExpressionParam",
-    "Measurement", "MeasurementSource", "MediumParam", "Message", "ModelTrained", "Objective", "OrganismSpec",
+    "DeclineCause", "Design", "DesignPrediction", "ErrorDetail", "ExecutorKind", "ExecutorSpec", "ExpressionParam",
+    "Measurement", "MeasurementSource", "MediumParam", "Message", "ModelDeclined", "ModelTrained", "Objective",
+    "OrganismSpec",
     "PredictReply", "PredictRequest", "Prediction", "Proposal", "RangeParam", "ReviewAction", "ReviewDecision",
     "ReviewMode", "ReviewSpec", "RunFailed", "SearchSpace", "Sense", "SimulatorSpec", "Strategy",
     "TimeCourse", "TimeCourseUnit", "TimePoint", "Value", "WireModel", "WorkOrder", "describe_validation_error",

@@ -11,7 +11,7 @@ import yaml
 from schemas.campaign import CampaignEvent, CampaignSpec
 from schemas.deadletter import DeadLetter
 from schemas.measurement import Measurement
-from schemas.model import ModelTrained, PredictReply, PredictRequest
+from schemas.model import ModelDeclined, ModelTrained, PredictReply, PredictRequest
 from schemas.proposal import Proposal, ReviewDecision
 from schemas.queries import CampaignList, CampaignQuery, RecordList
 from schemas.specdoc import reference
@@ -20,7 +20,7 @@ from schemas.work import RunFailed, WorkOrder
 HERE = Path(__file__).parent
 MODELS: list[type[Any]] = [
     CampaignSpec, CampaignEvent, Proposal, ReviewDecision, WorkOrder, Measurement, RunFailed, ModelTrained,
-    PredictRequest, PredictReply, DeadLetter, CampaignQuery, CampaignList, RecordList,
+    ModelDeclined, PredictRequest, PredictReply, DeadLetter, CampaignQuery, CampaignList, RecordList,
 ]
 
 CHANNELS: list[tuple[str, str, type[Any], str]] = [
@@ -33,7 +33,11 @@ CHANNELS: list[tuple[str, str, type[Any], str]] = [
      "work order's run_id and its own station; the message id should be derived from the run id so a "
      "re-publish after a crash is dropped as a duplicate."),
     ("runFailed", "{ns}.evt.run_failed.{cid}", RunFailed, "Failed runs (robot / bench -> tracker, optimizer)."),
-    ("modelTrained", "{ns}.evt.model.{cid}", ModelTrained, "New model versions (predictor -> tracker, optimizer)."),
+    ("modelTrained", "{ns}.evt.model.{cid}", ModelTrained,
+     "New model versions and the measurements each covers (predictor -> tracker, optimizer)."),
+    ("modelDeclined", "{ns}.evt.model_declined.{cid}", ModelDeclined,
+     "The predictor declined to train on the measurements so far: too few, or training failed "
+     "(predictor -> tracker, optimizer, which then stops waiting for a model)."),
     ("robotWork", "{ns}.work.robot.{station}", WorkOrder,
      "Robot protocol: a lab-automation adapter pulls from its station's work-queue subject with a durable pull "
      "consumer, runs the order, publishes a Measurement (or RunFailed) on the events subject with headers "

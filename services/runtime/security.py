@@ -148,9 +148,10 @@ def permissions(namespace: str, stations: Iterable[str] = DEFAULT_STATIONS) -> d
             allow_responses=True,
         ),
         "predictor": Permissions(
-            publish=[*service_pub, f"{ns}.evt.model.>", s.dlq("predictor"), *_consumer_api(events),
-                     *_object_store(s.models_bucket), *_key_value(f"{ns}-predictor-claims")],
-            subscribe=[f"{ns}.evt.measurement.>", f"{ns}.evt.work.>", f"{ns}.evt.campaign.>", s.predict,
+            publish=[*service_pub, f"{ns}.evt.model.>", f"{ns}.evt.model_declined.>", s.dlq("predictor"),
+                     *_consumer_api(events), *_object_store(s.models_bucket), *_key_value(f"{ns}-predictor-claims")],
+            subscribe=[f"{ns}.evt.measurement.>", f"{ns}.evt.work.>", f"{ns}.evt.run_failed.>",
+                       f"{ns}.evt.campaign.>", s.predict,
                        f"{ns}.rpc.predictor.>",
                        "$SRV.>", inbox],
             allow_responses=True,

@@ -9,6 +9,7 @@ from schemas import (
     DeadLetter,
     Measurement,
     Message,
+    ModelDeclined,
     ModelTrained,
     Proposal,
     ReviewDecision,
@@ -24,6 +25,7 @@ EVENT_MODELS: dict[str, type[Message]] = {
     "measurement": Measurement,
     "run_failed": RunFailed,
     "model": ModelTrained,
+    "model_declined": ModelDeclined,
 }
 """Event kind (the subject token after `evt`) -> message model."""
 

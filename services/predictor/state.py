@@ -1,0 +1,60 @@
+"""What the predictor knows of one campaign: its accepted measurements, its model and what it announced."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from schemas import Measurement
+from services.domain.acceptance import Gate
+
+if TYPE_CHECKING:
+    from services.predictor.deepmodel import DeepModel
+
+
+@dataclass
+class CampaignModel:
+    """Training data (accepted measurements only) and the current model of one campaign."""
+
+    measurements: dict[str, Measurement] = field(default_factory=dict)
+    gate: Gate = field(default_factory=Gate)
+    failed_runs: set[str] = field(default_factory=set)
+    """Runs reported failed (their work order will bring no measurement)."""
+    model: DeepModel | None = None
+    version: int = 0
+    trained_on: int = 0
+    covered: int = 0
+    """Accepted measurements the current version accounts for (its `ModelTrained.covers`)."""
+    announced: int = 0
+    """Accepted measurements the last ModelTrained or ModelDeclined spoke for (each count is announced once)."""
+    first_untrained_at: float | None = None
+    artifact: str | None = None
+    trained_ids: set[str] = field(default_factory=set)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    excluded: dict[str, str] = field(default_factory=dict)
+    """Measurement id -> why training cannot use it (dead-lettered once, with that reason)."""
+    failure: str | None = None
+    """Why the last training attempt failed (reported once per distinct reason)."""
+    backoff_s: float = 0.0
+    broker_retries: int = 0
+    """Consecutive attempts a broker error (a restart, a lost leader) stopped; dead-lettered past the limit."""
+
+    def training_data(self) -> list[Measurement]:
+        """Accepted measurements training can use."""
+        return [m for m in self.measurements.values() if m.id not in self.excluded]
+
+    @property
+    def covers(self) -> int:
+        """Accepted measurements so far (a model trained now accounts for all of them)."""
+        return len(self.measurements)
+
+    @property
+    def new(self) -> int:
+        """Accepted measurements the current model does not account for."""
+        return self.covers - self.covered
+
+    def round_complete(self) -> bool:
+        """Every run issued for the campaign has a measurement or has failed (nothing more is on its way)."""
+        measured = {m.run_id for m in self.measurements.values()}
+        return all(run_id in measured or run_id in self.failed_runs for run_id in self.gate.issued)
