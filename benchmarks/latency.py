@@ -5,7 +5,8 @@ service its own process as `fluxlab up` starts them. After it completes, the eve
 for each round after the first, the sample is the time from the last measurement recorded before the
 round's first proposal to that proposal (both stream timestamps, so the harness's own polling adds nothing).
 The gap covers the predictor's training (and its trigger), the model event reaching the optimizer and the
-optimizer planning the batch. Figures: `p50_s`, `p95_s` over the rounds, `n_rounds`, `samples_s`.
+optimizer planning the batch. Figures: `p50_s`, `p95_s` over the rounds, `n_rounds`, `samples_s`, and per
+run `after_model_s` (the part from the model event to the proposal: the optimizer's share).
 """
 
 from __future__ import annotations
@@ -37,24 +38,42 @@ from services.runtime.specfile import load_spec
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def round_latencies(events: Sequence[tuple[str, datetime, dict[str, Any]]]) -> list[float]:
+Event = tuple[str, datetime, dict[str, Any]]
+
+
+def round_latencies(events: Sequence[Event]) -> list[float]:
     """Per round after the first: its first proposal's time minus the last measurement recorded before it.
 
     `events` are (kind, stream timestamp, payload) of one campaign in stream order.
     """
+    return [total for total, _ in round_parts(events)]
+
+
+def round_parts(events: Sequence[Event]) -> list[tuple[float, float | None]]:
+    """Per round after the first: (latency, seconds of it from the last model event inside it to the proposal).
+
+    The second part is the optimizer's share (the model's arrival to the batch); None when no model event
+    fell between the round's last measurement and its first proposal.
+    """
     first_proposal: dict[int, datetime] = {}
     measured: list[datetime] = []
+    models: list[datetime] = []
     for kind, at, payload in events:
         if kind == "proposal":
             first_proposal.setdefault(int(payload["round"]), at)
         elif kind == "measurement":
             measured.append(at)
-    samples = []
+        elif kind in ("model", "model_declined"):
+            models.append(at)
+    parts: list[tuple[float, float | None]] = []
     for round_, at in sorted(first_proposal.items()):
         before = [m for m in measured if m <= at]
-        if round_ > 1 and before:
-            samples.append((at - max(before)).total_seconds())
-    return samples
+        if round_ == 1 or not before:
+            continue
+        last = max(before)
+        answers = [m for m in models if last <= m <= at]
+        parts.append(((at - last).total_seconds(), (at - max(answers)).total_seconds() if answers else None))
+    return parts
 
 
 async def campaign_events(bus: Bus, campaign_id: str) -> list[tuple[str, datetime, dict[str, Any]]]:
@@ -105,12 +124,13 @@ async def run_once(workdir: Path, budget: int, batch_size: int, seed: int) -> di
             await client.start(spec)
             await client.wait_completed(spec, timeout_s=900)
             campaign_s = time.monotonic() - started
-            samples = round_latencies(await campaign_events(bus, spec.id))
+            parts = round_parts(await campaign_events(bus, spec.id))
         finally:
             await bus.close()
     finally:
         await asyncio.to_thread(stack.stop)
-    return {"campaign_s": round(campaign_s, 1), "samples_s": [round(x, 2) for x in samples]}
+    return {"campaign_s": round(campaign_s, 1), "samples_s": [round(total, 2) for total, _ in parts],
+            "after_model_s": [None if plan is None else round(plan, 2) for _, plan in parts]}
 
 
 def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -132,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     budget, batch = (16, 4) if args.quick else (args.budget, 8)
     runs = []
     with tempfile.TemporaryDirectory(prefix="fluxlab-latency-") as tmp:
+        tmp = os.environ.get("LATENCY_KEEP", tmp)
         for seed in range(args.repeat):
             progress_console.print(f"latency: campaign {seed + 1} of {args.repeat} (budget {budget}, batch {batch})")
             runs.append(asyncio.run(run_once(Path(tmp), budget, batch, seed)))

@@ -208,7 +208,8 @@ class OptimizerService(Service):
         rng = np.random.default_rng(seed)
         prior = await asyncio.to_thread(self._insilico, campaign_id) if surrogate is None else None
         # a restarted optimizer plans at once: the hybrid's GP slots wait until Ax has loaded in the background
-        options = PlannerOptions(gp_waits_for_import=False)
+        # and the GP is fitted beside the GA (which mostly waits on the predictor's answers)
+        options = PlannerOptions(gp_waits_for_import=False, gp_beside_ga=True)
         planned = await asyncio.to_thread(functools.partial(
             plan_batch, spec, ledger.history(), surrogate, n, rng, feasibility, prior=prior, options=options))
         if feasibility is not None:

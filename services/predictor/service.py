@@ -7,9 +7,9 @@ replay ended), so each holds every accepted measurement and trains from what was
 
 The handshake with the optimizer (docs/predictor.md): each `ModelTrained` says how many accepted measurements
 it `covers`; when the predictor will not train on what it has (fewer than MIN_TRAINING_MEASUREMENTS, or
-training failed) it publishes `ModelDeclined` with the count instead. Training starts as soon as every issued
-run of the campaign is measured or failed (the round is in), or `debounce_n` new measurements arrived, or
-`debounce_s` after the first new one (a round still partly out).
+training failed) it publishes `ModelDeclined` with the count instead. Training starts as soon as a batch's worth
+of runs (`debounce_n`, default the batch size) settled since the last version (measured, or failed), or
+`debounce_s` after the first new measurement (a round still partly out, or partly rejected).
 
 Before training version v of a campaign a replica claims `<cid>.v<v>` in a key-value bucket (create fails
 if another replica holds it), and every replica hot-swaps to versions trained elsewhere.
@@ -77,9 +77,10 @@ class PredictorSettings(BaseSettings):
     kind: str = Field(default="hybrid", description="Model for cell campaigns: hybrid, mlp or fusion.")
     ensemble: int = Field(default=5, ge=1)
     debounce_s: float = Field(default=3.0, ge=0, description=(
-        "Retrain this long after the first new measurement while some of the round's runs are still out "
-        "(a complete round trains at once)."))
-    debounce_n: int | None = Field(default=None, ge=1, description="Retrain after N new ones (default batch size).")
+        "Retrain this long after the first new measurement at the latest (a batch's worth of settled runs "
+        "trains at once)."))
+    debounce_n: int | None = Field(default=None, ge=1, description=(
+        "Retrain once N runs settled (measured or failed) since the last version (default batch size)."))
     epochs: int = Field(default=300, ge=1)
     threads: int = Field(default=1, ge=1, description=(
         "torch threads. The ensembles are small: one thread trains them fastest, and more spin against each "
@@ -241,7 +242,7 @@ class PredictorService(Service):
             return False
         threshold = self.options.debounce_n or state.spec.batch_size
         waited = time.monotonic() - (cm.first_untrained_at or time.monotonic())
-        return cm.new >= threshold or waited >= self.options.debounce_s or cm.round_complete()
+        return cm.settled >= threshold or waited >= self.options.debounce_s
 
     def _new_model(self, spec: CampaignSpec) -> DeepModel:
         is_function = spec.is_function
@@ -293,7 +294,7 @@ class PredictorService(Service):
 
     async def _train_claimed(self, campaign_id: str, cm: CampaignModel, spec: CampaignSpec,
                              version: int) -> ModelTrained:
-        covers = cm.covers  # what arrives while it trains waits for the next version
+        covers, failed = cm.covers, len(cm.failed_runs)  # what arrives while it trains waits for the next version
         data = training_data(spec, cm.training_data())
         started = time.perf_counter()
         while True:
@@ -324,7 +325,7 @@ class PredictorService(Service):
                              covers=covers)
         await self.bus.publish_event(event)
         cm.model, cm.version, cm.trained_on, cm.artifact = model, version, len(data), artifact
-        cm.covered, cm.announced = covers, max(cm.announced, covers)
+        cm.covered, cm.announced, cm.failed_at_model = covers, max(cm.announced, covers), failed
         cm.trained_ids = {m.id for m in data}
         cm.first_untrained_at = time.monotonic() if cm.new > 0 else None
         cm.failure, cm.backoff_s, cm.broker_retries = None, 0.0, 0

@@ -21,6 +21,8 @@ class CampaignModel:
     gate: Gate = field(default_factory=Gate)
     failed_runs: set[str] = field(default_factory=set)
     """Runs reported failed (their work order will bring no measurement)."""
+    failed_at_model: int = 0
+    """How many runs had failed when the current version was trained."""
     model: DeepModel | None = None
     version: int = 0
     trained_on: int = 0
@@ -54,7 +56,7 @@ class CampaignModel:
         """Accepted measurements the current model does not account for."""
         return self.covers - self.covered
 
-    def round_complete(self) -> bool:
-        """Every run issued for the campaign has a measurement or has failed (nothing more is on its way)."""
-        measured = {m.run_id for m in self.measurements.values()}
-        return all(run_id in measured or run_id in self.failed_runs for run_id in self.gate.issued)
+    @property
+    def settled(self) -> int:
+        """Runs settled since the current version: new measurements plus runs that failed since."""
+        return self.new + len(self.failed_runs) - self.failed_at_model
