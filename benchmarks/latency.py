@@ -144,15 +144,16 @@ def summarise(runs: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`fluxlab bench latency [--json] [--quick] [--repeat N] [--budget B]`."""
+    """`fluxlab bench latency [--json] [--quick] [--repeat N] [--budget B] [--keep DIR]`."""
     p = parser(__doc__ or "")
     p.add_argument("--budget", type=int, default=48, help="experiments per campaign (batch 8: 6 rounds)")
+    p.add_argument("--keep", help="run the stacks in this folder and keep it (the services' logs)")
     p.set_defaults(repeat=1)
     args = p.parse_args(argv)
     budget, batch = (16, 4) if args.quick else (args.budget, 8)
     runs = []
-    with tempfile.TemporaryDirectory(prefix="fluxlab-latency-") as tmp:
-        tmp = os.environ.get("LATENCY_KEEP", tmp)
+    with tempfile.TemporaryDirectory(prefix="fluxlab-latency-") as scratch:
+        tmp = args.keep or scratch
         for seed in range(args.repeat):
             progress_console.print(f"latency: campaign {seed + 1} of {args.repeat} (budget {budget}, batch {batch})")
             runs.append(asyncio.run(run_once(Path(tmp), budget, batch, seed)))
