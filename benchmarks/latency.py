@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from benchmarks.common import emit, median, parser, progress_console
 from benchmarks.faults_campaign import start_stack
+from benchmarks.faults_ledger import stored_messages
 from schemas import CampaignSpec
 from services.runtime.bus import Bus
 from services.runtime.campaign_client import CampaignClient
@@ -76,29 +75,12 @@ def round_parts(events: Sequence[Event]) -> list[tuple[float, float | None]]:
     return parts
 
 
-async def campaign_events(bus: Bus, campaign_id: str) -> list[tuple[str, datetime, dict[str, Any]]]:
-    """Every event of one campaign with its stream timestamp, read by a fresh consumer."""
-    stream = bus.subjects.events_stream
-    name = "latency" + uuid.uuid4().hex[:8]
-    config = ConsumerConfig(durable_name=name, ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
-                            filter_subject=bus.subjects.events("*", campaign_id), inactive_threshold=60.0)
-    await bus.js.add_consumer(stream, config)
-    sub = await bus.js.pull_subscribe_bind(name, stream=stream)
-    out: list[tuple[str, datetime, dict[str, Any]]] = []
-    try:
-        while True:
-            try:
-                msgs = await sub.fetch(1000, timeout=1.0)
-            except (NatsTimeoutError, TimeoutError):
-                break
-            for msg in msgs:
-                kind = msg.subject.split(".")[-2]
-                with contextlib.suppress(ValueError):
-                    out.append((kind, msg.metadata.timestamp, json.loads(msg.data)))
-    finally:
-        await sub.unsubscribe()
-        with contextlib.suppress(Exception):
-            await bus.js.delete_consumer(stream, name)
+async def campaign_events(bus: Bus, campaign_id: str) -> list[Event]:
+    """Every event of one campaign with its stream timestamp, in stream order."""
+    out: list[Event] = []
+    for msg in await stored_messages(bus, bus.subjects.events("*", campaign_id)):
+        with contextlib.suppress(ValueError):
+            out.append((msg.subject.split(".")[-2], msg.metadata.timestamp, json.loads(msg.data)))
     return out
 
 

@@ -65,6 +65,8 @@ CLAIM_TTL_S = 6.0
 """A training claim lapses this long after its holder last renewed it (a killed trainer's version is free soon)."""
 CLAIM_RENEW_S = 1.5
 """How often a trainer renews its claim while it trains."""
+LEGACY_DURABLE = "predictor-runs"
+"""The durable consumer replicas shared before they each followed the feed (deleted at start)."""
 FEED_KINDS = ("work", "measurement", "run_failed")
 """Events the predictor folds: issued runs, measurements (accepted by the shared rule) and failed runs."""
 
@@ -122,6 +124,8 @@ class PredictorService(Service):
         except (BucketNotFoundError, NotFoundError):
             self.store = await self.bus.js.create_object_store(subjects.models_bucket)
         self.claims = await _bucket(self.bus, f"{subjects.ns}-predictor-claims")
+        with contextlib.suppress(Exception):  # the shared durable of older versions: nothing reads it now
+            await self.bus.js.delete_consumer(subjects.events_stream, LEGACY_DURABLE)
         # the live feed starts where the replay's snapshot ends (an overlap is folded twice, harmlessly)
         follow_from = (await self.bus.js.stream_info(subjects.events_stream)).state.last_seq + 1
         await replay(self.bus, subjects.events("model"), self._apply)
@@ -222,27 +226,30 @@ class PredictorService(Service):
         now = time.monotonic()
         ends = [cm.first_untrained_at + self.options.debounce_s - now for cm in self.state.values()
                 if cm.new > 0 and cm.first_untrained_at is not None]
-        return min(max(min(ends, default=1.0), 0.05), 1.0)
+        # a debounce that already ended (too few measurements) waits for new data, not for the clock
+        return min(max(min((e for e in ends if e > 0), default=1.0), 0.05), 1.0)
 
     async def _training_failed(self, campaign_id: str, cm: CampaignModel, exc: Exception) -> None:
         """Report a failed training (`TrainingFailures.failed`)."""
         await self.failures.failed(campaign_id, cm, exc)
 
     async def _due(self, campaign_id: str, cm: CampaignModel) -> bool:
-        """Train now? Declines (and says so) when too few measurements are usable."""
+        """Train now? A batch's worth of settled runs or the debounce; declines (and says so) on too few."""
         if cm.new <= 0:
             return False
         state = self.directory.get(campaign_id) if self.directory else None
         if state is None:
             return False
-        if len(cm.training_data()) < MIN_TRAINING_MEASUREMENTS:
-            await self.failures.decline(
-                campaign_id, cm, DeclineCause.TOO_FEW,
-                f"{len(cm.training_data())} usable measurement(s); the first model needs {MIN_TRAINING_MEASUREMENTS}")
-            return False
         threshold = self.options.debounce_n or state.spec.batch_size
         waited = time.monotonic() - (cm.first_untrained_at or time.monotonic())
-        return cm.settled >= threshold or waited >= self.options.debounce_s
+        if cm.settled < threshold and waited < self.options.debounce_s:
+            return False
+        usable = len(cm.training_data())
+        if usable < MIN_TRAINING_MEASUREMENTS:
+            await self.failures.decline(campaign_id, cm, DeclineCause.TOO_FEW, f"{usable} usable measurement(s); "
+                                        f"the first model needs {MIN_TRAINING_MEASUREMENTS}")
+            return False
+        return True
 
     def _new_model(self, spec: CampaignSpec) -> DeepModel:
         is_function = spec.is_function
