@@ -51,6 +51,7 @@ class TrainingFailures:
     async def failed(self, campaign_id: str, cm: CampaignModel, exc: Exception) -> None:
         """Report a training failure once per reason (a dead letter the tracker, `status` and the page show),
         decline the data, then retry with a growing backoff instead of a traceback every few seconds."""
+        cm.settled_at_failure = cm.settled
         if isinstance(exc, nats.errors.Error) and cm.broker_retries < BROKER_RETRIES:
             # the broker restarting or electing a leader: retry soon; only a broker that keeps failing is reported
             cm.broker_retries += 1

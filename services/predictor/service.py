@@ -241,7 +241,10 @@ class PredictorService(Service):
         if state is None:
             return False
         threshold = self.options.debounce_n or state.spec.batch_size
-        waited = time.monotonic() - (cm.first_untrained_at or time.monotonic())
+        now = time.monotonic()
+        waited = now - (cm.first_untrained_at or now)
+        if waited < 0 and cm.settled - cm.settled_at_failure < threshold:
+            return False  # a failed attempt's backoff, not yet out and no new batch since
         if cm.settled < threshold and waited < self.options.debounce_s:
             return False
         usable = len(cm.training_data())
@@ -335,7 +338,7 @@ class PredictorService(Service):
         cm.covered, cm.announced, cm.failed_at_model = covers, max(cm.announced, covers), failed
         cm.trained_ids = {m.id for m in data}
         cm.first_untrained_at = time.monotonic() if cm.new > 0 else None
-        cm.failure, cm.backoff_s, cm.broker_retries = None, 0.0, 0
+        cm.failure, cm.backoff_s, cm.broker_retries, cm.settled_at_failure = None, 0.0, 0, 0
         log.info("%s: model v%d trained on %d measurements", campaign_id, version, len(data))
         return event
 

@@ -39,6 +39,8 @@ class CampaignModel:
     failure: str | None = None
     """Why the last training attempt failed (reported once per distinct reason)."""
     backoff_s: float = 0.0
+    settled_at_failure: int = 0
+    """`settled` when the last attempt failed: a retry waits out its backoff unless a batch's worth came since."""
     broker_retries: int = 0
     """Consecutive attempts a broker error (a restart, a lost leader) stopped; dead-lettered past the limit."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from factories import campaign_spec
-from test_predictor_failures import _run
+from test_predictor_failures import _run, stored
 from test_review_gate import wait_until
 
 from schemas import DeclineCause, ModelDeclined, ModelTrained
@@ -14,15 +14,7 @@ from services.runtime.settings import Settings
 
 
 async def _events(bus: Bus, kind: str) -> list[bytes]:
-    sub = await bus.js.pull_subscribe(bus.subjects.events(kind), stream=bus.subjects.events_stream)
-    out: list[bytes] = []
-    try:
-        while True:
-            out += [m.data for m in await sub.fetch(50, timeout=0.5)]
-    except Exception:
-        pass
-    await sub.unsubscribe()
-    return out
+    return await stored(bus, bus.subjects.events(kind), bus.subjects.events_stream)
 
 
 async def test_too_few_measurements_are_declined_and_a_model_says_what_it_covers(settings: Settings, bus: Bus) -> None:
