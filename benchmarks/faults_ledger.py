@@ -51,30 +51,36 @@ async def wait_for(predicate: Any, timeout_s: float, poll_s: float = 0.1) -> boo
     return bool(predicate())
 
 
-async def stream_run_counts(bus: Bus, campaign_id: str, kind: str = "measurement") -> Counter[str]:
-    """Messages per run id on `<ns>.evt.<kind>.<cid>` in the events stream, read by a fresh consumer."""
+async def stored_messages(bus: Bus, subject: str) -> list[Any]:
+    """Every message on `subject` (a filter within the events stream), in stream order, read by a fresh consumer."""
     stream = bus.subjects.events_stream
     name = "ledger" + uuid.uuid4().hex[:8]
     config = ConsumerConfig(durable_name=name, ack_policy=AckPolicy.NONE, deliver_policy=DeliverPolicy.ALL,
-                            filter_subject=bus.subjects.event(kind, campaign_id), inactive_threshold=60.0)
+                            filter_subject=subject, inactive_threshold=60.0)
     await bus.js.add_consumer(stream, config)
     sub = await bus.js.pull_subscribe_bind(name, stream=stream)
-    runs: Counter[str] = Counter()
+    out: list[Any] = []
     try:
         while True:
             try:
-                msgs = await sub.fetch(1000, timeout=1.0)
+                out += await sub.fetch(1000, timeout=1.0)
             except (NatsTimeoutError, TimeoutError):
                 break
-            for msg in msgs:
-                try:
-                    runs[str(json.loads(msg.data)["run_id"])] += 1
-                except (ValueError, KeyError, TypeError):
-                    runs["(unparsable)"] += 1
     finally:
         await sub.unsubscribe()
         with contextlib.suppress(Exception):
             await bus.js.delete_consumer(stream, name)
+    return out
+
+
+async def stream_run_counts(bus: Bus, campaign_id: str, kind: str = "measurement") -> Counter[str]:
+    """Messages per run id on `<ns>.evt.<kind>.<cid>` in the events stream, read by a fresh consumer."""
+    runs: Counter[str] = Counter()
+    for msg in await stored_messages(bus, bus.subjects.event(kind, campaign_id)):
+        try:
+            runs[str(json.loads(msg.data)["run_id"])] += 1
+        except (ValueError, KeyError, TypeError):
+            runs["(unparsable)"] += 1
     return runs
 
 

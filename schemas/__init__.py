@@ -26,17 +26,26 @@ from schemas.design import Design
 from schemas.errors import FieldError, describe_validation_error
 from schemas.lifecycle import AMENDED, Origin, ProposalStatus, WorkOrderStatus
 from schemas.measurement import Measurement, MeasurementSource, Value
-from schemas.model import DesignPrediction, ErrorDetail, ModelTrained, PredictReply, PredictRequest
+from schemas.model import (
+    DeclineCause,
+    DesignPrediction,
+    ErrorDetail,
+    ModelDeclined,
+    ModelTrained,
+    PredictReply,
+    PredictRequest,
+)
 from schemas.proposal import Prediction, Proposal, ReviewAction, ReviewDecision
 from schemas.timecourse import TimeCourse, TimeCourseUnit, TimePoint
 from schemas.work import RunFailed, WorkOrder
 
 __all__ = [
     "AMENDED", "MAX_MESSAGE_BYTES", "AnalysisSpec", "AutoPolicy", "CampaignEvent", "CampaignEventKind",
-    "CampaignSpec", "DeadLetter", "Design", "DesignPrediction", "ErrorDetail", "ExecutorKind", "ExecutorSpec",
-    "ExpressionParam", "FieldError", "Measurement", "MeasurementSource", "MediumParam", "Message", "ModelTrained",
-    "Objective", "OrganismSpec", "Origin", "PredictReply", "PredictRequest", "Prediction", "Proposal",
-    "ProposalStatus", "RangeParam", "ReviewAction", "ReviewDecision", "ReviewMode", "ReviewSpec", "RunFailed",
-    "SearchSpace", "Sense", "SimulatorSpec", "Strategy", "TimeCourse", "TimeCourseUnit", "TimePoint",
-    "Value", "WireModel", "WorkOrder", "WorkOrderStatus", "describe_validation_error", "new_id", "utcnow",
+    "CampaignSpec", "DeadLetter", "DeclineCause", "Design", "DesignPrediction", "ErrorDetail", "ExecutorKind",
+    "ExecutorSpec", "ExpressionParam", "FieldError", "Measurement", "MeasurementSource", "MediumParam", "Message",
+    "ModelDeclined", "ModelTrained", "Objective", "OrganismSpec", "Origin", "PredictReply", "PredictRequest",
+    "Prediction", "Proposal", "ProposalStatus", "RangeParam", "ReviewAction", "ReviewDecision", "ReviewMode",
+    "ReviewSpec", "RunFailed", "SearchSpace", "Sense", "SimulatorSpec", "Strategy", "TimeCourse", "TimeCourseUnit",
+    "TimePoint", "Value", "WireModel", "WorkOrder", "WorkOrderStatus", "describe_validation_error", "new_id",
+    "utcnow",
 ]

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from schemas.campaign import CampaignEvent
 from schemas.deadletter import DeadLetter
 from schemas.measurement import Measurement
-from schemas.model import ModelTrained, PredictReply, PredictRequest
+from schemas.model import ModelDeclined, ModelTrained, PredictReply, PredictRequest
 from schemas.proposal import Proposal, ReviewDecision
 from schemas.queries import CampaignList, CampaignQuery, RecordList
 from schemas.work import RunFailed, WorkOrder
@@ -146,10 +146,14 @@ CHANNELS: tuple[Channel, ...] = (
             "derived from the run id so a re-publish after a crash is dropped as a duplicate.",
             publishers=(*_LAB, "review", "cli"), subscribers=(*_EVT_READERS, "predictor"), readers=("cli",)),
     Channel("runFailed", "{ns}.evt.run_failed.{cid}", RunFailed,
-            "Failed runs (robot / bench -> tracker, optimizer).",
-            publishers=_LAB, subscribers=_EVT_READERS, readers=("cli",)),
+            "Failed runs (robot / bench -> tracker, predictor, optimizer).",
+            publishers=_LAB, subscribers=(*_EVT_READERS, "predictor"), readers=("cli",)),
     Channel("modelTrained", "{ns}.evt.model.{cid}", ModelTrained,
-            "New model versions (predictor -> tracker, optimizer).",
+            "New model versions and the measurements each covers (predictor -> tracker, optimizer).",
+            publishers=("predictor",), subscribers=_EVT_READERS, readers=("cli",)),
+    Channel("modelDeclined", "{ns}.evt.model_declined.{cid}", ModelDeclined,
+            "The predictor declined to train on the measurements so far: too few, or training failed "
+            "(predictor -> tracker, optimizer, which then stops waiting for a model).",
             publishers=("predictor",), subscribers=_EVT_READERS, readers=("cli",)),
     Channel("robotWork", "{ns}.work.robot.{station}", WorkOrder,
             "Robot protocol: a lab-automation adapter pulls from its station's work-queue subject with a durable pull "

@@ -12,7 +12,7 @@ from schemas.campaign import CampaignEvent, CampaignSpec
 from schemas.channels import CHANNELS
 from schemas.deadletter import DeadLetter
 from schemas.measurement import Measurement
-from schemas.model import ModelTrained, PredictReply, PredictRequest
+from schemas.model import ModelDeclined, ModelTrained, PredictReply, PredictRequest
 from schemas.proposal import Proposal, ReviewDecision
 from schemas.queries import (
     CampaignList,
@@ -29,9 +29,10 @@ from schemas.work import RunFailed, WorkOrder
 HERE = Path(__file__).parent
 MODELS: list[type[Any]] = [
     CampaignSpec, CampaignEvent, Proposal, ReviewDecision, WorkOrder, Measurement, RunFailed, ModelTrained,
-    PredictRequest, PredictReply, DeadLetter, CampaignQuery, CampaignList, RecordList, ProposalRecord, ReviewRecord,
-    WorkOrderRecord, ModelRecord,
+    ModelDeclined, PredictRequest, PredictReply, DeadLetter, CampaignQuery, CampaignList, RecordList,
+    ProposalRecord, ReviewRecord, WorkOrderRecord, ModelRecord,
 ]
+
 
 def json_schemas() -> dict[str, dict[str, Any]]:
     """Schema name (e.g. `measurement.v1`) -> JSON Schema."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import Field
 
 from schemas.base import FiniteFloat, Identifier, Message, UtcDatetime, WireModel, utcnow
@@ -10,9 +12,13 @@ from schemas.proposal import Prediction
 
 
 class ModelTrained(Message):
-    """A new model version is available."""
+    """A new model version is available, and which of the campaign's measurements it accounts for.
 
-    SCHEMA = "model_trained.v1"
+    v2 adds `covers` (a v1 payload is a valid v2 one; a v1 reader, which forbids unknown fields, would
+    refuse a v2 message that sets it, hence the new version).
+    """
+
+    SCHEMA = "model_trained.v2"
 
     campaign_id: Identifier
     version: int = Field(ge=1)
@@ -21,6 +27,28 @@ class ModelTrained(Message):
     n_train: int = Field(ge=0)
     metrics: dict[str, FiniteFloat] = Field(default_factory=dict)
     trained_at: UtcDatetime = Field(default_factory=utcnow)
+    covers: int | None = Field(default=None, ge=0, description=(
+        "Accepted measurements of the campaign this version accounts for: those it trained on plus those "
+        "left out of training (dead-lettered). The optimizer waits for a model until `covers` reaches the "
+        "measurements it has; None (a v1 event) means `n_train`."))
+
+
+class DeclineCause(StrEnum):
+    """Why the predictor did not train a model of the data it has."""
+
+    TOO_FEW = "too_few_measurements"
+    FAILED = "training_failed"
+
+
+class ModelDeclined(Message):
+    """The predictor will not deliver a model of the campaign's measurements so far (the optimizer stops waiting)."""
+
+    SCHEMA = "model_declined.v1"
+
+    campaign_id: Identifier
+    covers: int = Field(ge=0, description="Accepted measurements the predictor had when it declined.")
+    cause: DeclineCause
+    reason: str = Field(max_length=4000)
 
 
 class PredictRequest(WireModel):

@@ -20,6 +20,15 @@ SIMULATORS: dict[str, str] = {
 """Wet-lab stand-ins started by `fluxlab up --simulate` and `fluxlab demo` (not by a real deployment)."""
 
 
+def nats_service_name(name: str) -> str:
+    """The name a service registers with the NATS service API and answers `$SRV.PING` with."""
+    return f"fluxlab-{name}"
+
+
+PREDICTOR_NATS_NAME = nats_service_name("predictor")
+"""What the predictor answers `$SRV.PING` with (the optimizer pings it while it waits for a model)."""
+
+
 def register(name: str, target: str, simulator: bool = False) -> None:
     """Add a service (used by packages that provide one)."""
     (SIMULATORS if simulator else SERVICES)[name] = target

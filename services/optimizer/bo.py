@@ -175,16 +175,21 @@ def propose(n: int, ctx: Context, wait_for_import: bool = True) -> list[Candidat
     With ``wait_for_import`` False, none while Ax is not imported yet (`ax_ready`: the optimizer service starts
     that import after a batch went out, since importing torch stalls every thread of the process for seconds).
     """
+    return ctx.scored(designs(n, ctx, wait_for_import), STRATEGY)
+
+
+def designs(n: int, ctx: Context, wait_for_import: bool = True) -> list[Design]:
+    """`propose`'s designs, not yet scored: they need only the measurements (no surrogate), so the hybrid
+    may fit the GP while the GA searches the surrogate."""
     space = ctx.space
     if len(ctx.history.measured) < MIN_OBSERVATIONS:
-        return ctx.scored(_fresh(sobol_designs(space, 2 * n, ctx.rng), ctx, n), STRATEGY)
+        return _fresh(sobol_designs(space, 2 * n, ctx.rng), ctx, n)
     if not wait_for_import and not ax_ready(load_in_background=False):
         return []
     with warnings.catch_warnings(), _torch_threads(1):
         # GP fitting warns about jitter and restarts on small data; the result is still usable.
         warnings.simplefilter("ignore")
-        designs = _ax_designs(space, ctx, n)
-    return ctx.scored(designs, STRATEGY)
+        return _ax_designs(space, ctx, n)
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ it, and its sd to half the range, so acquisition functions cannot chase physical
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import Any
 
@@ -60,8 +61,11 @@ class EnvelopeSurrogate:
 
     def predict(self, designs: Sequence[Design]) -> tuple[np.ndarray, np.ndarray]:
         """Clipped mean; sd at most half the envelope's width."""
-        mean, sd = self.inner.predict(designs)
-        bounds = np.array([self.envelope.range(d) for d in designs], dtype=float).reshape(len(designs), 2)
+        # the envelope's LPs run here while the inner surrogate answers (the predictor service, over NATS)
+        with ThreadPoolExecutor(1, thread_name_prefix="fluxlab-predict") as executor:
+            inner = executor.submit(self.inner.predict, designs)
+            bounds = np.array([self.envelope.range(d) for d in designs], dtype=float).reshape(len(designs), 2)
+            mean, sd = inner.result()
         low, high = bounds[:, 0], bounds[:, 1]
         mean = np.clip(np.nan_to_num(np.asarray(mean, float), nan=0.0), low, high)
         sd = np.minimum(np.nan_to_num(np.asarray(sd, float), nan=0.0), (high - low) / 2)

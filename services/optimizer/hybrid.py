@@ -10,8 +10,10 @@ BO's Sobol/GP choice plus random designs.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -99,14 +101,25 @@ def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[C
 
 
 def propose(n: int, ctx: Context, use_bo: bool = True, ga_config: ga.GAConfig | None = None,
-            gp_waits_for_import: bool = True) -> list[Candidate]:
-    """A pool of candidates from GA, BO and random search, best acquisition first."""
+            gp_waits_for_import: bool = True, gp_beside_ga: bool = False) -> list[Candidate]:
+    """A pool of candidates from GA, BO and random search, best acquisition first.
+
+    ``gp_beside_ga`` (the optimizer service) fits the GP in a worker thread, with a random stream of its
+    own drawn from ``ctx.rng``, while the GA waits on the predictor's answers: the batch is out sooner.
+    """
     pool: list[Candidate] = []
-    if use_bo:
-        # The GP's batch costs seconds per design; a few of its picks are enough to add its view.
-        pool += bo.propose(bo_share(n), ctx, wait_for_import=gp_waits_for_import)
-    if ctx.surrogate is not None:
-        pool += ga.propose(n, ctx, ga_config) + local.propose(ctx)
+    if use_bo and gp_beside_ga and ctx.surrogate is not None:
+        gp_ctx = dataclasses.replace(ctx, rng=np.random.default_rng(int(ctx.rng.integers(2**63))))
+        with ThreadPoolExecutor(1, thread_name_prefix="fluxlab-gp") as executor:
+            gp = executor.submit(bo.designs, bo_share(n), gp_ctx, gp_waits_for_import)
+            searched = ga.propose(n, ctx, ga_config) + local.propose(ctx)
+            pool += ctx.scored(gp.result(), bo.STRATEGY) + searched
+    else:
+        if use_bo:
+            # The GP's batch costs seconds per design; a few of its picks are enough to add its view.
+            pool += bo.propose(bo_share(n), ctx, wait_for_import=gp_waits_for_import)
+        if ctx.surrogate is not None:
+            pool += ga.propose(n, ctx, ga_config) + local.propose(ctx)
     pool += random_search.propose(2 * n, ctx)
     seen: set[str] = set()
     unique: list[Candidate] = []

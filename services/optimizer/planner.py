@@ -37,6 +37,8 @@ class PlannerOptions:
     gp_waits_for_import: bool = True
     """False (the optimizer service): while Ax is still being imported, the hybrid's GP slots go to its other
     pools for this batch rather than holding the batch back (a restarted process proposes within seconds)."""
+    gp_beside_ga: bool = False
+    """True (the optimizer service): the hybrid fits its GP in a thread while the GA runs (`hybrid.propose`)."""
     diversity_penalty: float = 1.0
     diversity_length: float = 0.05
     diversity_min: float = 0.02
@@ -55,7 +57,7 @@ def _pool(strategy: Strategy, n: int, ctx: Context, options: PlannerOptions) -> 
     if strategy == Strategy.BO:
         return bo.propose(n, ctx)
     return hybrid.propose(n, ctx, use_bo=options.hybrid_uses_bo, ga_config=options.ga,
-                          gp_waits_for_import=options.gp_waits_for_import)
+                          gp_waits_for_import=options.gp_waits_for_import, gp_beside_ga=options.gp_beside_ga)
 
 
 def _admissible(pool: Sequence[Candidate], ctx: Context) -> list[Candidate]:

@@ -1,5 +1,9 @@
 """Optimizer service: proposes batches on campaign start, after each new model or freed capacity.
 
+With new measurements it waits for the predictor's answer (`handshake.ModelWatch`: a model that covers
+them, or a decline) up to the deadline `model_wait_s` after the round's last measurement; the planner loop
+sleeps on an event the events consumer sets, so a model that arrives is planned on at once.
+
 State is folded from the events stream (replayed at start), so a restart resumes without re-proposing;
 proposal ids derive from the design, so a re-publish after a crash is a duplicate JetStream drops.
 """
@@ -23,10 +27,12 @@ from services.optimizer import bo
 from services.optimizer.context import PlannedProposal
 from services.optimizer.envelope import within_envelope
 from services.optimizer.feasibility import FeasibilityFilter
+from services.optimizer.handshake import ModelWatch
 from services.optimizer.insilico import InSilicoSurrogate, insilico_for
 from services.optimizer.ledger import CampaignLedger
 from services.optimizer.planner import CONTROL, PlannerOptions, plan_batch
 from services.optimizer.remote import RemoteSurrogate
+from services.registry import PREDICTOR_NATS_NAME
 from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
 from services.runtime.consumer import ConsumerSpec, Envelope, subject_parser
@@ -37,7 +43,7 @@ from services.runtime.specfile import organism_problem
 from services.runtime.status import ping_services
 
 log = logging.getLogger(__name__)
-EVENT_KINDS = ("proposal", "review", "work", "measurement", "run_failed", "model")
+EVENT_KINDS = ("proposal", "review", "work", "measurement", "run_failed", "model", "model_declined")
 
 
 class OptimizerSettings(BaseSettings):
@@ -45,8 +51,12 @@ class OptimizerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FLUXLAB_OPTIMIZER_", extra="ignore")
 
-    model_wait_s: float = Field(default=30.0, ge=0, description="Wait this long for a model of new data.")
-    tick_s: float = Field(default=0.3, gt=0)
+    model_wait_s: float = Field(default=30.0, ge=0, description=(
+        "Deadline: plan at most this long after a round's last measurement even if the predictor has neither "
+        "delivered a model covering it nor declined (a predictor that answers plans the batch at once)."))
+    tick_s: float = Field(default=0.3, gt=0, description=(
+        "The planner loop wakes on every event; without one it looks again after this long (campaign "
+        "starts, the deadline)."))
     predictor_gone_s: float = Field(
         default=3.0, ge=0,
         description="Stop waiting for a model once no predictor has answered $SRV.PING for this long.")
@@ -68,6 +78,10 @@ class OptimizerService(Service):
         """Campaigns whose spec was checked against their organism model."""
         self.rejected_infeasible: dict[str, int] = {}
         self.pending_events: list[tuple[str, Message]] = []
+        self.models = ModelWatch()
+        """What the predictor has answered for each campaign's measurements (the handshake)."""
+        self._wake = asyncio.Event()
+        """Set by the events consumer: the planner loop looks at once."""
         self._predictor_seen_at = time.monotonic()
         self._predictor_pinged_at = 0.0
 
@@ -101,6 +115,7 @@ class OptimizerService(Service):
         campaign_id = getattr(model, "campaign_id", None)
         if campaign_id is None or isinstance(model, CampaignEvent):
             return
+        self.models.apply(model)
         ledger = self.ledger(campaign_id)
         if ledger is not None:
             ledger.apply(model)
@@ -113,10 +128,13 @@ class OptimizerService(Service):
             if self.directory.get(campaign_id) is None:  # its 'created' event may still be on its way
                 await self.directory.wait_for(campaign_id, 5.0)
             self._apply(envelope.subject, envelope.model)
+        self._wake.set()
 
     async def _planner_loop(self) -> None:
         while True:
-            await asyncio.sleep(self.options.tick_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.options.tick_s)
+            self._wake.clear()  # events folded while this pass runs set it again: the next pass starts at once
             assert self.directory is not None
             for campaign_id, state in list(self.directory.campaigns.items()):
                 if not state.active:
@@ -129,10 +147,9 @@ class OptimizerService(Service):
                 except Exception:
                     log.exception("%s: planning failed", campaign_id)
 
-    def _waiting_for_model(self, ledger: CampaignLedger) -> bool:
-        new_data = len(ledger.measurements) > ledger.model_n_train
-        recent = time.monotonic() - ledger.last_measured_at < self.options.model_wait_s
-        return new_data and recent and len(ledger.measurements) >= 3
+    def _waiting_for_model(self, campaign_id: str, ledger: CampaignLedger) -> bool:
+        """The predictor has not answered for the ledger's measurements and the deadline is still ahead."""
+        return self.models.waiting(campaign_id, ledger, time.monotonic(), self.options.model_wait_s)
 
     async def predictor_gone(self) -> bool:
         """True when no predictor of this namespace has answered `$SRV.PING` for `predictor_gone_s`.
@@ -144,7 +161,7 @@ class OptimizerService(Service):
         now = time.monotonic()
         if now - self._predictor_pinged_at >= 1.0:
             self._predictor_pinged_at = now
-            if "fluxlab-predictor" in {s["name"] for s in await ping_services(self.bus, wait_s=0.5)}:
+            if PREDICTOR_NATS_NAME in {s["name"] for s in await ping_services(self.bus, wait_s=0.5)}:
                 self._predictor_seen_at = time.monotonic()
         return time.monotonic() - self._predictor_seen_at > self.options.predictor_gone_s
 
@@ -162,7 +179,7 @@ class OptimizerService(Service):
         capacity = ledger.capacity()
         if capacity <= 0:
             return
-        if self._waiting_for_model(ledger) and not await self.predictor_gone():
+        if self._waiting_for_model(campaign_id, ledger) and not await self.predictor_gone():
             return
         planned = await self.plan(campaign_id, ledger, capacity)
         if not planned and not ledger.pending:
@@ -191,7 +208,8 @@ class OptimizerService(Service):
         rng = np.random.default_rng(seed)
         prior = await asyncio.to_thread(self._insilico, campaign_id) if surrogate is None else None
         # a restarted optimizer plans at once: the hybrid's GP slots wait until Ax has loaded in the background
-        options = PlannerOptions(gp_waits_for_import=False)
+        # and the GP is fitted beside the GA (which mostly waits on the predictor's answers)
+        options = PlannerOptions(gp_waits_for_import=False, gp_beside_ga=True)
         planned = await asyncio.to_thread(functools.partial(
             plan_batch, spec, ledger.history(), surrogate, n, rng, feasibility, prior=prior, options=options))
         if feasibility is not None:

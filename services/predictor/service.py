@@ -1,35 +1,38 @@
-"""Predictor service: retrains on measurement events (debounced), versions models, answers `rpc.predict`.
+"""Predictor service: trains on the measurements its feed delivers, versions models, answers `rpc.predict`.
 
-State is rebuilt at start by replaying measurement and model events (the stream is the system of record)
-and loading the latest weights from the object store, so a restart does not retrain from scratch.
+State is rebuilt at start by replaying measurement, work, failure and model events (the stream is the system
+of record) and loading the latest weights from the object store, so a restart does not retrain from scratch.
+After the replay every replica follows the same events live (an ordered consumer of its own, from where the
+replay ended), so each holds every accepted measurement and trains from what was delivered to it.
 
-Replicas share the durable measurement consumer. Before training version v of a campaign a replica claims
-`<cid>.v<v>` in a key-value bucket (create fails if another replica holds it), trains on every measurement
-in the stream (not only those it received), and every replica hot-swaps to versions trained elsewhere.
+The handshake with the optimizer (docs/predictor.md): each `ModelTrained` says how many accepted measurements
+it `covers`; when the predictor will not train on what it has (fewer than MIN_TRAINING_MEASUREMENTS, or
+training failed) it publishes `ModelDeclined` with the count instead. Training starts as soon as a batch's worth
+of runs (`debounce_n`, default the batch size) settled since the last version (measured, or failed), or
+`debounce_s` after the first new measurement (a round still partly out, or partly rejected).
+
+Before training version v of a campaign a replica claims `<cid>.v<v>` in a key-value bucket (create fails
+if another replica holds it), and every replica hot-swaps to versions trained elsewhere.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import dataclasses
-import hashlib
 import logging
 import math
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import nats.errors
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError, ObjectNotFoundError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import (
     CampaignSpec,
-    DeadLetter,
+    DeclineCause,
     DesignPrediction,
     Measurement,
     Message,
@@ -37,16 +40,17 @@ from schemas import (
     Prediction,
     PredictReply,
     PredictRequest,
+    RunFailed,
     WorkOrder,
 )
 from schemas.rpc import PREDICT
-from services.domain.acceptance import Gate
 from services.predictor import MIN_TRAINING_MEASUREMENTS
 from services.predictor.errors import PredictorError
+from services.predictor.failures import BROKER_RETRIES, TrainingFailures
+from services.predictor.state import CampaignModel
 from services.predictor.trainset import offending_row, prospective_metrics, training_data
 from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
-from services.runtime.consumer import ConsumerSpec, Envelope, subject_parser
 from services.runtime.replay import replay
 from services.runtime.service import Endpoint, RpcError, Service
 from services.runtime.settings import Settings
@@ -54,14 +58,18 @@ from services.runtime.settings import Settings
 if TYPE_CHECKING:
     from services.predictor.deepmodel import DeepModel
 
+__all__ = ["BROKER_RETRIES", "CampaignModel", "PredictorService", "PredictorSettings"]
+
 log = logging.getLogger(__name__)
 
 CLAIM_TTL_S = 6.0
 """A training claim lapses this long after its holder last renewed it (a killed trainer's version is free soon)."""
 CLAIM_RENEW_S = 1.5
 """How often a trainer renews its claim while it trains."""
-BROKER_RETRIES = 3
-"""Training attempts in a row a broker error may stop before it is dead-lettered as a training failure."""
+LEGACY_DURABLE = "predictor-runs"
+"""The durable consumer replicas shared before they each followed the feed (deleted at start)."""
+FEED_KINDS = ("work", "measurement", "run_failed")
+"""Events the predictor folds: issued runs, measurements (accepted by the shared rule) and failed runs."""
 
 
 class PredictorSettings(BaseSettings):
@@ -71,39 +79,16 @@ class PredictorSettings(BaseSettings):
 
     kind: str = Field(default="hybrid", description="Model for cell campaigns: hybrid, mlp or fusion.")
     ensemble: int = Field(default=5, ge=1)
-    debounce_s: float = Field(default=3.0, ge=0, description="Retrain this long after the first new measurement.")
-    debounce_n: int | None = Field(default=None, ge=1, description="Retrain after N new ones (default batch size).")
+    debounce_s: float = Field(default=3.0, ge=0, description=(
+        "Retrain this long after the first new measurement at the latest (a batch's worth of settled runs "
+        "trains at once)."))
+    debounce_n: int | None = Field(default=None, ge=1, description=(
+        "Retrain once N runs settled (measured or failed) since the last version (default batch size)."))
     epochs: int = Field(default=300, ge=1)
     threads: int = Field(default=1, ge=1, description=(
         "torch threads. The ensembles are small: one thread trains them fastest, and more spin against each "
         "other and every other process on a shared machine (25 s instead of 2.5 s for 15 measurements on a "
         "busy 2-core host)."))
-
-
-@dataclass
-class CampaignModel:
-    """Training data (accepted measurements only) and the current model of one campaign."""
-
-    measurements: dict[str, Measurement] = field(default_factory=dict)
-    gate: Gate = field(default_factory=Gate)
-    model: DeepModel | None = None
-    version: int = 0
-    trained_on: int = 0
-    first_untrained_at: float | None = None
-    artifact: str | None = None
-    trained_ids: set[str] = field(default_factory=set)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    excluded: dict[str, str] = field(default_factory=dict)
-    """Measurement id -> why training cannot use it (dead-lettered once, with that reason)."""
-    failure: str | None = None
-    """Why the last training attempt failed (reported once per distinct reason)."""
-    backoff_s: float = 0.0
-    broker_retries: int = 0
-    """Consecutive attempts a broker error (a restart, a lost leader) stopped; dead-lettered past the limit."""
-
-    def training_data(self) -> list[Measurement]:
-        """Accepted measurements training can use."""
-        return [m for m in self.measurements.values() if m.id not in self.excluded]
 
 
 class PredictorService(Service):
@@ -119,7 +104,10 @@ class PredictorService(Service):
         self.directory: CampaignDirectory | None = None
         self.store: Any = None
         self.claims: Any = None
-        self._model_sub: Any = None
+        self.failures = TrainingFailures(self.bus, self.name, self.options.debounce_s)
+        self._subs: list[Any] = []
+        self._new_data = asyncio.Event()
+        """Set by the feed when a campaign gained accepted measurements (or a run failed): the trainer looks."""
 
     def campaign(self, campaign_id: str) -> CampaignModel:
         """State of a campaign (created on first use)."""
@@ -129,6 +117,7 @@ class PredictorService(Service):
         # torch takes seconds to import: load it in a worker thread while the state is replayed over NATS
         warm = asyncio.create_task(asyncio.to_thread(self._load_torch))
         subjects = self.bus.subjects
+        self.failures.bus = self.bus
         self.directory = CampaignDirectory(self.bus)
         await self.directory.start()
         try:
@@ -136,26 +125,45 @@ class PredictorService(Service):
         except (BucketNotFoundError, NotFoundError):
             self.store = await self.bus.js.create_object_store(subjects.models_bucket)
         self.claims = await _bucket(self.bus, f"{subjects.ns}-predictor-claims")
+        with contextlib.suppress(Exception):  # the shared durable of older versions: nothing reads it now
+            await self.bus.js.delete_consumer(subjects.events_stream, LEGACY_DURABLE)
+        # the live feed starts where the replay's snapshot ends (an overlap is folded twice, harmlessly)
+        follow_from = (await self.bus.js.stream_info(subjects.events_stream)).state.last_seq + 1
         await replay(self.bus, subjects.events("model"), self._apply)
-        await replay(self.bus, subjects.events("work"), self._apply)
-        await replay(self.bus, subjects.events("measurement"), self._apply)
+        for kind in FEED_KINDS:
+            await replay(self.bus, subjects.events(kind), self._apply)
         await warm
         started = time.monotonic()
         for campaign_id, cm in self.state.items():
             if cm.artifact:
                 await self._load(campaign_id, cm)
-            if len(cm.measurements) > cm.trained_on:  # data from before a restart: its debounce starts now
+            if cm.new > 0:  # data from before a restart: its debounce starts now
                 cm.first_untrained_at = started
-        self.add_consumer(ConsumerSpec(
-            service=self.name, durable="predictor-runs", stream=subjects.events_stream,
-            filter_subjects=[subjects.events("work"), subjects.events("measurement")], parse=subject_parser(self.bus),
-            handler=self.on_measurements, batch=256,
-        ))
         await self.add_endpoints([Endpoint(PREDICT, self.rpc_predict)])
-        self._model_sub = await self.bus.js.subscribe(
+        for kind in FEED_KINDS:
+            self._subs.append(await self.bus.js.subscribe(
+                subjects.events(kind), cb=self._on_feed, ordered_consumer=True, stream=subjects.events_stream,
+                config=ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=follow_from)))
+        self._subs.append(await self.bus.js.subscribe(
             subjects.events("model"), cb=self._on_model_event, ordered_consumer=True,
-            stream=subjects.events_stream, deliver_policy=DeliverPolicy.NEW)
+            stream=subjects.events_stream, deliver_policy=DeliverPolicy.NEW))
+        self._new_data.set()
         self.spawn(self._trainer())
+
+    async def _on_feed(self, msg: Any) -> None:
+        """A live work order, measurement or failed run (invalid ones are skipped: the tracker dead-letters them)."""
+        try:
+            model = self.bus.subjects.model_for_subject(msg.subject).model_validate_json(msg.data)
+        except Exception as exc:
+            log.debug("skipping invalid event on %s: %s", msg.subject, exc)
+            return
+        cm = self.campaign(model.campaign_id)  # type: ignore[attr-defined]
+        before = (cm.covers, len(cm.failed_runs))
+        self._apply(msg.subject, model)
+        if (cm.covers, len(cm.failed_runs)) != before:
+            if cm.first_untrained_at is None and cm.new > 0:
+                cm.first_untrained_at = time.monotonic()
+            self._new_data.set()
 
     async def _on_model_event(self, msg: Any) -> None:
         """Another replica trained a newer version: load it."""
@@ -182,93 +190,70 @@ class PredictorService(Service):
             cm = self.campaign(model.campaign_id)
             for accepted in cm.gate.offer(model):
                 cm.measurements.setdefault(accepted.id, accepted)
+        elif isinstance(model, RunFailed):
+            self.campaign(model.campaign_id).failed_runs.add(model.run_id)
         elif isinstance(model, ModelTrained):
             cm = self.campaign(model.campaign_id)
             if model.version > cm.version:
                 cm.version, cm.trained_on, cm.artifact = model.version, model.n_train, model.artifact
+                cm.covered = model.covers if model.covers is not None else model.n_train
+                cm.announced = max(cm.announced, cm.covered)
 
     async def _load(self, campaign_id: str, cm: CampaignModel) -> None:
         try:
             obj = await self.store.get(cm.artifact)
         except ObjectNotFoundError:
             log.warning("%s: artifact %s missing; will retrain", campaign_id, cm.artifact)
-            cm.trained_on = 0
+            cm.trained_on = cm.covered = 0
             return
         cm.model = await asyncio.to_thread(deep_model_class().from_bytes, obj.data)
         log.info("%s: loaded model v%d (%d measurements)", campaign_id, cm.version, cm.trained_on)
 
-    async def on_measurements(self, envelopes: list[Envelope]) -> None:
-        """Add newly accepted measurements to their campaign's training data (retraining is debounced)."""
-        now = time.monotonic()
-        for envelope in envelopes:
-            before = len(self.campaign(envelope.model.campaign_id).measurements)  # type: ignore[attr-defined]
-            self._apply(envelope.subject, envelope.model)
-            cm = self.campaign(envelope.model.campaign_id)  # type: ignore[attr-defined]
-            if len(cm.measurements) > before and cm.first_untrained_at is None:
-                cm.first_untrained_at = now
-
     async def _trainer(self) -> None:
+        """Train each campaign that is due; sleep until new data arrives or the nearest debounce ends."""
         while True:
-            await asyncio.sleep(0.2)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_data.wait(), self._next_check_s())
+            self._new_data.clear()
             for campaign_id, cm in list(self.state.items()):
-                if self._due(campaign_id, cm):
+                if await self._due(campaign_id, cm):
                     try:
                         await self.train(campaign_id, cm)
                     except Exception as exc:
                         await self._training_failed(campaign_id, cm, exc)
 
+    def _next_check_s(self) -> float:
+        """Seconds until the earliest debounce (or retry backoff) of a campaign with new data ends."""
+        now = time.monotonic()
+        ends = [cm.first_untrained_at + self.options.debounce_s - now for cm in self.state.values()
+                if cm.new > 0 and cm.first_untrained_at is not None]
+        # a debounce that already ended (too few measurements) waits for new data, not for the clock
+        return min(max(min((e for e in ends if e > 0), default=1.0), 0.05), 1.0)
+
     async def _training_failed(self, campaign_id: str, cm: CampaignModel, exc: Exception) -> None:
-        """Report a training failure once per reason (a dead letter the tracker, `status` and the page show),
-        then retry with a growing backoff instead of a traceback every few seconds."""
-        if isinstance(exc, nats.errors.Error) and cm.broker_retries < BROKER_RETRIES:
-            # the broker restarting or electing a leader (e.g. 'consumer not found' while reading the stream):
-            # retry soon; only a broker that keeps failing is reported
-            cm.broker_retries += 1
-            cm.first_untrained_at = time.monotonic() + 1.0
-            log.warning("%s: training interrupted by the broker (%s: %s); retry %d of %d in 1 s", campaign_id,
-                        type(exc).__name__, exc, cm.broker_retries, BROKER_RETRIES)
-            return
-        reason = f"model v{cm.version + 1} could not be trained on {len(cm.training_data())} measurement(s): " \
-                 f"{type(exc).__name__}: {exc}"
-        cm.backoff_s = min(max(cm.backoff_s * 2, self.options.debounce_s, 1.0), 300.0)
-        cm.first_untrained_at = time.monotonic() + cm.backoff_s
-        if reason == cm.failure:
-            log.warning("%s: training failed again (retry in %.0f s)", campaign_id, cm.backoff_s)
-            return
-        cm.failure = reason
-        log.error("%s: %s (retry in %.0f s)", campaign_id, reason, cm.backoff_s, exc_info=exc)
-        digest = hashlib.sha256(reason.encode()).hexdigest()[:16]
-        letter = DeadLetter(id=f"dlq-predictor-train-{campaign_id}-{digest}", service=self.name,
-                            subject=self.bus.subjects.event("model", campaign_id), data_b64="",
-                            field="training", reason=reason[:4000], error=f"{type(exc).__name__}: {exc}"[:8000])
-        with contextlib.suppress(Exception):
-            await self.bus.publish(self.bus.subjects.dlq(self.name), letter)
+        """Report a failed training (`TrainingFailures.failed`)."""
+        await self.failures.failed(campaign_id, cm, exc)
 
-    async def _exclude(self, campaign_id: str, cm: CampaignModel, measurement: Measurement, field_name: str,
-                       reason: str) -> None:
-        """Leave one measurement out of training and dead-letter it with the field and the reason."""
-        cm.excluded[measurement.id] = reason
-        log.error("%s: measurement %s (run %s) left out of training: %s: %s", campaign_id, measurement.id,
-                  measurement.run_id, field_name, reason)
-        letter = DeadLetter(
-            id=f"dlq-predictor-{measurement.id}", service=self.name,
-            subject=self.bus.subjects.event("measurement", campaign_id),
-            data_b64=base64.b64encode(measurement.to_bytes()).decode(), field=field_name[:500],
-            reason=f"run {measurement.run_id}: not used for training: {reason}"[:4000],
-            original_msg_id=measurement.id[:256])
-        await self.bus.publish(self.bus.subjects.dlq(self.name), letter)
-
-    def _due(self, campaign_id: str, cm: CampaignModel) -> bool:
-        usable = len(cm.measurements) - len(cm.excluded)
-        new = usable - cm.trained_on
-        if new <= 0 or usable < MIN_TRAINING_MEASUREMENTS:
+    async def _due(self, campaign_id: str, cm: CampaignModel) -> bool:
+        """Train now? A batch's worth of settled runs or the debounce; declines (and says so) on too few."""
+        if cm.new <= 0:
             return False
         state = self.directory.get(campaign_id) if self.directory else None
         if state is None:
             return False
         threshold = self.options.debounce_n or state.spec.batch_size
-        waited = time.monotonic() - (cm.first_untrained_at or time.monotonic())
-        return new >= threshold or waited >= self.options.debounce_s
+        now = time.monotonic()
+        waited = now - (cm.first_untrained_at or now)
+        if waited < 0 and cm.settled - cm.settled_at_failure < threshold:
+            return False  # a failed attempt's backoff, not yet out and no new batch since
+        if cm.settled < threshold and waited < self.options.debounce_s:
+            return False
+        usable = len(cm.training_data())
+        if usable < MIN_TRAINING_MEASUREMENTS:
+            await self.failures.decline(campaign_id, cm, DeclineCause.TOO_FEW, f"{usable} usable measurement(s); "
+                                        f"the first model needs {MIN_TRAINING_MEASUREMENTS}")
+            return False
+        return True
 
     def _new_model(self, spec: CampaignSpec) -> DeepModel:
         is_function = spec.is_function
@@ -320,8 +305,7 @@ class PredictorService(Service):
 
     async def _train_claimed(self, campaign_id: str, cm: CampaignModel, spec: CampaignSpec,
                              version: int) -> ModelTrained:
-        await replay(self.bus, self.bus.subjects.event("work", campaign_id), self._apply)
-        await replay(self.bus, self.bus.subjects.event("measurement", campaign_id), self._apply)
+        covers, failed = cm.covers, len(cm.failed_runs)  # what arrives while it trains waits for the next version
         data = training_data(spec, cm.training_data())
         started = time.perf_counter()
         while True:
@@ -334,7 +318,7 @@ class PredictorService(Service):
                 if bad is None:
                     raise
                 row, rest = bad
-                await self._exclude(campaign_id, cm, data[row], f"design{rest}", exc.reason)
+                await self.failures.exclude(campaign_id, cm, data[row], f"design{rest}", exc.reason)
                 data = training_data(spec, cm.training_data())
                 if len(data) < MIN_TRAINING_MEASUREMENTS:
                     raise PredictorError("measurements", f"fewer than {MIN_TRAINING_MEASUREMENTS} usable "
@@ -348,12 +332,14 @@ class PredictorService(Service):
         metrics["train_s"] = time.perf_counter() - started
         metrics.update(prospective)
         event = ModelTrained(id=f"model-{campaign_id}-v{version}", campaign_id=campaign_id, version=version,
-                             artifact=artifact, model_kind=model.config.kind, n_train=len(data), metrics=metrics)
+                             artifact=artifact, model_kind=model.config.kind, n_train=len(data), metrics=metrics,
+                             covers=covers)
         await self.bus.publish_event(event)
         cm.model, cm.version, cm.trained_on, cm.artifact = model, version, len(data), artifact
+        cm.covered, cm.announced, cm.failed_at_model = covers, max(cm.announced, covers), failed
         cm.trained_ids = {m.id for m in data}
-        cm.first_untrained_at = None
-        cm.failure, cm.backoff_s, cm.broker_retries = None, 0.0, 0
+        cm.first_untrained_at = time.monotonic() if cm.new > 0 else None
+        cm.failure, cm.backoff_s, cm.broker_retries, cm.settled_at_failure = None, 0.0, 0, 0
         log.info("%s: model v%d trained on %d measurements", campaign_id, version, len(data))
         return event
 
@@ -380,9 +366,9 @@ class PredictorService(Service):
         return PredictReply(model_version=version, predictions=predictions)
 
     async def teardown(self) -> None:
-        if self._model_sub is not None:
+        for sub in self._subs:
             with contextlib.suppress(Exception):
-                await self._model_sub.unsubscribe()
+                await sub.unsubscribe()
         if self.directory is not None:
             with contextlib.suppress(Exception):
                 await self.directory.stop()

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from schemas import CampaignSpec, ExecutorKind
-from services.registry import service_names
+from services.registry import nats_service_name, service_names
 from services.runtime.settings import NATS_URL_FILE, Settings
 from services.runtime.stacks import reachable
 from services.runtime.supervisor import Stack
@@ -49,7 +49,7 @@ def wait_until_ready(settings: Settings, wait_s: float) -> None:
 
     from services.runtime.status import answering_services
 
-    wanted = {f"fluxlab-{name}" for name in service_names()}
+    wanted = {nats_service_name(name) for name in service_names()}
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         try:

@@ -86,6 +86,7 @@ BENCHES = [
                  marks=pytest.mark.slow),
     pytest.param("predictor-real", ["--quick"], marks=pytest.mark.slow),
     pytest.param("dynamic", ["--quick"], marks=pytest.mark.slow),
+    pytest.param("latency", ["--quick"], marks=pytest.mark.slow),  # a whole stack, a 16-experiment campaign
     ("faults", ["--quick", "--only", "poison,hostile,sigterm"]),
     pytest.param("faults", ["--quick"], marks=pytest.mark.slow, id="faults-all-scenarios"),
 ]

@@ -24,16 +24,22 @@ async def _run(bus: Bus, cid: str, i: int, knockouts: list[str]) -> None:
         growth_rate=Value(value=0.5 + 0.01 * i), products={"EX_succ_e": Value(value=1.0 + 0.1 * i)}))
 
 
-async def _letters(bus: Bus) -> list[DeadLetter]:
-    sub = await bus.js.pull_subscribe(bus.subjects.dlq("predictor"), stream=bus.subjects.dlq_stream)
-    letters: list[DeadLetter] = []
+async def stored(bus: Bus, subject: str, stream: str) -> list[bytes]:
+    """Every message stored on `subject` so far (read until a fetch comes back empty)."""
+    sub = await bus.js.pull_subscribe(subject, stream=stream)
+    out: list[bytes] = []
     try:
         while True:
-            letters += [DeadLetter.model_validate_json(m.data) for m in await sub.fetch(50, timeout=0.5)]
+            out += [m.data for m in await sub.fetch(50, timeout=0.5)]
     except Exception:
         pass
     await sub.unsubscribe()
-    return letters
+    return out
+
+
+async def _letters(bus: Bus) -> list[DeadLetter]:
+    return [DeadLetter.model_validate_json(d)
+            for d in await stored(bus, bus.subjects.dlq("predictor"), bus.subjects.dlq_stream)]
 
 
 async def test_bad_rows_are_left_out_by_field_and_a_failure_is_reported_once(settings: Settings, bus: Bus) -> None:
