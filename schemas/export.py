@@ -85,12 +85,44 @@ def asyncapi() -> dict[str, Any]:
     }
 
 
+TABLE_DOCS = (HERE.parent / "docs" / "design.md", HERE.parent / "README.md")
+"""Documents that carry the generated subject table."""
+TABLE_BEGIN = "<!-- channels:begin (generated from schemas/channels.py by `fluxlab schemas export`; do not edit) -->"
+TABLE_END = "<!-- channels:end -->"
+
+
+def subject_table() -> str:
+    """The channel table as the Markdown subject table of docs/design.md (default namespace `fluxlab`)."""
+    rows = ["| subject | message (→ reply) | published by → read by | what |", "|---|---|---|---|"]
+    for channel in CHANNELS:
+        subject = channel.address.replace("{ns}", "fluxlab").replace("{", "<").replace("}", ">")
+        message = channel.model.__name__ if channel.model is not None else "typed per verb (RpcSpec)"
+        if channel.replies:
+            message += " → " + " / ".join(r.__name__ for r in channel.replies)
+        readers = ", ".join(dict.fromkeys((*channel.subscribers, *channel.readers)))
+        summary = channel.description.split(". ")[0].rstrip(".")
+        rows.append(f"| `{subject}` | {message} | {', '.join(channel.publishers)} → {readers} | {summary} |")
+    return "\n".join(rows)
+
+
+def with_subject_table(path: Path, current: str) -> str:
+    """A document (docs/design.md, README.md) with its subject table regenerated between the markers."""
+    head, sep, rest = current.partition(TABLE_BEGIN)
+    _, sep2, tail = rest.partition(TABLE_END)
+    if not sep or not sep2:
+        raise ValueError(f"{path}: the channel table markers are missing")
+    return f"{head}{TABLE_BEGIN}\n{subject_table()}\n{TABLE_END}{tail}"
+
+
 def render() -> dict[Path, str]:
     """Every generated file and its content."""
     files = {HERE / "json" / f"{name}.json": json.dumps(schema, indent=2, sort_keys=True) + "\n"
              for name, schema in json_schemas().items()}
     files[HERE / "asyncapi.yaml"] = yaml.safe_dump(asyncapi(), sort_keys=False, width=110)
     files[HERE.parent / "docs" / "campaign-spec.md"] = reference()
+    for doc in TABLE_DOCS:
+        if doc.is_file():  # a copy of the package without the docs generates the rest
+            files[doc] = with_subject_table(doc, doc.read_text())
     return files
 
 

@@ -80,7 +80,7 @@ class Bus:
         return bus
 
     def stream_configs(self) -> list[StreamConfig]:
-        """The three streams of DESIGN.md."""
+        """The three streams of docs/design.md (from the channel table, schemas/channels.py)."""
         s = self.subjects
         return [
             StreamConfig(

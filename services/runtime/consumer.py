@@ -280,7 +280,7 @@ def _deliveries(msg: Msg) -> int:
 
 
 def subject_parser(bus: Bus) -> Parser:
-    """Parse by subject (DESIGN.md's table) and check the subject's campaign id matches the body's."""
+    """Parse by subject (the channel table, docs/design.md) and check the subject's campaign id matches the body's."""
 
     def parse(msg: Msg) -> Message:
         model_type = bus.subjects.model_for_subject(msg.subject)
