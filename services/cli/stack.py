@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 import signal
 import time
@@ -16,6 +15,7 @@ from rich.table import Table
 from services.cli.campaign import print_predictor_problems
 from services.cli.options import Config, DataDir, DbUrl, Json, Namespace, NatsUrl, settings_from
 from services.registry import SIMULATORS, load_service_class, service_names
+from services.runtime.serve import run_service
 from services.runtime.settings import Settings
 from services.runtime.status import collect_status
 from services.runtime.supervisor import Stack
@@ -91,12 +91,7 @@ def serve(
 ) -> None:
     """Run one service in the foreground until SIGINT/SIGTERM."""
     settings = settings_from(data_dir, nats_url, db_url, namespace, config, find_running=False)
-    cls = load_service_class(service)
-    kwargs: dict[str, Any] = {}
-    if station is not None and "station" in inspect.signature(cls).parameters:
-        kwargs["station"] = station
-    instance = cls(settings, **kwargs)
-    asyncio.run(instance.run_until_signalled())
+    run_service(load_service_class(service), settings, station)
 
 
 def status(

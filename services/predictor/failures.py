@@ -23,8 +23,9 @@ from services.runtime.bus import Bus
 
 log = logging.getLogger(__name__)
 
-BROKER_RETRIES = 3
-"""Training attempts in a row a broker error may stop before it is dead-lettered as a training failure."""
+BROKER_RETRIES = 5
+"""Training attempts in a row a broker error may stop before it is dead-lettered as a training failure: retried
+after 1, 2, 4, 8 and 16 s (31 s in all), longer than a broker restart or a cluster's leader election."""
 MAX_BACKOFF_S = 300.0
 """Longest wait between two attempts to train a version that keeps failing."""
 
@@ -55,9 +56,10 @@ class TrainingFailures:
         if isinstance(exc, nats.errors.Error) and cm.broker_retries < BROKER_RETRIES:
             # the broker restarting or electing a leader: retry soon; only a broker that keeps failing is reported
             cm.broker_retries += 1
-            cm.first_untrained_at = time.monotonic() + 1.0
-            log.warning("%s: training interrupted by the broker (%s: %s); retry %d of %d in 1 s", campaign_id,
-                        type(exc).__name__, exc, cm.broker_retries, BROKER_RETRIES)
+            delay_s = 2.0 ** (cm.broker_retries - 1)
+            cm.first_untrained_at = time.monotonic() + delay_s
+            log.warning("%s: training interrupted by the broker (%s: %s); retry %d of %d in %.0f s", campaign_id,
+                        type(exc).__name__, exc, cm.broker_retries, BROKER_RETRIES, delay_s)
             return
         reason = f"model v{cm.version + 1} could not be trained on {len(cm.training_data())} measurement(s): " \
                  f"{type(exc).__name__}: {exc}"

@@ -79,7 +79,7 @@ class Stack:
         self.log_dir = self.log_dir or data_dir / "logs"
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for name in self.services:
-            args = [sys.executable, "-m", "services.cli", "serve", name, *self.extra_args.get(name, [])]
+            args = [sys.executable, "-m", "services.runtime.serve", name, *self.extra_args.get(name, [])]
             self.children[name] = Child(name=name, args=args)
             self.spawn(name)
         return self

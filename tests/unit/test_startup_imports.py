@@ -23,3 +23,17 @@ def test_service_modules_load_no_heavy_library(module: str) -> None:
             f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"{module} loads {out.stdout.strip()} at import"
+
+
+def test_the_supervisor_entry_point_skips_the_command_line_app() -> None:
+    """Restarted services start through `services.runtime.serve`, not the typer app and its every command."""
+    code = ("import sys, services.runtime.serve\n"
+            "print(','.join(m for m in ('typer', 'rich', 'services.cli') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"services.runtime.serve loads {out.stdout.strip()}"
+
+
+def test_serve_refuses_an_unknown_service_in_one_line() -> None:
+    out = subprocess.run([sys.executable, "-m", "services.runtime.serve", "nosuch"], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "unknown service 'nosuch'" in out.stderr and "Traceback" not in out.stderr
