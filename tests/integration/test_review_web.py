@@ -151,7 +151,11 @@ async def test_an_unbuildable_amendment_is_refused_on_the_page_and_a_decision_is
     pending = page.text.split("<h2>Decided")[0]
     assert 'id="proposal-p0"' not in pending and "/proposals/p0/approve" not in pending
     assert 'id="proposal-p1"' in pending and "ΔldhA (b1380)" in pending
-    (order,) = await tracker.work_orders("c1")
+
+    async def one_order() -> list[WorkOrderRecord] | None:  # the tracker records the work event asynchronously
+        orders = await tracker.work_orders("c1")
+        return orders or None
+    (order,) = await wait_until(one_order)
     assert order.design.knockouts == ["b1380", "b2297"]
 
 
