@@ -46,7 +46,7 @@ from schemas import (
 from schemas.rpc import PREDICT
 from services.predictor import MIN_TRAINING_MEASUREMENTS
 from services.predictor.errors import PredictorError
-from services.predictor.failures import BROKER_RETRIES, TrainingFailures
+from services.predictor.failures import TrainingFailures
 from services.predictor.state import CampaignModel
 from services.predictor.trainset import offending_row, prospective_metrics, training_data
 from services.runtime.bus import Bus
@@ -58,7 +58,7 @@ from services.runtime.settings import Settings
 if TYPE_CHECKING:
     from services.predictor.deepmodel import DeepModel
 
-__all__ = ["BROKER_RETRIES", "CampaignModel", "PredictorService", "PredictorSettings"]
+__all__ = ["PredictorService", "PredictorSettings"]
 
 log = logging.getLogger(__name__)
 

@@ -79,7 +79,8 @@ async def test_bad_rows_are_left_out_by_field_and_a_failure_is_reported_once(set
 async def test_a_broker_hiccup_during_training_is_retried_not_dead_lettered(settings: Settings, bus: Bus) -> None:
     import nats.errors
 
-    from services.predictor.service import BROKER_RETRIES, CampaignModel
+    from services.predictor.failures import BROKER_RETRIES
+    from services.predictor.state import CampaignModel
 
     async with PredictorService(settings, bus=bus) as predictor:
         assert isinstance(predictor, PredictorService)
