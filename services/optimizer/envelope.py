@@ -21,11 +21,16 @@ from services.optimizer.surrogate import Surrogate
 
 
 class FluxEnvelope:
-    """[min, max] of one reaction's flux under each design's bounds; cached by design key."""
+    """[min, max] of one reaction's flux under each design's bounds; cached by design key.
+
+    The two LPs are answered per strain where they can be (`services.domain.organism.reuse`): a design that
+    only adds expression changes to a strain already solved usually needs no LP of its own.
+    """
 
     def __init__(self, organism: Any, reaction: str, base_medium: Mapping[str, float] | None = None,
                  min_growth: float = 0.0) -> None:
         from services.domain.organism import FastFBA
+        from services.domain.organism.reuse import AnchoredSolves
 
         self.organism = organism
         self.base_medium = base_medium
@@ -34,22 +39,35 @@ class FluxEnvelope:
         self.objective = np.zeros(len(organism.reaction_ids))
         self.objective[organism.reaction_index(reaction)] = 1.0
         self._cache: dict[str, tuple[float, float]] = {}
+        self._high = AnchoredSolves(lambda lb, ub: self.fba.optimize(lb, ub, objective=self.objective, sense="max"))
+        self._low = AnchoredSolves(lambda lb, ub: self.fba.optimize(lb, ub, objective=self.objective, sense="min"))
+
+    def _bounds(self, design: Design) -> tuple[np.ndarray, np.ndarray]:
+        lb, ub = self.organism.design_bounds(design, self.base_medium)
+        lb = lb.copy()
+        lb[self.organism.biomass_index] = max(lb[self.organism.biomass_index], self.min_growth)
+        return lb, ub
 
     def range(self, design: Design) -> tuple[float, float]:
         """Lowest and highest possible flux (mmol/gDW/h); (0, 0) when the design has no steady state."""
         key = design.key()
         if key not in self._cache:
-            lb, ub = self.organism.design_bounds(design, self.base_medium)
-            lb = lb.copy()
-            lb[self.organism.biomass_index] = max(lb[self.organism.biomass_index], self.min_growth)
+            lb, ub = self._bounds(design)
             if lb[self.organism.biomass_index] > ub[self.organism.biomass_index]:
                 self._cache[key] = (0.0, 0.0)
                 return self._cache[key]
-            high = self.fba.optimize(lb, ub, objective=self.objective, sense="max")
-            low = self.fba.optimize(lb, ub, objective=self.objective, sense="min")
+            anchor = Design(knockouts=design.knockouts, medium=design.medium)
+            anchor_key = anchor.key()
+            high = self._high.solve_for(anchor_key, lambda: self._bounds(anchor), (lb, ub))
+            low = self._low.solve_for(anchor_key, lambda: self._bounds(anchor), (lb, ub))
             ok = high.status == "optimal" and low.status == "optimal"
             self._cache[key] = (float(low.objective_value), float(high.objective_value)) if ok else (0.0, 0.0)
         return self._cache[key]
+
+    @property
+    def lp_calls(self) -> int:
+        """LPs solved so far (both senses)."""
+        return self._high.lp_calls + self._low.lp_calls
 
 
 class EnvelopeSurrogate:

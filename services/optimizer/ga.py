@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,14 @@ def _ensure_creator() -> None:
         creator.create("FluxlabIndividual", list, fitness=creator.FluxlabFitness)
 
 
+def _clone(individual: Any) -> Any:
+    """A copy of an individual (its genes are floats, so a shallow copy; DEAP's default deep-copies)."""
+    copy = creator.FluxlabIndividual(individual)
+    if individual.fitness.valid:
+        copy.fitness.values = individual.fitness.values
+    return copy
+
+
 class _Evolution:
     """One GA run: the toolbox, its operators and the archive of every evaluated design."""
 
@@ -74,10 +83,11 @@ class _Evolution:
         tb.register("mate", self._mate)
         tb.register("mutate", self._mutate)
         tb.register("select", tools.selTournament, tournsize=self.config.tournament)
+        tb.register("clone", _clone)
         return tb
 
     def _repair(self, ind: list[float]) -> Design:
-        design = self.space.repair(self.space.decode(ind), self.rng)
+        design = self.space.repair_vector(ind, self.rng)
         ind[:] = list(self.space.encode(design))
         return design
 
@@ -172,10 +182,14 @@ def propose(n: int, ctx: Context, config: GAConfig | None = None, max_pool: int 
     cfg = config or GAConfig()
 
     def fitness(designs: Sequence[Design]) -> np.ndarray:
-        values = ctx.score(designs)[0]
-        if ctx.feasible is not None:
-            values = np.where([ctx.feasible(d) for d in designs], values, INFEASIBLE)
-        return values
+        if ctx.feasible is None:
+            return ctx.score(designs)[0]
+        # the growth-floor LPs run while the surrogate answers (the predictor service, over NATS)
+        with ThreadPoolExecutor(1, thread_name_prefix="fluxlab-score") as executor:
+            scored = executor.submit(ctx.score, designs)
+            feasible = [ctx.feasible(d) for d in designs]
+            values = scored.result()[0]
+        return np.where(feasible, values, INFEASIBLE)
 
     ranked = evolve(ctx.space, fitness, ctx.rng, cfg, seeds=seed_designs(ctx, cfg.population // 4))
     fresh = [design for design, value in ranked if value > INFEASIBLE and design.key() not in ctx.excluded][:max_pool]

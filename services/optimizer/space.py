@@ -52,6 +52,15 @@ def strain(design: Design) -> frozenset[str]:
     return frozenset(design.knockouts)
 
 
+def _nearest(values: Sequence[float], value: float) -> int:
+    """Index of the entry nearest to ``value`` (the first of ties, as ``np.argmin``)."""
+    best, gap = 0, math.inf
+    for j, v in enumerate(values):
+        if abs(v - value) < gap:
+            best, gap = j, abs(v - value)
+    return best
+
+
 def _genes(space: SearchSpace) -> list[Gene]:
     genes = [Gene("knockout", c, 0.0, 1.0) for c in dict.fromkeys(space.knockout_candidates)]
     for ep in space.expression:
@@ -80,6 +89,8 @@ class DesignSpace:
         self.medium = {mp.exchange: mp for mp in search_space.medium}
         self.parameters = {rp.name: rp for rp in search_space.parameters}
         self.forbidden = [frozenset(combo) for combo in search_space.forbidden if combo]
+        self._log_levels = {i: [math.log2(lv) for lv in g.levels]
+                            for i, g in enumerate(self.genes) if g.kind == "level"}
 
     @classmethod
     def from_spec(cls, spec: CampaignSpec) -> DesignSpace:
@@ -98,8 +109,7 @@ class DesignSpace:
             elif g.kind == "expression":
                 x[i] = math.log2(design.expression.get(g.name, 1.0))
             elif g.kind == "level":
-                fold = design.expression.get(g.name, 1.0)
-                x[i] = float(np.argmin([abs(math.log2(lv) - math.log2(fold)) for lv in g.levels]))
+                x[i] = float(_nearest(self._log_levels[i], math.log2(design.expression.get(g.name, 1.0))))
             elif g.kind == "medium":
                 x[i] = design.medium.get(g.name, g.high)
             else:
@@ -207,7 +217,13 @@ class DesignSpace:
 
     def repair(self, design: Design, rng: np.random.Generator) -> Design:
         """The nearest valid design: values snapped into bounds, random knockouts dropped until constraints hold."""
-        base = self.decode(self.encode(design))
+        return self._repaired(self.decode(self.encode(design)), rng)
+
+    def repair_vector(self, x: Sequence[float] | np.ndarray, rng: np.random.Generator) -> Design:
+        """`repair` of the design a vector decodes to (decoding already snaps values into bounds)."""
+        return self._repaired(self.decode(x), rng)
+
+    def _repaired(self, base: Design, rng: np.random.Generator) -> Design:
         knockouts = self._repair_knockouts(list(base.knockouts), rng)
         expression = dict(base.expression)
         medium = dict(base.medium)
