@@ -216,7 +216,10 @@ class CampaignSpec(WireModel):
     simulator: SimulatorSpec | None = None
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
     seed: int = 0
-    base_model: str | None = Field(default=None, description="Start from this earlier campaign's model.")
+    base_model: str | None = Field(
+        default=None,
+        description="A model to start from and fine-tune (transfer learning): a base model uploaded with "
+                    "`fluxlab models put FILE --name NAME`, or an earlier campaign's id (its latest version).")
 
     @property
     def is_function(self) -> bool:

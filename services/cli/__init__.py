@@ -37,6 +37,7 @@ def _mount() -> None:
     for module_name, name in (
         ("services.predictor.cli", "predictor"),
         ("services.cli.campaign", "campaign"),
+        ("services.cli.models", "models"),
         ("services.cli.review", "review"),
         ("services.cli.audit", "audit"),
         ("services.cli.demo", None),

@@ -35,12 +35,18 @@ class ModelWatch:
         return True
 
     def answered(self, campaign_id: str, ledger: CampaignLedger) -> bool:
-        """Has the predictor answered (trained on or declined) every measurement the ledger holds?"""
-        return self.covered.get(campaign_id, 0) >= len(ledger.measurements)
+        """Has the predictor answered (trained on or declined) every measurement the ledger holds?
+
+        A campaign seeded from a base model (`CampaignSpec.base_model`) expects an answer before its first
+        measurement too: the base model, announced as its first version, plans the first batch.
+        """
+        nothing = -1 if ledger.spec.base_model else 0
+        return self.covered.get(campaign_id, nothing) >= len(ledger.measurements)
 
     def deadline_passed(self, ledger: CampaignLedger, now: float, wait_s: float) -> bool:
-        """Has the deadline `wait_s` after the round's last measurement passed?"""
-        return now - ledger.last_measured_at >= wait_s
+        """Has the deadline `wait_s` after the round's last measurement (or the seeded campaign's opening) passed?"""
+        since = max(ledger.last_measured_at, ledger.opened_at if ledger.spec.base_model else 0.0)
+        return now - since >= wait_s
 
     def waiting(self, campaign_id: str, ledger: CampaignLedger, now: float, wait_s: float) -> bool:
         """Wait for the model: it has not answered for the ledger's measurements and the deadline is ahead."""

@@ -9,6 +9,7 @@ from schemas import (
     CampaignSpec,
     Design,
     Measurement,
+    MeasurementSource,
     Message,
     ModelTrained,
     Proposal,
@@ -43,6 +44,8 @@ class CampaignLedger:
     model_version: int = 0
     model_n_train: int = 0
     last_measured_at: float = 0.0
+    opened_at: float = field(default_factory=time.monotonic)
+    """When this ledger was opened (a campaign seeded from a base model waits for it from then on)."""
     completed: bool = False
     gate: Gate = field(default_factory=Gate)
 
@@ -90,8 +93,13 @@ class CampaignLedger:
 
     @property
     def used(self) -> int:
-        """Experiments spent: runs measured or failed (a failure counts once its run is known to be issued here)."""
-        return len(self.measurements) + sum(1 for run_id in self.failures if run_id in self.gate.issued)
+        """Experiments spent: runs measured or failed (a failure counts once its run is known to be issued here).
+
+        Imported measurements (`fluxlab import measurements`: what the lab measured before) train the model and
+        may be the best design, but were not run by this campaign and spend none of its budget.
+        """
+        run = sum(1 for m in self.measurements.values() if m.source != MeasurementSource.IMPORT)
+        return run + sum(1 for run_id in self.failures if run_id in self.gate.issued)
 
     @property
     def next_round(self) -> int:

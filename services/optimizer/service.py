@@ -103,7 +103,7 @@ class OptimizerService(Service):
                 self.ledgers[campaign_id] = CampaignLedger(state.spec, completed=True)
         await replay(self.bus, f"{subjects.ns}.evt.>", self._apply)
         for ledger in self.ledgers.values():  # data from before a restart: plan now, do not wait for its model
-            ledger.last_measured_at = 0.0
+            ledger.last_measured_at = ledger.opened_at = 0.0
         self.add_consumer(ConsumerSpec(
             service=self.name, durable="optimizer-events", stream=subjects.events_stream,
             filter_subjects=[subjects.events(kind) for kind in EVENT_KINDS], parse=subject_parser(self.bus),

@@ -31,6 +31,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import (
+    CampaignEvent,
     CampaignSpec,
     DeclineCause,
     DesignPrediction,
@@ -44,7 +45,7 @@ from schemas import (
     WorkOrder,
 )
 from schemas.rpc import PREDICT
-from services.predictor import MIN_TRAINING_MEASUREMENTS
+from services.predictor import MIN_TRAINING_MEASUREMENTS, base_models
 from services.predictor.errors import PredictorError
 from services.predictor.failures import TrainingFailures
 from services.predictor.state import CampaignModel
@@ -119,6 +120,7 @@ class PredictorService(Service):
         subjects = self.bus.subjects
         self.failures.bus = self.bus
         self.directory = CampaignDirectory(self.bus)
+        self.directory.listeners.append(self._on_campaign)
         await self.directory.start()
         try:
             self.store = await self.bus.js.object_store(subjects.models_bucket)
@@ -134,6 +136,9 @@ class PredictorService(Service):
             await replay(self.bus, subjects.events(kind), self._apply)
         await warm
         started = time.monotonic()
+        for campaign_id, state in self.directory.campaigns.items():
+            if state.spec.base_model:  # a campaign seeded from a model has one before any measurement
+                self.campaign(campaign_id)
         for campaign_id, cm in self.state.items():
             if cm.artifact:
                 await self._load(campaign_id, cm)
@@ -149,6 +154,12 @@ class PredictorService(Service):
             stream=subjects.events_stream, deliver_policy=DeliverPolicy.NEW))
         self._new_data.set()
         self.spawn(self._trainer())
+
+    async def _on_campaign(self, event: CampaignEvent) -> None:
+        """A new campaign seeded from a base model: the trainer announces the base as its first model."""
+        if event.spec is not None and event.spec.base_model:
+            self.campaign(event.campaign_id)
+            self._new_data.set()
 
     async def _on_feed(self, msg: Any) -> None:
         """A live work order, measurement or failed run (invalid ones are skipped: the tracker dead-letters them)."""
@@ -236,11 +247,12 @@ class PredictorService(Service):
 
     async def _due(self, campaign_id: str, cm: CampaignModel) -> bool:
         """Train now? A batch's worth of settled runs or the debounce; declines (and says so) on too few."""
-        if cm.new <= 0:
-            return False
         state = self.directory.get(campaign_id) if self.directory else None
         if state is None:
             return False
+        if cm.new <= 0:  # nothing new; a campaign seeded from a base model still needs its first version
+            return bool(state.spec.base_model) and cm.version == 0 and cm.covered == 0 \
+                and time.monotonic() >= (cm.first_untrained_at or 0.0)
         threshold = self.options.debounce_n or state.spec.batch_size
         now = time.monotonic()
         waited = now - (cm.first_untrained_at or now)
@@ -249,7 +261,7 @@ class PredictorService(Service):
         if cm.settled < threshold and waited < self.options.debounce_s:
             return False
         usable = len(cm.training_data())
-        if usable < MIN_TRAINING_MEASUREMENTS:
+        if usable < MIN_TRAINING_MEASUREMENTS and not state.spec.base_model:  # a base model fine-tunes on any
             await self.failures.decline(campaign_id, cm, DeclineCause.TOO_FEW, f"{usable} usable measurement(s); "
                                         f"the first model needs {MIN_TRAINING_MEASUREMENTS}")
             return False
@@ -308,10 +320,15 @@ class PredictorService(Service):
         covers, failed = cm.covers, len(cm.failed_runs)  # what arrives while it trains waits for the next version
         data = training_data(spec, cm.training_data())
         started = time.perf_counter()
+        base = await self._base_model(spec, cm)
         while True:
-            model = self._new_model(spec)
             try:
-                report = await asyncio.to_thread(model.train_on_measurements, data)
+                model = (await asyncio.to_thread(deep_model_class().from_bytes, base)) if base is not None \
+                    else self._new_model(spec)
+                if base is None:
+                    report = await asyncio.to_thread(model.train_on_measurements, data)
+                else:  # transfer learning: the base's weights, fine-tuned on this campaign's data
+                    report = (await asyncio.to_thread(model.train_on_measurements, data, True)) if data else {}
                 break
             except PredictorError as exc:
                 bad = offending_row(exc.field, len(data))
@@ -320,7 +337,7 @@ class PredictorService(Service):
                 row, rest = bad
                 await self.failures.exclude(campaign_id, cm, data[row], f"design{rest}", exc.reason)
                 data = training_data(spec, cm.training_data())
-                if len(data) < MIN_TRAINING_MEASUREMENTS:
+                if len(data) < MIN_TRAINING_MEASUREMENTS and base is None:
                     raise PredictorError("measurements", f"fewer than {MIN_TRAINING_MEASUREMENTS} usable "
                                                          f"measurements: {exc}") from exc
         unseen = [m for m in data if m.id not in cm.trained_ids] if cm.model is not None and cm.trained_ids else []
@@ -342,6 +359,15 @@ class PredictorService(Service):
         cm.failure, cm.backoff_s, cm.broker_retries, cm.settled_at_failure = None, 0.0, 0, 0
         log.info("%s: model v%d trained on %d measurements", campaign_id, version, len(data))
         return event
+
+    async def _base_model(self, spec: CampaignSpec, cm: CampaignModel) -> bytes | None:
+        """The bytes of the model the campaign's `base_model` names (fetched once), or None without one."""
+        if not spec.base_model:
+            return None
+        if cm.base is None:
+            name, cm.base = await base_models.fetch(self.store, spec.base_model)
+            log.info("%s: starts from base model %s", spec.id, name)
+        return cm.base
 
     async def rpc_predict(self, request: PredictRequest) -> PredictReply:
         """Batched predictions with calibrated sd; errors name the field."""

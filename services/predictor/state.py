@@ -28,8 +28,9 @@ class CampaignModel:
     trained_on: int = 0
     covered: int = 0
     """Accepted measurements the current version accounts for (its `ModelTrained.covers`)."""
-    announced: int = 0
-    """Accepted measurements the last ModelTrained or ModelDeclined spoke for (each count is announced once)."""
+    announced: int = -1
+    """Accepted measurements the last ModelTrained or ModelDeclined spoke for (each count is announced once;
+    -1 before any: a campaign seeded from a base model is answered even before its first measurement)."""
     first_untrained_at: float | None = None
     artifact: str | None = None
     trained_ids: set[str] = field(default_factory=set)
@@ -41,6 +42,8 @@ class CampaignModel:
     backoff_s: float = 0.0
     settled_at_failure: int = 0
     """`settled` when the last attempt failed: a retry waits out its backoff unless a batch's worth came since."""
+    base: bytes | None = None
+    """The campaign's base model (`CampaignSpec.base_model`), fetched once; every version fine-tunes it."""
     broker_retries: int = 0
     """Consecutive attempts a broker error (a restart, a lost leader) stopped; dead-lettered past the limit."""
 

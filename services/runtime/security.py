@@ -198,7 +198,8 @@ def permissions(namespace: str, stations: Iterable[str] = DEFAULT_STATIONS) -> d
     status_pub = ["$SRV.>", *(f"$JS.API.CONSUMER.LIST.{x}" for x in (events, work, dlq))]
     service_pub = [*common_pub, *_stream_admin((events, work, dlq)), *status_pub, flow_control]
     stations = list(stations)
-    extra_pub = {"predictor": [*_object_store(s.models_bucket), *_key_value(f"{ns}-predictor-claims")]}
+    extra_pub = {"predictor": [*_object_store(s.models_bucket), *_key_value(f"{ns}-predictor-claims")],
+                 "cli": _object_store(s.models_bucket)}  # `fluxlab models put|list`
 
     def user(name: str, base: list[str], subscribe: list[str], allow_responses: bool = True) -> Permissions:
         return Permissions(

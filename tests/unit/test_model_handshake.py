@@ -47,6 +47,17 @@ def test_a_decline_ends_the_wait_and_a_v1_model_event_covers_its_n_train() -> No
     assert not old.waiting("c1", ledger, now, wait_s=30.0)
 
 
+def test_a_campaign_seeded_from_a_base_model_waits_for_it_before_its_first_batch() -> None:
+    plain, seeded = CampaignLedger(campaign_spec("c1")), CampaignLedger(campaign_spec("c1").model_copy(
+        update={"base_model": "lab-2025"}))
+    watch = ModelWatch()
+    opened = seeded.opened_at
+    assert not watch.waiting("c1", plain, opened, wait_s=30.0)  # nothing measured, nothing to wait for
+    assert watch.waiting("c1", seeded, opened + 1.0, wait_s=30.0)  # the base model plans the first batch
+    assert not watch.waiting("c1", seeded, opened + 30.0, wait_s=30.0)  # ... unless it is not there in time
+    assert watch.apply(_trained(1, 0, covers=0)) and not watch.waiting("c1", seeded, opened + 1.0, wait_s=30.0)
+
+
 def test_round_latency_is_the_first_proposal_after_the_last_measurement_before_it() -> None:
     t0 = datetime(2026, 1, 1, tzinfo=UTC)
 
