@@ -34,8 +34,9 @@ def _finite(value: Any) -> Any:
 def cv(
     data: Path = typer.Option(..., "--data", help="Dataset CSV (see docs/predictor.md)."),
     folds: int = typer.Option(5, "--folds", help="Number of folds."),
-    model: str = typer.Option("hybrid", "--model", help="hybrid, mlp or fusion."),
+    model: str = typer.Option("hybrid", "--model", help="hybrid, mlp, fusion, or dynamic (time courses: --runs)."),
     organism: str | None = typer.Option(None, "--organism", help="Organism model (hybrid default: textbook)."),
+    runs: Path | None = typer.Option(None, "--runs", help="Runs table of a time-course pair (--model dynamic)."),
     seed: int = typer.Option(0, "--seed"),
     threshold: float | None = typer.Option(None, "--threshold", help="Growth threshold for ROC-AUC (default median)."),
     ensemble: int = typer.Option(5, "--ensemble", help="Ensemble members."),
@@ -52,6 +53,14 @@ def cv(
     from services.predictor.tabular import run_cv
 
     torch.set_num_threads(max(1, threads))
+    if model == "dynamic" or runs is not None:
+        _dynamic_only(model, runs)
+        assert runs is not None
+        from services.predictor.dynamic_cli import curves_cv
+
+        curves_cv(data=data, runs=runs, folds=folds, seed=seed, epochs=300, members=4, threads=threads,
+                  as_json=as_json)
+        return
     if model not in ("hybrid", "mlp", "fusion"):
         _fail(f"--model: unknown model kind '{model}' (choose hybrid, mlp or fusion)")
     try:
@@ -103,8 +112,9 @@ def _emit(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:
 @app.command("fit")
 def fit(
     data: Path = typer.Option(..., "--data", help="Dataset CSV to train on (see docs/predictor.md)."),
-    model: str = typer.Option("mlp", "--model", help="hybrid, mlp or fusion."),
+    model: str = typer.Option("mlp", "--model", help="hybrid, mlp, fusion, or dynamic (time courses: --runs)."),
     organism: str | None = typer.Option(None, "--organism", help="Organism model: checks ids, hybrid prior."),
+    runs: Path | None = typer.Option(None, "--runs", help="Runs table of a time-course pair (--model dynamic)."),
     out: Path = typer.Option(..., "--out", help="Model file to write (.pt)."),
     ensemble: int = typer.Option(5, "--ensemble", help="Ensemble members."),
     seed: int = typer.Option(0, "--seed"),
@@ -116,6 +126,10 @@ def fit(
     from services.predictor.files import fit_file
 
     torch.set_num_threads(1)
+    if model == "dynamic" or runs is not None:
+        _dynamic_only(model, runs)
+        _dynamic_fit(data, runs, out, seed, as_json)
+        return
     try:
         result = fit_file(data, out, model=model, organism=organism, ensemble=ensemble, seed=seed)
     except PredictorError as exc:
@@ -127,13 +141,23 @@ def fit(
 @app.command("predict")
 def predict(
     model: Path = typer.Option(..., "--model", help="Model file written by `predictor fit`."),
-    data: Path = typer.Option(..., "--data", help="CSV of designs (y: columns optional)."),
+    data: Path | None = typer.Option(None, "--data", help="CSV of designs (y: columns optional); with --runs, "
+                                     "an optional curves table giving the runs and times to predict."),
     out: Path = typer.Option(..., "--out", help="Predictions CSV to write: id, mean:<t>, sd:<t>, unseen."),
+    runs: Path | None = typer.Option(None, "--runs", help="Runs table (model dynamic): predict its runs' curves."),
+    times: str | None = typer.Option(None, "--times", help="Model dynamic without --data: comma-separated hours "
+                                     "(default: the times it was fitted on)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Predict every row of a CSV; rows with interventions the training data never had are marked unseen."""
     from services.predictor.files import predict_file
 
+    if runs is not None:
+        _dynamic_predict(model, runs, out, data, times, as_json)
+        return
+    if data is None:
+        _fail("--data: a CSV of designs is required (or --runs for a dynamic model)")
+        return
     try:
         result = predict_file(model, data, out)
     except PredictorError as exc:
@@ -145,19 +169,73 @@ def predict(
 @app.command("evaluate")
 def evaluate(
     model: Path = typer.Option(..., "--model", help="Model file written by `predictor fit`."),
-    data: Path = typer.Option(..., "--data", help="Dataset CSV with measured y: columns."),
+    data: Path = typer.Option(..., "--data", help="Dataset CSV with measured y: columns (with --runs: curves)."),
     threshold: float | None = typer.Option(None, "--threshold", help="Growth threshold for ROC-AUC (default median)."),
+    runs: Path | None = typer.Option(None, "--runs", help="Runs table of a time-course pair (model dynamic)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
-    """Score a saved model on measured rows: Q², ROC-AUC on growth, 68/95 % coverage."""
+    """Score a saved model on measured rows: Q², ROC-AUC on growth, 68/95 % coverage (dynamic: curve metrics)."""
     from services.predictor.files import evaluate_file
 
+    if runs is not None:
+        _dynamic_evaluate(model, data, runs, as_json)
+        return
     try:
         result = evaluate_file(model, data, threshold)
     except PredictorError as exc:
         _fail(str(exc))
         return
     _emit(result, as_json, [f"{result['n_rows']} rows: Q² = {result['q2']:.3f}, ROC-AUC = {result['roc_auc']}, "
+                            f"coverage95 = {result['coverage95']:.3f}"])
+
+
+def _dynamic_only(model: str, runs: Path | None) -> None:
+    if model != "dynamic":
+        _fail(f"--runs: time courses go with --model dynamic, not '{model}'")
+    if runs is None:
+        _fail("--runs: model dynamic needs the runs table of the curves (docs/dynamic.md)")
+
+
+def _dynamic_fit(data: Path, runs: Path | None, out: Path, seed: int, as_json: bool) -> None:
+    from services.predictor.dynamic import DynamicConfig
+    from services.predictor.dynamic_files import fit_file as fit_curves
+
+    assert runs is not None
+    try:
+        result = fit_curves(data, runs, out, DynamicConfig(seed=seed))
+    except PredictorError as exc:
+        _fail(str(exc))
+        return
+    _emit(result, as_json, [f"dynamic fitted on {result['n_runs']} curves in {result['fit_s']:.1f} s -> {out}"])
+
+
+def _dynamic_predict(model: Path, runs: Path, out: Path, data: Path | None, times: str | None,
+                     as_json: bool) -> None:
+    from services.predictor.dynamic_files import predict_file as predict_curves
+
+    try:
+        hours = [float(t) for t in times.split(",") if t.strip()] if times else None
+    except ValueError:
+        _fail(f"--times: expected comma-separated hours, got {times!r}")
+        return
+    try:
+        result = predict_curves(model, runs, out, curves=data, times=hours)
+    except PredictorError as exc:
+        _fail(str(exc))
+        return
+    _emit(result, as_json, [f"wrote {result['n_points']} points of {result['n_runs']} curves to {out}"])
+
+
+def _dynamic_evaluate(model: Path, data: Path, runs: Path, as_json: bool) -> None:
+    from services.predictor.dynamic_files import evaluate_file as evaluate_curves
+
+    try:
+        result = evaluate_curves(model, data, runs)
+    except PredictorError as exc:
+        _fail(str(exc))
+        return
+    _emit(result, as_json, [f"{int(result['n_runs'])} curves: curve_r2_mean = {result['curve_r2_mean']:.3f}, "
+                            f"final_r2 = {result['final_r2']:.3f}, mu_max_r2 = {result['mu_max_r2']:.3f}, "
                             f"coverage95 = {result['coverage95']:.3f}"])
 
 
