@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import math
 import time
 from typing import TYPE_CHECKING, Any
 
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from nats.js.errors import BucketNotFoundError, KeyWrongLastSequenceError, NotFoundError, ObjectNotFoundError
+from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -46,6 +45,7 @@ from schemas import (
 )
 from schemas.rpc import PREDICT
 from services.predictor import MIN_TRAINING_MEASUREMENTS, base_models
+from services.predictor.claims import TrainingClaims
 from services.predictor.errors import PredictorError
 from services.predictor.failures import TrainingFailures
 from services.predictor.state import CampaignModel
@@ -63,10 +63,6 @@ __all__ = ["PredictorService", "PredictorSettings"]
 
 log = logging.getLogger(__name__)
 
-CLAIM_TTL_S = 6.0
-"""A training claim lapses this long after its holder last renewed it (a killed trainer's version is free soon)."""
-CLAIM_RENEW_S = 1.5
-"""How often a trainer renews its claim while it trains."""
 LEGACY_DURABLE = "predictor-runs"
 """The durable consumer replicas shared before they each followed the feed (deleted at start)."""
 FEED_KINDS = ("work", "measurement", "run_failed")
@@ -104,7 +100,7 @@ class PredictorService(Service):
         self.state: dict[str, CampaignModel] = {}
         self.directory: CampaignDirectory | None = None
         self.store: Any = None
-        self.claims: Any = None
+        self.claims = TrainingClaims(self.bus)
         self.failures = TrainingFailures(self.bus, self.name, self.options.debounce_s)
         self._subs: list[Any] = []
         self._new_data = asyncio.Event()
@@ -126,7 +122,8 @@ class PredictorService(Service):
             self.store = await self.bus.js.object_store(subjects.models_bucket)
         except (BucketNotFoundError, NotFoundError):
             self.store = await self.bus.js.create_object_store(subjects.models_bucket)
-        self.claims = await _bucket(self.bus, f"{subjects.ns}-predictor-claims")
+        self.claims.bus = self.bus
+        await self.claims.open()
         with contextlib.suppress(Exception):  # the shared durable of older versions: nothing reads it now
             await self.bus.js.delete_consumer(subjects.events_stream, LEGACY_DURABLE)
         # the live feed starts where the replay's snapshot ends (an overlap is folded twice, harmlessly)
@@ -276,41 +273,20 @@ class PredictorService(Service):
                            search_space=spec.search_space, epochs=self.options.epochs, seed=spec.seed,
                            base_medium=dict(spec.organism.medium) or None)
 
-    async def _claim(self, campaign_id: str, version: int) -> bool:
-        try:
-            await self.claims.create(f"{campaign_id}.v{version}", self._claim_value())
-        except KeyWrongLastSequenceError:
-            return False
-        return True
-
-    async def _renew(self, key: str) -> None:
-        """Keep a claim alive while its version trains (it lapses CLAIM_TTL_S after the trainer dies)."""
-        while True:
-            await asyncio.sleep(CLAIM_RENEW_S)
-            try:
-                await self.claims.put(key, self._claim_value())
-            except Exception as exc:  # a broker hiccup: the next renewal tries again
-                log.warning("%s: could not renew the training claim: %r", key, exc)
-
-    def _claim_value(self) -> bytes:
-        client_id = self.bus.nc.client_id
-        return client_id.to_bytes(8, "little") if isinstance(client_id, int) else b"1"
-
     async def train(self, campaign_id: str, cm: CampaignModel) -> ModelTrained | None:
         """Train a new version on every measurement so far, store it, publish ModelTrained, hot-swap."""
         assert self.directory is not None
         spec = self.directory.campaigns[campaign_id].spec
         version = cm.version + 1
-        if not await self._claim(campaign_id, version):
+        key = f"{campaign_id}.v{version}"
+        if not await self.claims.claim(key):
             cm.first_untrained_at = time.monotonic()  # another replica trains it; its model event swaps it in
             return None
-        key = f"{campaign_id}.v{version}"
-        renewing = asyncio.create_task(self._renew(key))
+        renewing = asyncio.create_task(self.claims.renew(key))
         try:
             return await self._train_claimed(campaign_id, cm, spec, version)
         except BaseException:
-            with contextlib.suppress(Exception):
-                await self.claims.delete(key)
+            await self.claims.release(key)
             raise
         finally:
             renewing.cancel()
@@ -413,18 +389,3 @@ def _attributions(model: DeepModel, request: PredictRequest) -> list[dict[str, f
 
     output = request.outputs[0] if request.outputs else model.names[0]
     return attr.integrated_gradients(model, request.designs, output)
-
-
-async def _bucket(bus: Bus, name: str) -> Any:
-    """The claims bucket (created on first use; one made with a longer TTL by an older version is shortened)."""
-    try:
-        bucket = await bus.js.key_value(name)
-    except (BucketNotFoundError, NotFoundError):
-        # a claim outlives its trainer by CLAIM_TTL_S: a killed trainer's version is claimable again soon
-        return await bus.js.create_key_value(bucket=name, history=1, ttl=CLAIM_TTL_S)
-    stream = f"KV_{name}"
-    info = await bus.js.stream_info(stream)
-    if info.config.max_age != CLAIM_TTL_S:
-        with contextlib.suppress(Exception):  # a user that may not edit streams keeps the old TTL
-            await bus.js.update_stream(dataclasses.replace(info.config, max_age=CLAIM_TTL_S))
-    return bucket
