@@ -34,7 +34,8 @@ async def test_replicas_train_each_version_once_and_answer_bad_requests_by_field
 ) -> None:
     spec = succinate_core_spec(budget=16, batch_size=8)
     await CampaignClient(bus).start(spec)
-    options = PredictorSettings(debounce_s=0.5, ensemble=2, epochs=60)
+    # a whole batch (8 settled runs) trains at once; the long debounce keeps a slow robot from splitting a round
+    options = PredictorSettings(debounce_s=10.0, ensemble=2, epochs=60)
     rng = np.random.default_rng(1)
     async with RobotSimService(settings, bus=bus, station="sim1"), \
             PredictorService(settings, bus=bus, options=options) as a, \
