@@ -5,7 +5,9 @@ and the compositions are inputs. The composition-only peers of the data's README
 the same run: the mean training curve, and a random forest on log(1 + mM) -> every time point.
 Simulated: media drawn at random for E. coli core, curves from the dFBA true cell (simulators/dfba.py) with
 lab noise; the model trains on noisy ln OD of the training media and is scored on held-out media against the
-noise-free ln OD. Figures per seed and their medians (`--repeat` seeds).
+noise-free ln OD. Spatial (benchmarks/dynamic_spatial.py): the model fitted on simulated batch curves
+predicts colony profiles on agar (dFBA at every grid point), scored against the noise-free profiles.
+Figures per seed and their medians (`--repeat` seeds).
 """
 
 from __future__ import annotations
@@ -76,7 +78,12 @@ def run(quick: bool, repeat: int, threads: int, parts: str = "all") -> dict[str,
     if parts in ("all", "simulated"):
         sims = [simulated(16 if quick else 80, seed, config) for seed in seeds]
         result["simulated"] = {"median": _medians(sims), "per_seed": sims}
-    if parts == "simulated":
+    if parts in ("all", "spatial"):
+        from benchmarks.dynamic_spatial import spatial
+
+        spatials = [spatial(16 if quick else 80, 2 if quick else 6, seed, config, SIM_SUBSTRATES) for seed in seeds]
+        result["spatial"] = {"median": _medians(spatials), "per_seed": spatials}
+    if parts in ("simulated", "spatial"):
         return result
     if not DATA.is_dir():
         result["real"] = {"skipped": f"{DATA} is absent"}
@@ -96,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     """`fluxlab bench dynamic [--quick] [--json] [--repeat N] [--threads N]`."""
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.add_argument("--part", choices=["all", "real", "simulated"], default="all")
+    p.add_argument("--part", choices=["all", "real", "simulated", "spatial"], default="all")
     args = p.parse_args(argv)
     emit(run(args.quick, args.repeat, args.threads, args.part), args.json, "dynamic")
     return 0
