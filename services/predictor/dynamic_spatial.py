@@ -4,8 +4,8 @@ A model fitted on mixed batch curves (services/predictor/dynamic.py) gives, per 
 member, the uptake network's Vmax per substrate, Km, yields, lag, kd and the base-medium resource. Here the
 same mass balances run at every cell of a 1-D grid (services/domain/diffusion.py), with diffusion terms,
 by the method of lines in torch: per step of at most MIN_DT_H an explicit reaction step (the batch
-model's rates, with the local biomass density X in OD units), then a backward-Euler diffusion step of every
-substrate, of the implicit resource and of biomass:
+model's rates, with the local biomass density X in OD units, uptake capped at what a cell holds), then a
+backward-Euler diffusion step of every substrate, of the implicit resource and of biomass:
 
     dX/dt = mu X + D_X ∇²X ;  dS_i/dt = -a(t) q_i X + D_i ∇²S_i ;  dR/dt = -gross X + D_R ∇²R
 
@@ -60,13 +60,22 @@ class ProfilePrediction:
     members: np.ndarray
 
 
-def spatial_rates(p: dict[str, torch.Tensor], t: float, x: torch.Tensor, s: torch.Tensor, r: torch.Tensor
-                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The batch model's rates (services.predictor.dynamic._rates) on local densities: mu, dS/dt, dR/dt."""
+def spatial_rates(p: dict[str, torch.Tensor], t: float, x: torch.Tensor, s: torch.Tensor, r: torch.Tensor,
+                  dt: float | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The batch model's rates (services.predictor.dynamic._rates) on local densities: mu, dS/dt, dR/dt.
+
+    With `dt`, uptake in a step is capped at what the cell holds (q <= S / (X dt), and growth likewise by
+    R), as the dFBA simulator caps its uptake bounds: in a dense colony, fed by diffusion, an explicit step
+    would otherwise grow on substrate that is not there.
+    """
     active = torch.sigmoid((t - p["lag"]) / p["width"])
     s_pos, r_pos = s.clamp(min=0.0), r.clamp(min=0.0)
     q = p["vmax"] * s_pos / (p["km"] + s_pos) * (r_pos / (p["kr"] + r_pos))
+    if dt is not None:
+        q = torch.minimum(q, s_pos / (active * x * dt).clamp(min=1e-12))
     gross = active * MU_CAP * torch.tanh((p["yield"] * q).sum(-1, keepdim=True) / MU_CAP)
+    if dt is not None:
+        gross = torch.minimum(gross, r_pos / (x * dt).clamp(min=1e-12))
     return gross - p["kd"], -active * q * x, -gross * x
 
 
@@ -107,7 +116,7 @@ def integrate_spatial(p: dict[str, torch.Tensor], s0: torch.Tensor, setup: Spati
         dt = (float(target) - t) / steps
         op_s, op_r, op_x = diffusion.operators(dt)
         for _ in range(steps):
-            mu, ds, dr = spatial_rates(grid, t + 0.5 * dt, x, s, r)
+            mu, ds, dr = spatial_rates(grid, t + 0.5 * dt, x, s, r, dt)
             x = x * torch.exp(dt * mu.clamp(max=MU_CAP))
             s, r = (s + dt * ds).clamp(min=0.0), (r + dt * dr).clamp(min=0.0)
             s = torch.einsum("jgh,mrhj->mrgj", op_s, s)

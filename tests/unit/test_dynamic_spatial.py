@@ -64,6 +64,21 @@ def test_a_colony_grows_at_its_centre_and_bands_hold_the_mean(model: DynamicMode
     assert not np.allclose(prof.substrates, still.substrates)
 
 
+def test_a_dense_colony_grows_only_on_the_substrate_it_holds() -> None:
+    fast = _fit(members=1)
+    assert fast.net is not None
+    with torch.no_grad():  # fast uptake, no lag, no death, yield 0.5 OD/mM: one explicit step would overshoot
+        last = fast.net.encoder[-1]
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([10.0, 10.0, -3.0, -5.0, -10.0, 0.0]))
+        fast.net.log_yield.fill_(np.log(0.5))
+    dense = np.full(GRID.cells, 50.0)
+    prof = predict_profiles(fast, np.array([[0.5, 0.0]]), _setup(fast, dense), TIMES, diffusion=False)
+    assert np.all(prof.od[0, -1] - dense <= 1.05 * 0.5 * 0.5)
+    assert np.all(prof.od[0, -1] - dense > 0.5 * 0.5 * 0.5)
+    assert np.all(prof.substrates >= 0.0)
+
+
 def test_bad_inputs_name_the_field(model: DynamicModel) -> None:
     with pytest.raises(ValueError, match="inoculum_od"):
         SpatialSetup(GRID, {}, 0.0, np.ones(3))
