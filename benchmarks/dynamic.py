@@ -4,9 +4,10 @@ Real: `../shared/data/damn_growth_curves`, 5-fold cross-validation over its medi
 and the compositions are inputs. The composition-only peers of the data's README run on the same folds in
 the same run: the mean training curve, and a random forest on log(1 + mM) -> every time point.
 Simulated: media drawn at random for E. coli core, curves from the dFBA true cell (simulators/dfba.py) with
-lab noise; the model trains on noisy ln OD of the training media and is scored on held-out media against the
-noise-free ln OD. Spatial (benchmarks/dynamic_spatial.py): the model fitted on simulated batch curves
-predicts colony profiles on agar (dFBA at every grid point), scored against the noise-free profiles.
+lab noise; the model trains on noisy ln OD of the training media (and, as `dynamic_with_substrate_courses`,
+also on their noisy substrate courses) and is scored on held-out media against the noise-free ln OD.
+Spatial (benchmarks/dynamic_spatial.py): the model fitted on simulated batch curves predicts colony profiles
+on agar (dFBA at every grid point), scored against the noise-free profiles.
 Figures per seed and their medians (`--repeat` seeds).
 """
 
@@ -39,20 +40,28 @@ def simulated(n_media: int, seed: int, config: DynamicConfig) -> dict[str, Any]:
         chosen = rng.choice(len(SIM_SUBSTRATES), rng.integers(1, 4), replace=False)
         row[chosen] = rng.uniform(1.0, 15.0, len(chosen))
     truth, noisy = [], []
-    for row in init:
+    conc = np.full((n_media, len(times), len(SIM_SUBSTRATES)), np.nan)
+    for i, row in enumerate(init):
         medium = {s: float(c) for s, c in zip(SIM_SUBSTRATES, row, strict=True) if c > 0}
         curve = culture.simulate(medium, times)
-        od, _ = culture.sample(curve, rng)
+        od, measured = culture.sample(curve, rng)
         truth.append(np.log(curve.od(culture.kinetics)))
         noisy.append(np.log(od))
+        for j, s in enumerate(SIM_SUBSTRATES):
+            if s in medium:
+                conc[i, :, j] = measured[s]
     y_true, y_noisy = np.array(truth), np.array(noisy)
     test = np.arange(n_media) < n_media // 4
     model = DynamicModel(replace(config, seed=seed))
     model.fit(SIM_SUBSTRATES, init[~test], times, y_noisy[~test])
     pred = model.predict(init[test], times)
+    with_courses = DynamicModel(replace(config, seed=seed))
+    with_courses.fit(SIM_SUBSTRATES, init[~test], times, y_noisy[~test], conc[~test])
+    pred_courses = with_courses.predict(init[test], times)
     noisy_set = CurveSet([str(i) for i in range(n_media)], SIM_SUBSTRATES, init, times, y_noisy)
     forest = peer_predictions(noisy_set, np.where(~test)[0], np.where(test)[0], seed)["random_forest"]
     return {"dynamic": curve_report(times, y_true[test], pred.mean, pred.sd),
+            "dynamic_with_substrate_courses": curve_report(times, y_true[test], pred_courses.mean, pred_courses.sd),
             "random_forest": curve_report(times, y_true[test], forest)}
 
 

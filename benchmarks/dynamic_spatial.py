@@ -8,7 +8,8 @@ simulators/dfba.py); its learned kinetics then drive the spatial integrator
 held-out media (not among the batch training media) and on training media (whose profiles are still
 unseen); `substrate_profile_r2_mean` the same for every medium substrate's concentration; `coverage95` of
 the bands over points with true OD >= 0.01. Peer in the same run on the same fit: the same kinetics with
-the diffusion terms off (every cell an isolated well), which shows what transport carries.
+the diffusion terms off (every cell an isolated well), which shows what transport carries; and the model
+fitted on ln OD alone (without the batch runs' substrate courses), which shows what they carry.
 """
 
 from __future__ import annotations
@@ -54,9 +55,28 @@ def _score(truth: list[SpatialProfiles], pred: ProfilePrediction, substrates: li
             "n_profiles": float(true_od.shape[0] * true_od.shape[1])}
 
 
+def batch_data(init: np.ndarray, substrates: list[str], culture: BatchCulture, rng: np.random.Generator
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Noise-free ln OD, noisy ln OD (runs x T) and noisy substrate courses (runs x T x substrates, mM)."""
+    truth, noisy, conc = [], [], np.full((len(init), len(BATCH_TIMES), len(substrates)), np.nan)
+    for i, row in enumerate(init):
+        curve = culture.simulate(_medium(substrates, row), BATCH_TIMES)
+        od, measured = culture.sample(curve, rng)
+        truth.append(np.log(curve.od(culture.kinetics)))
+        noisy.append(np.log(od))
+        for j, s in enumerate(substrates):
+            if s in measured and row[j] > 0:
+                conc[i, :, j] = measured[s]
+    return np.array(truth), np.array(noisy), conc
+
+
 def spatial(n_media: int, n_spatial: int, seed: int, config: DynamicConfig, substrates: list[str],
             plate: AgarPlate | None = None) -> dict[str, Any]:
-    """Fit on batch curves of n_media - n_spatial media; score profiles of n_spatial held-out and seen media."""
+    """Fit on batch curves of n_media - n_spatial media; score profiles of n_spatial held-out and seen media.
+
+    `dynamic` is fitted on ln OD and the substrate courses of the batch runs, `dynamic_od_only` on ln OD
+    alone; `no_diffusion` is `dynamic`'s kinetics without transport.
+    """
     rng = np.random.default_rng(seed)
     culture = BatchCulture()
     plate = plate or AgarPlate()
@@ -64,27 +84,28 @@ def spatial(n_media: int, n_spatial: int, seed: int, config: DynamicConfig, subs
     init = random_media(n_media, substrates, rng)
     held_out = np.arange(n_media) < n_spatial
     seen = np.where(~held_out)[0][:n_spatial]
-    truth_curves, noisy = [], []
-    for row in init:
-        curve = culture.simulate(_medium(substrates, row), BATCH_TIMES)
-        truth_curves.append(np.log(curve.od(culture.kinetics)))
-        noisy.append(np.log(culture.sample(curve, rng)[0]))
-    start = time.perf_counter()
-    model = DynamicModel(replace(config, seed=seed)).fit(substrates, init[~held_out], BATCH_TIMES,
-                                                         np.array(noisy)[~held_out])
-    fit_s = time.perf_counter() - start
+    truth_curves, noisy, conc = batch_data(init, substrates, culture, rng)
+    models: dict[str, DynamicModel] = {}
+    out: dict[str, Any] = {}
+    for name, courses in (("dynamic", conc[~held_out]), ("dynamic_od_only", None)):
+        start = time.perf_counter()
+        models[name] = DynamicModel(replace(config, seed=seed)).fit(substrates, init[~held_out], BATCH_TIMES,
+                                                                    noisy[~held_out], courses)
+        out[f"{name}_fit_s"] = time.perf_counter() - start
+        out[f"{name}_batch_held_out"] = curve_report(
+            BATCH_TIMES, truth_curves[held_out], models[name].predict(init[held_out], BATCH_TIMES).mean)
     gdw = culture.kinetics.gdw_per_od
     setup = SpatialSetup(plate.grid, {s: plate.diffusivity_of(s) for s in substrates}, plate.biomass_diffusivity,
                          plate.inoculum() / gdw)
-    out: dict[str, Any] = {"fit_s": fit_s, "batch_held_out": curve_report(
-        BATCH_TIMES, np.array(truth_curves)[held_out], model.predict(init[held_out], BATCH_TIMES).mean)}
     sim_s = 0.0
     for name, rows in (("held_out_media", np.where(held_out)[0]), ("training_media", seen)):
         start = time.perf_counter()
         truth = [colony.simulate(_medium(substrates, init[i]), PROFILE_TIMES) for i in rows]
         sim_s += time.perf_counter() - start
         scores = {}
-        for peer, diffusion in (("dynamic", True), ("no_diffusion", False)):
+        for peer, model, diffusion in (("dynamic", models["dynamic"], True),
+                                       ("dynamic_od_only", models["dynamic_od_only"], True),
+                                       ("no_diffusion", models["dynamic"], False)):
             pred = predict_profiles(model, init[rows], setup, PROFILE_TIMES, diffusion=diffusion)
             scores[peer] = _score(truth, pred, substrates, init[rows], gdw)
         out[name] = scores
