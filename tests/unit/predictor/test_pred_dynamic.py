@@ -61,7 +61,7 @@ def test_substrate_courses_enter_the_loss(curves: tuple[np.ndarray, np.ndarray])
     init, y = curves
     untouched = np.repeat(init[:, None, :], len(TIMES), 1)  # courses saying the substrates are never consumed
     untouched[:, :, 1] = np.nan  # succinate not measured
-    config = DynamicConfig(epochs=120, members=1, hidden=16, lr=0.03, device="cpu", concentration_weight=10.0)
+    config = DynamicConfig(epochs=60, members=1, hidden=8, lr=0.05, device="cpu", concentration_weight=10.0)
     errors = {}
     for name, courses in (("with", untouched), ("without", None)):
         model = DynamicModel(config).fit(SUBSTRATES, init, TIMES, y, courses)
