@@ -8,8 +8,9 @@ simulators/dfba.py); its learned kinetics then drive the spatial integrator
 held-out media (not among the batch training media) and on training media (whose profiles are still
 unseen); `substrate_profile_r2_mean` the same for every medium substrate's concentration; `coverage95` of
 the bands over points with true OD >= 0.01. Peer in the same run on the same fit: the same kinetics with
-the diffusion terms off (every cell an isolated well), which shows what transport carries; and the model
-fitted on ln OD alone (without the batch runs' substrate courses), which shows what they carry.
+the diffusion terms off (every cell an isolated well), which shows what transport carries; the model
+fitted on ln OD alone (without the batch runs' substrate courses), which shows what they carry; and the
+model told the inoculum in absolute OD rather than relative to the batch inoculum.
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ def spatial(n_media: int, n_spatial: int, seed: int, config: DynamicConfig, subs
             plate: AgarPlate | None = None) -> dict[str, Any]:
     """Fit on batch curves of n_media - n_spatial media; score profiles of n_spatial held-out and seen media.
 
-    `dynamic` is fitted on ln OD and the substrate courses of the batch runs, `dynamic_od_only` on ln OD
-    alone; `no_diffusion` is `dynamic`'s kinetics without transport.
+    `dynamic` is fitted on ln OD and the substrate courses of the batch runs and told the inoculum as a
+    multiple of the batch inoculum; `dynamic_absolute_inoculum` the same model told the inoculum in OD;
+    `dynamic_od_only` is fitted on ln OD alone; `no_diffusion` is `dynamic` without transport.
     """
     rng = np.random.default_rng(seed)
     culture = BatchCulture()
@@ -95,17 +97,21 @@ def spatial(n_media: int, n_spatial: int, seed: int, config: DynamicConfig, subs
         out[f"{name}_batch_held_out"] = curve_report(
             BATCH_TIMES, truth_curves[held_out], models[name].predict(init[held_out], BATCH_TIMES).mean)
     gdw = culture.kinetics.gdw_per_od
-    setup = SpatialSetup(plate.grid, {s: plate.diffusivity_of(s) for s in substrates}, plate.biomass_diffusivity,
-                         plate.inoculum() / gdw)
+    absolute = SpatialSetup(plate.grid, {s: plate.diffusivity_of(s) for s in substrates},
+                            plate.biomass_diffusivity, plate.inoculum() / gdw)
+    relative = replace(absolute, inoculum_od=plate.inoculum() / culture.kinetics.inoculum_gdw,
+                       relative_inoculum=True)
     sim_s = 0.0
     for name, rows in (("held_out_media", np.where(held_out)[0]), ("training_media", seen)):
         start = time.perf_counter()
         truth = [colony.simulate(_medium(substrates, init[i]), PROFILE_TIMES) for i in rows]
         sim_s += time.perf_counter() - start
         scores = {}
-        for peer, model, diffusion in (("dynamic", models["dynamic"], True),
-                                       ("dynamic_od_only", models["dynamic_od_only"], True),
-                                       ("no_diffusion", models["dynamic"], False)):
+        for peer, model, setup, diffusion in (
+                ("dynamic", models["dynamic"], relative, True),
+                ("dynamic_absolute_inoculum", models["dynamic"], absolute, True),
+                ("dynamic_od_only", models["dynamic_od_only"], relative, True),
+                ("no_diffusion", models["dynamic"], relative, False)):
             pred = predict_profiles(model, init[rows], setup, PROFILE_TIMES, diffusion=diffusion)
             scores[peer] = _score(truth, pred, substrates, init[rows], gdw)
         out[name] = scores

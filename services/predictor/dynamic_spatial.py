@@ -10,15 +10,15 @@ backward-Euler diffusion step of every substrate, of the implicit resource and o
     dX/dt = mu X + D_X ∇²X ;  dS_i/dt = -a(t) q_i X + D_i ∇²S_i ;  dR/dt = -gross X + D_R ∇²R
 
 What the integrator is told, as an experimenter knows it: the grid, the diffusion coefficients, the
-uniform initial medium and the inoculum's OD-equivalent profile at t = 0 (replacing the learned batch
-inoculum). The kinetics are the medium's (encoded from the initial composition) at every cell.
+uniform initial medium and the inoculum profile at t = 0, as OD or as a multiple of the batch inoculum.
+The kinetics are the medium's (encoded from the initial composition) at every cell.
 Bands: the ensemble spread plus the training residual variance on ln X, as for batch curves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -32,13 +32,20 @@ RESOURCE_DIFFUSIVITY = 2.0
 
 @dataclass(frozen=True)
 class SpatialSetup:
-    """What the spatial integrator is told: grid, diffusion coefficients (mm²/h), inoculum (OD per cell)."""
+    """What the spatial integrator is told: grid, diffusion coefficients (mm²/h), inoculum per cell.
+
+    `inoculum_od` is the OD-equivalent density per cell or, with `relative_inoculum`, the density as a
+    multiple of the batch cultures' inoculum (a dilution the lab knows), placed on each ensemble member's
+    learned batch inoculum: the batch fit learns the inoculum jointly with the lag, so the learned kinetics
+    transfer in that frame (docs/dynamic.md).
+    """
 
     grid: Grid
     diffusivity: Mapping[str, float]
     biomass_diffusivity: float
     inoculum_od: np.ndarray
     resource_diffusivity: float = RESOURCE_DIFFUSIVITY
+    relative_inoculum: bool = False
 
     def __post_init__(self) -> None:
         if np.asarray(self.inoculum_od).shape != (self.grid.cells,):
@@ -106,6 +113,8 @@ def integrate_spatial(p: dict[str, torch.Tensor], s0: torch.Tensor, setup: Spati
     members, runs, n = p["vmax"].shape
     cells = setup.grid.cells
     x = torch.as_tensor(setup.inoculum_od, dtype=torch.float32, device=device).reshape(1, 1, cells, 1)
+    if setup.relative_inoculum:
+        x = x * p["ln_x0"].exp().reshape(members, 1, 1, 1)
     x = x.expand(members, runs, cells, 1)
     s = s0.reshape(1, -1, 1, n).expand(members, runs, cells, n)
     r = p["r0"].unsqueeze(-2).expand(members, runs, cells, 1)
@@ -141,7 +150,8 @@ def predict_profiles(model: DynamicModel, init: np.ndarray, setup: SpatialSetup,
     if init.ndim != 2 or init.shape[1] != len(model.substrates):
         raise ValueError(f"init: expected runs x {len(model.substrates)} substrate columns, got {init.shape}")
     if not diffusion:
-        setup = SpatialSetup(setup.grid, dict.fromkeys(model.substrates, 0.0), 0.0, setup.inoculum_od, 0.0)
+        setup = replace(setup, diffusivity=dict.fromkeys(model.substrates, 0.0), biomass_diffusivity=0.0,
+                        resource_diffusivity=0.0)
     missing = sorted(set(model.substrates) - set(setup.diffusivity))
     if missing:
         raise ValueError(f"diffusivity: no diffusion coefficient for {', '.join(missing)}")

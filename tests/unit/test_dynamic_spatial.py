@@ -53,6 +53,15 @@ def test_without_transport_a_uniform_plate_is_the_batch_culture() -> None:
     assert np.allclose(prof.od[:, :, 0], prof.od[:, :, -1])
 
 
+def test_a_relative_inoculum_sits_on_each_members_batch_inoculum(model: DynamicModel) -> None:
+    assert model.net is not None
+    x0 = model.net.ln_x0.detach().exp().numpy().ravel()
+    ratio = np.linspace(3.0, 0.5, GRID.cells)
+    setup = SpatialSetup(GRID, {"glc__D_e": 2.4, "succ_e": 2.8}, 0.01, ratio, relative_inoculum=True)
+    prof = predict_profiles(model, np.array([[1.0, 1.0]]), setup, np.array([1e-3]), diffusion=False)
+    assert np.allclose(prof.members[:, 0, 0], x0[:, None] * ratio, rtol=1e-2)
+
+
 def test_a_colony_grows_at_its_centre_and_bands_hold_the_mean(model: DynamicModel) -> None:
     inoculum = 0.1 * np.exp(-GRID.positions_mm**2)
     init = np.array([[2.0, 1.0]])
