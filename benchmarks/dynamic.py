@@ -4,8 +4,11 @@ Real: `../shared/data/damn_growth_curves`, 5-fold cross-validation over its medi
 and the compositions are inputs. The composition-only peers of the data's README run on the same folds in
 the same run: the mean training curve, and a random forest on log(1 + mM) -> every time point.
 Simulated: media drawn at random for E. coli core, curves from the dFBA true cell (simulators/dfba.py) with
-lab noise; the model trains on noisy ln OD of the training media and is scored on held-out media against the
-noise-free ln OD. Figures per seed and their medians (`--repeat` seeds).
+lab noise; the model trains on noisy ln OD of the training media (and, as `dynamic_with_substrate_courses`,
+also on their noisy substrate courses) and is scored on held-out media against the noise-free ln OD.
+Spatial (benchmarks/dynamic_spatial.py): the model fitted on simulated batch curves predicts colony profiles
+on agar (dFBA at every grid point), scored against the noise-free profiles.
+Figures per seed and their medians (`--repeat` seeds).
 """
 
 from __future__ import annotations
@@ -37,20 +40,28 @@ def simulated(n_media: int, seed: int, config: DynamicConfig) -> dict[str, Any]:
         chosen = rng.choice(len(SIM_SUBSTRATES), rng.integers(1, 4), replace=False)
         row[chosen] = rng.uniform(1.0, 15.0, len(chosen))
     truth, noisy = [], []
-    for row in init:
+    conc = np.full((n_media, len(times), len(SIM_SUBSTRATES)), np.nan)
+    for i, row in enumerate(init):
         medium = {s: float(c) for s, c in zip(SIM_SUBSTRATES, row, strict=True) if c > 0}
         curve = culture.simulate(medium, times)
-        od, _ = culture.sample(curve, rng)
+        od, measured = culture.sample(curve, rng)
         truth.append(np.log(curve.od(culture.kinetics)))
         noisy.append(np.log(od))
+        for j, s in enumerate(SIM_SUBSTRATES):
+            if s in medium:
+                conc[i, :, j] = measured[s]
     y_true, y_noisy = np.array(truth), np.array(noisy)
     test = np.arange(n_media) < n_media // 4
     model = DynamicModel(replace(config, seed=seed))
     model.fit(SIM_SUBSTRATES, init[~test], times, y_noisy[~test])
     pred = model.predict(init[test], times)
+    with_courses = DynamicModel(replace(config, seed=seed))
+    with_courses.fit(SIM_SUBSTRATES, init[~test], times, y_noisy[~test], conc[~test])
+    pred_courses = with_courses.predict(init[test], times)
     noisy_set = CurveSet([str(i) for i in range(n_media)], SIM_SUBSTRATES, init, times, y_noisy)
     forest = peer_predictions(noisy_set, np.where(~test)[0], np.where(test)[0], seed)["random_forest"]
     return {"dynamic": curve_report(times, y_true[test], pred.mean, pred.sd),
+            "dynamic_with_substrate_courses": curve_report(times, y_true[test], pred_courses.mean, pred_courses.sd),
             "random_forest": curve_report(times, y_true[test], forest)}
 
 
@@ -76,7 +87,12 @@ def run(quick: bool, repeat: int, threads: int, parts: str = "all") -> dict[str,
     if parts in ("all", "simulated"):
         sims = [simulated(16 if quick else 80, seed, config) for seed in seeds]
         result["simulated"] = {"median": _medians(sims), "per_seed": sims}
-    if parts == "simulated":
+    if parts in ("all", "spatial"):
+        from benchmarks.dynamic_spatial import spatial
+
+        spatials = [spatial(16 if quick else 80, 2 if quick else 6, seed, config, SIM_SUBSTRATES) for seed in seeds]
+        result["spatial"] = {"median": _medians(spatials), "per_seed": spatials}
+    if parts in ("simulated", "spatial"):
         return result
     if not DATA.is_dir():
         result["real"] = {"skipped": f"{DATA} is absent"}
@@ -96,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     """`fluxlab bench dynamic [--quick] [--json] [--repeat N] [--threads N]`."""
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1, help="torch threads")
-    p.add_argument("--part", choices=["all", "real", "simulated"], default="all")
+    p.add_argument("--part", choices=["all", "real", "simulated", "spatial"], default="all")
     args = p.parse_args(argv)
     emit(run(args.quick, args.repeat, args.threads, args.part), args.json, "dynamic")
     return 0

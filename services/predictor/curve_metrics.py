@@ -45,3 +45,15 @@ def curve_report(times: np.ndarray, true: np.ndarray, mean: np.ndarray, sd: np.n
     if sd is not None:
         out["coverage95"] = coverage(true, mean, sd)
     return out
+
+
+def profile_r2(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Per profile (leading axes; positions on the last): R² of predicted vs true values, clipped at 0."""
+    flat_t, flat_p = true.reshape(-1, true.shape[-1]), pred.reshape(-1, pred.shape[-1])
+    return curve_r2(flat_t, flat_p)
+
+
+def band_coverage(true: np.ndarray, lower: np.ndarray, upper: np.ndarray, mask: np.ndarray) -> float:
+    """Fraction of the masked true values inside [lower, upper]."""
+    inside = (true >= lower) & (true <= upper)
+    return float(inside[mask].mean()) if mask.any() else float("nan")

@@ -22,6 +22,7 @@ gives the uncertainty: bands are the ensemble spread plus the training residual 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -47,6 +48,8 @@ class DynamicConfig:
     dropout: float = 0.1
     seed: int = 0
     device: str = "auto"
+    concentration_weight: float = 1.0
+    """Weight of the measured substrate courses in the loss (when fit is given them), each scaled by its maximum."""
 
 
 class _BatchedLinear(nn.Module):
@@ -155,10 +158,18 @@ class DynamicModel:
         s0 = torch.as_tensor(init, dtype=torch.float32, device=self.device).unsqueeze(0)
         return f.contiguous(), s0
 
-    def fit(self, substrates: list[str], init: np.ndarray, times: np.ndarray, ln_od: np.ndarray) -> DynamicModel:
-        """Train on runs: initial concentrations (runs x substrates, mM), common times (h), ln OD (runs x T)."""
+    def fit(self, substrates: list[str], init: np.ndarray, times: np.ndarray, ln_od: np.ndarray,
+            concentrations: np.ndarray | None = None) -> DynamicModel:
+        """Train on runs: initial concentrations (runs x substrates, mM), common times (h), ln OD (runs x T).
+
+        `concentrations` (runs x T x substrates, mM, NaN where not measured), when given, adds the measured
+        substrate courses to the loss: they pin the yields, which ln OD alone leaves to the plateau.
+        """
         if init.shape[0] != ln_od.shape[0] or ln_od.shape[1] != len(times):
             raise ValueError(f"shapes disagree: init {init.shape}, ln_od {ln_od.shape}, times {len(times)}")
+        if concentrations is not None and concentrations.shape != (*ln_od.shape, init.shape[1]):
+            raise ValueError(f"concentrations: expected shape {(*ln_od.shape, init.shape[1])}, "
+                             f"got {concentrations.shape}")
         cfg = self.config
         torch.manual_seed(cfg.seed)
         self.substrates = list(substrates)
@@ -168,13 +179,16 @@ class DynamicModel:
         y = torch.as_tensor(ln_od, dtype=torch.float32, device=self.device).unsqueeze(0)
         mask = torch.isfinite(y)
         y = torch.nan_to_num(y)
+        conc_loss = self._concentration_loss(concentrations)
         opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs)
         self.net.train()
         for _ in range(cfg.epochs):
             opt.zero_grad()
-            pred = integrate(self.net(features), s0, times)["ln_x"]
-            loss = ((pred - y) ** 2 * mask).sum() / mask.sum().clamp(min=1) / 1.0
+            out = integrate(self.net(features), s0, times)
+            loss = ((out["ln_x"] - y) ** 2 * mask).sum() / mask.sum().clamp(min=1)
+            if conc_loss is not None:
+                loss = loss + cfg.concentration_weight * conc_loss(out["s"])
             loss.backward()
             norm = nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
             if torch.isfinite(norm):  # a rare overflowing step is skipped, as AMP's GradScaler does
@@ -185,6 +199,18 @@ class DynamicModel:
         resid = np.where(np.isfinite(ln_od), ln_od - fitted.mean, np.nan)
         self.residual_var = float(np.nanmean(resid ** 2))
         return self
+
+    def _concentration_loss(self, concentrations: np.ndarray | None
+                            ) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        if concentrations is None or not np.isfinite(concentrations).any():
+            return None
+        yc = torch.as_tensor(concentrations, dtype=torch.float32, device=self.device).unsqueeze(0)
+        mc = torch.isfinite(yc)
+        measured = np.where(np.isfinite(concentrations), np.abs(concentrations), 0.0)
+        scale = measured.reshape(-1, concentrations.shape[-1]).max(0)
+        scale_t = torch.as_tensor(scale, dtype=torch.float32, device=self.device).clamp(min=1.0)
+        yc = torch.nan_to_num(yc)
+        return lambda s: ((((s - yc) / scale_t) ** 2) * mc).sum() / mc.sum()
 
     def predict(self, init: np.ndarray, times: np.ndarray) -> CurvePrediction:
         """Predicted ln OD curves for media (runs x substrates, mM) at the given times (h)."""

@@ -54,3 +54,18 @@ def test_predict_refuses_wrong_columns(curves: tuple[np.ndarray, np.ndarray]) ->
     model.fit(SUBSTRATES, curves[0], TIMES, curves[1])
     with pytest.raises(ValueError, match="expected 2 substrate columns"):
         model.predict(np.zeros((1, 3)), TIMES)
+
+
+def test_substrate_courses_enter_the_loss(curves: tuple[np.ndarray, np.ndarray]) -> None:
+    torch.set_num_threads(1)
+    init, y = curves
+    untouched = np.repeat(init[:, None, :], len(TIMES), 1)  # courses saying the substrates are never consumed
+    untouched[:, :, 1] = np.nan  # succinate not measured
+    config = DynamicConfig(epochs=60, members=1, hidden=8, lr=0.05, device="cpu", concentration_weight=10.0)
+    errors = {}
+    for name, courses in (("with", untouched), ("without", None)):
+        model = DynamicModel(config).fit(SUBSTRATES, init, TIMES, y, courses)
+        errors[name] = float(np.abs(model.predict(init, TIMES).substrates[..., 0] - untouched[..., 0]).mean())
+    assert errors["with"] < 0.5 * errors["without"]
+    with pytest.raises(ValueError, match="concentrations: expected shape"):
+        DynamicModel(config).fit(SUBSTRATES, init, TIMES, y, untouched[:, :3])
