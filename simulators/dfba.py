@@ -61,6 +61,16 @@ class LabNoise:
     conc_cv: float = 0.04
     conc_floor: float = 0.05
 
+    def apply(self, od: np.ndarray, concentrations: dict[str, np.ndarray], rng: np.random.Generator,
+              od_min: float = 0.0) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Readings of true OD and concentrations: multiplicative and additive errors, clipped at `od_min` / 0."""
+        noisy_od = np.maximum(od * (1 + self.od_cv * rng.standard_normal(od.shape))
+                              + self.od_floor * rng.standard_normal(od.shape), od_min)
+        conc = {m: np.maximum(v * (1 + self.conc_cv * rng.standard_normal(v.shape))
+                              + self.conc_floor * rng.standard_normal(v.shape), 0.0)
+                for m, v in concentrations.items()}
+        return noisy_od, conc
+
 
 @dataclass
 class BatchCurve:
@@ -147,13 +157,7 @@ class BatchCulture:
                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Noisy OD and concentrations of a trajectory."""
         noise = noise or LabNoise()
-        od = curve.od(self.kinetics)
-        od = np.maximum(od * (1 + noise.od_cv * rng.standard_normal(od.shape))
-                        + noise.od_floor * rng.standard_normal(od.shape), noise.od_floor)
-        conc = {m: np.maximum(v * (1 + noise.conc_cv * rng.standard_normal(v.shape))
-                              + noise.conc_floor * rng.standard_normal(v.shape), 0.0)
-                for m, v in curve.concentrations.items()}
-        return od, conc
+        return noise.apply(curve.od(self.kinetics), curve.concentrations, rng, od_min=noise.od_floor)
 
     def measure(self, campaign_id: str, run_id: str, init: Mapping[str, float], times: np.ndarray,
                 rng: np.random.Generator, design: Design | None = None) -> Measurement:

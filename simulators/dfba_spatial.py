@@ -151,13 +151,7 @@ class SpatialCulture:
                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Noisy OD-equivalent density and concentrations (T x cells), the batch culture's lab noise."""
         noise = noise or LabNoise()
-        od = profiles.od(self.culture.kinetics.gdw_per_od)
-        od = np.maximum(od * (1 + noise.od_cv * rng.standard_normal(od.shape))
-                        + noise.od_floor * rng.standard_normal(od.shape), 0.0)
-        conc = {m: np.maximum(v * (1 + noise.conc_cv * rng.standard_normal(v.shape))
-                              + noise.conc_floor * rng.standard_normal(v.shape), 0.0)
-                for m, v in profiles.concentrations.items()}
-        return od, conc
+        return noise.apply(profiles.od(self.culture.kinetics.gdw_per_od), profiles.concentrations, rng)
 
     def measure(self, campaign_id: str, run_id: str, init: Mapping[str, float], times: np.ndarray,
                 rng: np.random.Generator, design: Design | None = None) -> Measurement:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +110,16 @@ def _emit(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:
         print("\n".join(lines))
 
 
+def _report(call: Callable[[], dict[str, Any]], as_json: bool, line: Callable[[dict[str, Any]], str]) -> None:
+    """Run a file command: its result as JSON or one line; a PredictorError as one error line, exit 2."""
+    try:
+        result = call()
+    except PredictorError as exc:
+        _fail(str(exc))
+        return
+    _emit(result, as_json, [line(result)])
+
+
 @app.command("fit")
 def fit(
     data: Path = typer.Option(..., "--data", help="Dataset CSV to train on (see docs/predictor.md)."),
@@ -130,12 +141,8 @@ def fit(
         _dynamic_only(model, runs)
         _dynamic_fit(data, runs, out, seed, as_json)
         return
-    try:
-        result = fit_file(data, out, model=model, organism=organism, ensemble=ensemble, seed=seed)
-    except PredictorError as exc:
-        _fail(str(exc))
-        return
-    _emit(result, as_json, [f"{model} trained on {result['n_rows']} rows in {result['train_s']:.1f} s -> {out}"])
+    _report(lambda: fit_file(data, out, model=model, organism=organism, ensemble=ensemble, seed=seed), as_json,
+            lambda r: f"{model} trained on {r['n_rows']} rows in {r['train_s']:.1f} s -> {out}")
 
 
 @app.command("predict")
@@ -158,12 +165,8 @@ def predict(
     if data is None:
         _fail("--data: a CSV of designs is required (or --runs for a dynamic model)")
         return
-    try:
-        result = predict_file(model, data, out)
-    except PredictorError as exc:
-        _fail(str(exc))
-        return
-    _emit(result, as_json, [f"wrote {result['n_rows']} predictions to {out} ({result['unseen_rows']} unseen)"])
+    _report(lambda: predict_file(model, data, out), as_json,
+            lambda r: f"wrote {r['n_rows']} predictions to {out} ({r['unseen_rows']} unseen)")
 
 
 @app.command("evaluate")
@@ -180,13 +183,9 @@ def evaluate(
     if runs is not None:
         _dynamic_evaluate(model, data, runs, as_json)
         return
-    try:
-        result = evaluate_file(model, data, threshold)
-    except PredictorError as exc:
-        _fail(str(exc))
-        return
-    _emit(result, as_json, [f"{result['n_rows']} rows: Q² = {result['q2']:.3f}, ROC-AUC = {result['roc_auc']}, "
-                            f"coverage95 = {result['coverage95']:.3f}"])
+    _report(lambda: evaluate_file(model, data, threshold), as_json,
+            lambda r: f"{r['n_rows']} rows: Q² = {r['q2']:.3f}, ROC-AUC = {r['roc_auc']}, "
+                      f"coverage95 = {r['coverage95']:.3f}")
 
 
 def _dynamic_only(model: str, runs: Path | None) -> None:
@@ -201,12 +200,8 @@ def _dynamic_fit(data: Path, runs: Path | None, out: Path, seed: int, as_json: b
     from services.predictor.dynamic_files import fit_file as fit_curves
 
     assert runs is not None
-    try:
-        result = fit_curves(data, runs, out, DynamicConfig(seed=seed))
-    except PredictorError as exc:
-        _fail(str(exc))
-        return
-    _emit(result, as_json, [f"dynamic fitted on {result['n_runs']} curves in {result['fit_s']:.1f} s -> {out}"])
+    _report(lambda: fit_curves(data, runs, out, DynamicConfig(seed=seed)), as_json,
+            lambda r: f"dynamic fitted on {r['n_runs']} curves in {r['fit_s']:.1f} s -> {out}")
 
 
 def _dynamic_predict(model: Path, runs: Path, out: Path, data: Path | None, times: str | None,
@@ -218,25 +213,16 @@ def _dynamic_predict(model: Path, runs: Path, out: Path, data: Path | None, time
     except ValueError:
         _fail(f"--times: expected comma-separated hours, got {times!r}")
         return
-    try:
-        result = predict_curves(model, runs, out, curves=data, times=hours)
-    except PredictorError as exc:
-        _fail(str(exc))
-        return
-    _emit(result, as_json, [f"wrote {result['n_points']} points of {result['n_runs']} curves to {out}"])
+    _report(lambda: predict_curves(model, runs, out, curves=data, times=hours), as_json,
+            lambda r: f"wrote {r['n_points']} points of {r['n_runs']} curves to {out}")
 
 
 def _dynamic_evaluate(model: Path, data: Path, runs: Path, as_json: bool) -> None:
     from services.predictor.dynamic_files import evaluate_file as evaluate_curves
 
-    try:
-        result = evaluate_curves(model, data, runs)
-    except PredictorError as exc:
-        _fail(str(exc))
-        return
-    _emit(result, as_json, [f"{int(result['n_runs'])} curves: curve_r2_mean = {result['curve_r2_mean']:.3f}, "
-                            f"final_r2 = {result['final_r2']:.3f}, mu_max_r2 = {result['mu_max_r2']:.3f}, "
-                            f"coverage95 = {result['coverage95']:.3f}"])
+    _report(lambda: evaluate_curves(model, data, runs), as_json,
+            lambda r: f"{int(r['n_runs'])} curves: curve_r2_mean = {r['curve_r2_mean']:.3f}, final_r2 = "
+                      f"{r['final_r2']:.3f}, mu_max_r2 = {r['mu_max_r2']:.3f}, coverage95 = {r['coverage95']:.3f}")
 
 
 from services.predictor.dynamic_cli import register as _register_dynamic  # noqa: E402
