@@ -34,8 +34,8 @@ def _finite(value: Any) -> Any:
 def cv(
     data: Path = typer.Option(..., "--data", help="Dataset CSV (see docs/predictor.md)."),
     folds: int = typer.Option(5, "--folds", help="Number of folds."),
-    model: str = typer.Option("hybrid", "--model", help="hybrid, mlp or fusion."),
-    organism: str | None = typer.Option(None, "--organism", help="Organism model (hybrid default: textbook)."),
+    model: str = typer.Option("hybrid", "--model", help="hybrid, mlp, fusion or gnn."),
+    organism: str | None = typer.Option(None, "--organism", help="Organism model (hybrid, gnn default: textbook)."),
     seed: int = typer.Option(0, "--seed"),
     threshold: float | None = typer.Option(None, "--threshold", help="Growth threshold for ROC-AUC (default median)."),
     ensemble: int = typer.Option(5, "--ensemble", help="Ensemble members."),
@@ -52,8 +52,8 @@ def cv(
     from services.predictor.tabular import run_cv
 
     torch.set_num_threads(max(1, threads))
-    if model not in ("hybrid", "mlp", "fusion"):
-        _fail(f"--model: unknown model kind '{model}' (choose hybrid, mlp or fusion)")
+    if model not in ("hybrid", "mlp", "fusion", "gnn"):
+        _fail(f"--model: unknown model kind '{model}' (choose hybrid, mlp, fusion or gnn)")
     try:
         result = _finite(run_cv(data, folds=folds, model=model, organism=organism, seed=seed, threshold=threshold,
                                 ensemble=ensemble, group_by=group_by, baselines=baselines, progress=_progress))
@@ -103,7 +103,7 @@ def _emit(result: dict[str, Any], as_json: bool, lines: list[str]) -> None:
 @app.command("fit")
 def fit(
     data: Path = typer.Option(..., "--data", help="Dataset CSV to train on (see docs/predictor.md)."),
-    model: str = typer.Option("mlp", "--model", help="hybrid, mlp or fusion."),
+    model: str = typer.Option("mlp", "--model", help="hybrid, mlp, fusion or gnn."),
     organism: str | None = typer.Option(None, "--organism", help="Organism model: checks ids, hybrid prior."),
     out: Path = typer.Option(..., "--out", help="Model file to write (.pt)."),
     ensemble: int = typer.Option(5, "--ensemble", help="Ensemble members."),
