@@ -5,9 +5,10 @@ metabolite it consumes or produces, weighted by the stoichiometric coefficient (
 normalised by sqrt(|degree| x |degree|) so hub metabolites (h, h2o, atp) do not drown their
 neighbours. Every node starts from structural features (node type, exchange/biomass flags,
 reversibility, bounds, degree, GPR size, compartment, biomass coefficient); `graph_layers` rounds of
-`torch_geometric.nn.GraphConv` (sum aggregation of edge-weighted neighbours plus a root term; residual,
-ReLU) turn them into one embedding per node and ensemble member, computed once per forward pass for
-all designs (the graph is shared; only the node features of the designs differ).
+GraphConv message passing (`MemberGraphConv`, a `torch_geometric` MessagePassing: sum aggregation
+of edge-weighted neighbours plus a root term; residual, ReLU; one weight pair per ensemble member,
+the neighbour sums of all members in one sparse product) turn them into one embedding per node and ensemble member, computed once per forward pass for all
+designs (the graph is shared; only the node features of the designs differ).
 
 A design's node features are sparse channels over the nodes: `blocked` (1 on each reaction its
 knockouts block: reaction ids directly, genes through the GPR rules, so losing one isozyme blocks
@@ -15,7 +16,8 @@ nothing), `level` (log2 of each reaction's relative capacity from expression cha
 isozymes, GPR AND = min, OR = sum), `uptake` (change of each exchange's uptake bound from the
 organism's default, per 10 mmol/gDW/h) and one channel per omics block (a gene's value on its
 reactions, a reaction's or metabolite's on its node; standardised). Each channel is pooled against
-the node embeddings with one sparse matrix product (designs x nodes @ nodes x members·hidden), plus
+the node embeddings with one matrix product over the nodes the batch touches (designs x touched
+nodes @ touched nodes x hidden, per member), plus
 the product of the knockout and medium pools (which knockout sits on the medium's route). A
 knockout, gene or exchange that no training design had has an embedding all the same, so the
 network predicts it through the graph instead of marking it unseen.
@@ -39,7 +41,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch_geometric.nn import GraphConv
+from torch_geometric.nn import MessagePassing
+from torch_geometric.utils import spmm, to_torch_csr_tensor
 
 from schemas.design import Design
 from services.predictor.errors import PredictorError
@@ -57,21 +60,24 @@ UPTAKE_SCALE = 10.0
 
 @dataclass
 class GraphBatch(Batch):
-    """A `Batch` plus the designs' node features: one sparse (designs x nodes) matrix per channel."""
+    """A `Batch` plus the designs' node features, per channel: the nodes any design of the batch touches
+    (`node_index`) and the designs' values on them (`nodes`, designs x those nodes; every other node is 0)."""
 
     nodes: tuple[Tensor, ...] = field(default_factory=tuple)
+    node_index: tuple[Tensor, ...] = field(default_factory=tuple)
 
     def select(self, index: Tensor) -> GraphBatch:
         """Rows `index` of every tensor."""
         base = Batch.select(self, index)
         return GraphBatch(**{f.name: getattr(base, f.name) for f in dataclasses.fields(Batch)},
-                          nodes=tuple(t.index_select(0, index) for t in self.nodes))
+                          nodes=tuple(t[index] for t in self.nodes), node_index=self.node_index)
 
     def to(self, device: torch.device) -> GraphBatch:
         """Move to a device."""
         base = Batch.to(self, device)
         return GraphBatch(**{f.name: getattr(base, f.name) for f in dataclasses.fields(Batch)},
-                          nodes=tuple(t.to(device) for t in self.nodes))
+                          nodes=tuple(t.to(device) for t in self.nodes),
+                          node_index=tuple(t.to(device) for t in self.node_index))
 
 
 @dataclass
@@ -148,32 +154,52 @@ def _genes(node: Any) -> set[str]:
     return gpr_genes(node)
 
 
-class GraphEncoder(nn.Module):
-    """Per member: a linear input map, then `layers` residual GraphConv rounds over the shared graph."""
+class MemberGraphConv(MessagePassing):
+    """GraphConv (Morris et al. 2019: x_i' = W_rel sum_j w_ji x_j + W_root x_i) with one weight pair per
+    ensemble member; the neighbour sums of all members are one sparse product (`torch_geometric.utils.spmm`)."""
 
-    edge_index: Tensor
-    edge_weight: Tensor
+    def __init__(self, members: int, width: int) -> None:
+        super().__init__(aggr="add")
+        self.rel = MemberLinear(members, width, width)
+        self.root = MemberLinear(members, width, width)
+
+    def forward(self, h: Tensor, adj_t: Tensor) -> Tensor:
+        """h: members x nodes x width; adj_t: the (symmetric) weighted adjacency as a sparse CSR tensor."""
+        m, n, d = h.shape
+        flat = h.permute(1, 0, 2).reshape(n, m * d)
+        agg = self.propagate(adj_t, x=flat).reshape(n, m, d).permute(1, 0, 2)
+        return self.rel(agg) + self.root(h)
+
+    def message(self, x_j: Tensor, edge_weight: Tensor) -> Tensor:
+        """Neighbour features weighted by the normalised stoichiometric coefficient (edge-list form)."""
+        return edge_weight.view(-1, 1) * x_j
+
+    def message_and_aggregate(self, adj_t: Tensor, x: Tensor) -> Tensor:  # type: ignore[override]
+        """Weighted neighbour sums as one sparse-dense product."""
+        return spmm(adj_t, x, reduce="sum")
+
+
+class GraphEncoder(nn.Module):
+    """Per member: a linear input map, then `layers` residual MemberGraphConv rounds over the shared graph."""
+
+    adj_t: Tensor
     node_x: Tensor
 
     def __init__(self, members: int, graph: Graph, hidden: int, layers: int) -> None:
         super().__init__()
-        self.register_buffer("edge_index", torch.as_tensor(graph.edge_index), persistent=False)
-        self.register_buffer("edge_weight", torch.as_tensor(graph.edge_weight), persistent=False)
+        adj = to_torch_csr_tensor(torch.as_tensor(graph.edge_index), torch.as_tensor(graph.edge_weight),
+                                  size=(graph.n_nodes, graph.n_nodes))
+        self.register_buffer("adj_t", adj, persistent=False)
         self.register_buffer("node_x", torch.as_tensor(graph.node_x), persistent=False)
         self.inp = MemberLinear(members, graph.node_x.shape[1], hidden)
-        self.convs: list[list[GraphConv]] = nn.ModuleList(  # type: ignore[assignment]
-            nn.ModuleList(GraphConv(hidden, hidden, aggr="add") for _ in range(layers)) for _ in range(members))
+        self.convs = nn.ModuleList(MemberGraphConv(members, hidden) for _ in range(layers))
 
     def forward(self) -> Tensor:
         """Node embeddings, members x nodes x hidden."""
-        h0 = torch.relu(self.inp(self.node_x))
-        out = []
-        for m, convs in enumerate(self.convs):
-            h = h0[m]
-            for conv in convs:
-                h = h + torch.relu(conv(h, self.edge_index, self.edge_weight))
-            out.append(h)
-        return torch.stack(out)
+        h = torch.relu(self.inp(self.node_x))
+        for conv in self.convs:
+            h = h + torch.relu(conv(h, self.adj_t))
+        return h
 
 
 class GNNNet(HybridNet):
@@ -197,12 +223,14 @@ class GNNNet(HybridNet):
                                   ACTIVATIONS[activation]())
 
     def graph_features(self, batch: Batch) -> Tensor:
-        """Each channel's node features pooled against the node embeddings: members x designs x features."""
+        """Each channel's node features pooled against the node embeddings: members x designs x features.
+
+        Only the nodes some design of the batch touches enter the product (designs x touched @ touched x
+        hidden per member): a dense product that is faster than a sparse one over all nodes.
+        """
         assert isinstance(batch, GraphBatch), "the gnn needs a GraphBatch (DeepModel.batch builds it)"
         emb = self.encoder()
-        m, n, h = emb.shape
-        flat = emb.permute(1, 0, 2).reshape(n, m * h)
-        pooled = [torch.sparse.mm(ch, flat).reshape(-1, m, h).transpose(0, 1) for ch in batch.nodes]
+        pooled = [values @ emb[:, index] for values, index in zip(batch.nodes, batch.node_index, strict=True)]
         pooled.append(pooled[0] * pooled[2])  # knockout x medium: is the knockout on the medium's route
         return torch.cat(pooled, dim=2)
 
@@ -245,11 +273,11 @@ def wild_type_flux(organism: Any, base_medium: dict[str, float] | None) -> np.nd
     return _WILD_TYPE[key]
 
 
-def node_channels(model: DeepModel, designs: Sequence[Design], omics: OmicsList | None) -> tuple[Tensor, ...]:
-    """The designs' node features: one sparse (designs x nodes) float32 matrix per channel."""
+def node_channels(model: DeepModel, designs: Sequence[Design],
+                  omics: OmicsList | None) -> tuple[tuple[Tensor, ...], tuple[Tensor, ...]]:
+    """The designs' node features per channel: (values on the touched nodes, designs x touched; their index)."""
     org, features, scaler = model.organism, model.features, model.x_scaler
     assert features is not None and scaler is not None
-    n_nodes = len(org.reaction_ids) + len(getattr(org, "metabolite_ids", []))
     blocks = list(features.omics)
     entries: list[list[tuple[int, int, float]]] = [[] for _ in range(len(CHANNELS) + len(blocks))]
     genes = set(org.gene_ids)
@@ -274,7 +302,8 @@ def node_channels(model: DeepModel, designs: Sequence[Design], omics: OmicsList 
                 entries[2].append((row, org.reaction_index(ex), change))
     if blocks and omics is not None:
         _omics_entries(model, omics, blocks, entries)
-    return tuple(_sparse(e, len(designs), n_nodes) for e in entries)
+    touched = [_touched(e, len(designs)) for e in entries]
+    return tuple(t[0] for t in touched), tuple(t[1] for t in touched)
 
 
 def _omics_entries(model: DeepModel, omics: OmicsList, blocks: list[str],
@@ -296,13 +325,14 @@ def _omics_entries(model: DeepModel, omics: OmicsList, blocks: list[str],
                 entries[len(CHANNELS) + b].extend((row, i, z / len(nodes)) for i in nodes)
 
 
-def _sparse(entries: list[tuple[int, int, float]], rows: int, cols: int) -> Tensor:
-    if not entries:
-        return torch.sparse_coo_tensor(torch.zeros((2, 0), dtype=torch.long), torch.zeros(0), (rows, cols),
-                                       check_invariants=False).coalesce()
-    index = torch.as_tensor([[e[0] for e in entries], [e[1] for e in entries]], dtype=torch.long)
-    values = torch.as_tensor([e[2] for e in entries], dtype=torch.float32)
-    return torch.sparse_coo_tensor(index, values, (rows, cols), check_invariants=False).coalesce()
+def _touched(entries: list[tuple[int, int, float]], rows: int) -> tuple[Tensor, Tensor]:
+    """(designs x touched nodes) values (entries on the same cell add up) and the touched node ids."""
+    nodes = sorted({e[1] for e in entries})
+    column = {node: j for j, node in enumerate(nodes)}
+    values = np.zeros((rows, len(nodes)), dtype=np.float32)
+    for row, node, value in entries:
+        values[row, column[node]] += value
+    return torch.as_tensor(values), torch.as_tensor(nodes, dtype=torch.long)
 
 
 def graph_batch(model: DeepModel, batch: Batch, designs: Sequence[Design], omics: OmicsList | None) -> GraphBatch:
@@ -314,7 +344,8 @@ def graph_batch(model: DeepModel, batch: Batch, designs: Sequence[Design], omics
     else:
         wt = torch.as_tensor(wild_type_flux(model.organism, cfg.base_medium), dtype=torch.float32)
         prior, feasible = wt.expand(len(designs), -1), torch.ones(len(designs))
-    return GraphBatch(batch.x, batch.omics_mask, prior, feasible, nodes=node_channels(model, designs, omics))
+    values, index = node_channels(model, designs, omics)
+    return GraphBatch(batch.x, batch.omics_mask, prior, feasible, nodes=values, node_index=index)
 
 
 def dense_columns(model: DeepModel) -> list[int]:

@@ -61,7 +61,12 @@ def test_node_features_follow_the_gpr_rules(trained: DeepModel, core_organism: A
                Design(knockouts=["PFL"]),               # a reaction id
                Design(expression={"b3916": 4.0}),       # pfkA (OR pfkB): PFK capacity (4 + 1) / 2
                Design(medium={"EX_glc__D_e": 5.0})]     # default uptake 10
-    blocked, level, uptake = (c.to_dense().numpy() for c in node_channels(trained, designs, None)[:len(CHANNELS)])
+    values, index = node_channels(trained, designs, None)
+    n = len(core_organism.reaction_ids) + len(core_organism.metabolite_ids)
+    dense = [np.zeros((len(designs), n)) for _ in CHANNELS]
+    for d, v, i in zip(dense, values, index, strict=False):
+        d[:, i.numpy()] = v.numpy()
+    blocked, level, uptake = dense
     ix = core_organism.reaction_index
     assert blocked[0, ix("G6PDH2r")] == 1 and blocked[0].sum() == 1
     assert blocked[1, ix("PGI")] == 1
