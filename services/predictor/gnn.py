@@ -7,8 +7,9 @@ neighbours. Every node starts from structural features (node type, exchange/biom
 reversibility, bounds, degree, GPR size, compartment, biomass coefficient); `graph_layers` rounds of
 GraphConv message passing (`MemberGraphConv`, a `torch_geometric` MessagePassing: sum aggregation
 of edge-weighted neighbours plus a root term; residual, ReLU; one weight pair per ensemble member,
-the neighbour sums of all members in one sparse product) turn them into one embedding per node and ensemble member, computed once per forward pass for all
-designs (the graph is shared; only the node features of the designs differ).
+the neighbour sums of all members in one sparse product) turn them into one embedding per node and
+ensemble member, computed once per forward pass for all designs (the graph is shared; only the node
+features of the designs differ).
 
 A design's node features are sparse channels over the nodes: `blocked` (1 on each reaction its
 knockouts block: reaction ids directly, genes through the GPR rules, so losing one isozyme blocks
