@@ -117,3 +117,39 @@ def test_gnn_needs_an_organism_and_designs() -> None:
     with pytest.raises(PredictorError) as err:
         model.train([Design(knockouts=["b9999"])] * 5, np.zeros((5, 1)), names=["growth"])
     assert "knockouts[0]" in err.value.field and "b9999" in str(err.value)
+
+
+def _csv(path: Any, designs: list[Design], y: np.ndarray, kos: list[str]) -> Any:
+    lines = [",".join([f"ko:{k}" for k in kos] + ["medium:EX_glc__D_e", "y:growth", "y:PGI"])]
+    for d, row in zip(designs, y, strict=True):
+        cells = ["1" if k in d.knockouts else "0" for k in kos]
+        lines.append(",".join([*cells, f"{d.medium['EX_glc__D_e']:.3f}", f"{row[0]:.4f}", f"{row[1]:.4f}"]))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_cli_fits_predicts_and_evaluates_a_gnn_on_files_with_new_knockouts(tmp_path: Any) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from services.predictor.cli import app
+
+    train, test = _data(120, KOS[:7], seed=4), _data(40, KOS[7:], seed=5)
+    a = _csv(tmp_path / "a.csv", *train, KOS[:7])
+    b = _csv(tmp_path / "b.csv", *test, KOS[7:])
+    runner = CliRunner()
+    model = tmp_path / "gnn.pt"
+    fit = runner.invoke(app, ["fit", "--data", str(a), "--model", "gnn", "--ensemble", "2", "--out", str(model),
+                              "--json"])
+    assert fit.exit_code == 0, fit.output
+    assert json.loads(fit.stdout)["organism"] == "textbook"
+    pred = runner.invoke(app, ["predict", "--model", str(model), "--data", str(b), "--out", str(tmp_path / "p.csv"),
+                               "--json"])
+    assert pred.exit_code == 0, pred.output
+    assert json.loads(pred.stdout)["unseen_rows"] == 0  # the graph knows the new knockouts
+    ev = runner.invoke(app, ["evaluate", "--model", str(model), "--data", str(b), "--json"])
+    assert ev.exit_code == 0 and json.loads(ev.stdout)["n_rows"] == 40
+    cv = runner.invoke(app, ["cv", "--data", str(a), "--model", "gnn", "--folds", "2", "--ensemble", "2", "--json"])
+    assert cv.exit_code == 0, cv.output
+    assert json.loads(cv.stdout)["model"] == "gnn" and json.loads(cv.stdout)["unseen_rows"] == 0
