@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -188,8 +189,10 @@ class GraphEncoder(nn.Module):
 
     def __init__(self, members: int, graph: Graph, hidden: int, layers: int) -> None:
         super().__init__()
-        adj = to_torch_csr_tensor(torch.as_tensor(graph.edge_index), torch.as_tensor(graph.edge_weight),
-                                  size=(graph.n_nodes, graph.n_nodes))
+        with warnings.catch_warnings():  # torch calls its sparse CSR support "beta": the product used here is stable
+            warnings.filterwarnings("ignore", message="Sparse (CSR tensor support|invariant checks)")
+            adj = to_torch_csr_tensor(torch.as_tensor(graph.edge_index), torch.as_tensor(graph.edge_weight),
+                                      size=(graph.n_nodes, graph.n_nodes))
         self.register_buffer("adj_t", adj, persistent=False)
         self.register_buffer("node_x", torch.as_tensor(graph.node_x), persistent=False)
         self.inp = MemberLinear(members, graph.node_x.shape[1], hidden)
