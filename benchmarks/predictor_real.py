@@ -9,6 +9,8 @@ Data sets (each skipped with its reason when absent):
 
 JSON: {"data_dir", "quick", "seeds", "datasets": {name: {"rows", "folds": {fold kind: {model or baseline:
   {"q2", "roc_auc", "coverage95", "coverage95_unseen", "unseen_rows", "train_s"}}}}}, "skipped": {name: reason}}.
+`hybrid` and `gnn` run on `--organism` (default iJO1366); where the data set holds ids that model lacks,
+their entry is {"skipped": reason}.
 Every figure is the median over `--repeat` seeds (`--quick`: one seed, a 1/16 subset of the Biolog rows,
 3 folds, 2 members, 60 epochs, 50 boosting iterations: a smoke run, not figures); a figure that cannot be
 computed (no unseen rows) is null. ROC-AUC scores growth >= 0.165 on the Biolog set (the source's threshold)
@@ -34,6 +36,8 @@ QUOTED = {"biolog_ko_dev": {"random": {"gbm": {"q2": 0.79, "roc_auc": 0.88}},
                             "ko": {"gbm": {"q2": 0.60, "roc_auc": 0.77},
                                    "gbm_media_only": {"q2": 0.61, "roc_auc": 0.77}}}}
 """The baseline figures of biolog_ko_dev/README.txt (full public set), used only without scikit-learn."""
+NETWORK_MODELS = ("hybrid", "gnn")
+"""Models that run on an organism model (`--organism`); a data set with ids it lacks skips them with the reason."""
 KEYS = ("q2", "roc_auc", "coverage95", "coverage95_unseen", "unseen_rows", "train_s")
 
 
@@ -71,12 +75,16 @@ def _datasets(data_dir: Path, tmp: Path, quick: bool) -> tuple[dict[str, tuple[P
 
 
 def _one(path: Path, model: str, group_by: str | None, threshold: float | None, seed: int, quick: bool,
-         baselines: bool) -> dict[str, dict[str, Any]]:
+         baselines: bool, organism: str | None = None) -> dict[str, dict[str, Any]]:
+    from services.predictor.errors import PredictorError
     from services.predictor.tabular import run_cv
 
     options: dict[str, Any] = {"epochs": 60, "ensemble": 2, "baseline_iter": 50} if quick else {}
-    out = run_cv(path, folds=3 if quick else 5, model=model, seed=seed, threshold=threshold, group_by=group_by,
-                 baselines=baselines, **options)
+    try:
+        out = run_cv(path, folds=3 if quick else 5, model=model, seed=seed, threshold=threshold, group_by=group_by,
+                     baselines=baselines, organism=organism if model in NETWORK_MODELS else None, **options)
+    except PredictorError as exc:  # e.g. ids the organism model lacks: the model cannot run on this data set
+        return {model: {"skipped": str(exc)}}
     rows = {model: {k: out.get(k) for k in KEYS}}
     for name, res in (out.get("baselines") or {}).items():
         rows[name] = {k: res.get(k) for k in KEYS if k in res}
@@ -86,6 +94,9 @@ def _one(path: Path, model: str, group_by: str | None, threshold: float | None, 
 def _median(runs: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name in runs[0]:
+        if "skipped" in runs[0][name]:
+            out[name] = dict(runs[0][name])
+            continue
         out[name] = {}
         for key in runs[0][name]:
             values = [r[name][key] for r in runs
@@ -94,7 +105,8 @@ def _median(runs: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def run(data_dir: Path, quick: bool, models: list[str], seeds: list[int]) -> dict[str, Any]:
+def run(data_dir: Path, quick: bool, models: list[str], seeds: list[int],
+        organism: str | None = "iJO1366") -> dict[str, Any]:
     """Every data set x fold kind x model (+ baselines), medians over seeds."""
     import torch
 
@@ -110,7 +122,8 @@ def run(data_dir: Path, quick: bool, models: list[str], seeds: list[int]) -> dic
                 rows: dict[str, Any] = {}
                 for i, model in enumerate(models):
                     progress_console.print(f"[dim]predictor-real:[/dim] {name} {label} {model}")
-                    runs = [_one(path, model, group_by, threshold, s, quick, baselines and i == 0) for s in seeds]
+                    runs = [_one(path, model, group_by, threshold, s, quick, baselines and i == 0, organism)
+                            for s in seeds]
                     rows.update(_median(runs))
                 entry["folds"][label] = rows
             if not baselines and name in QUOTED:
@@ -122,10 +135,11 @@ def run(data_dir: Path, quick: bool, models: list[str], seeds: list[int]) -> dic
 def main(argv: list[str] | None = None) -> int:
     """`fluxlab bench predictor-real [--quick] [--json] [--models mlp] [--repeat 3]`."""
     p = parser("Predictor on real data: random and knockout-grouped folds, with the baselines")
-    p.add_argument("--models", default="mlp", help="comma-separated model kinds (mlp, fusion, hybrid)")
+    p.add_argument("--models", default="mlp", help="comma-separated model kinds (mlp, fusion, hybrid, gnn)")
+    p.add_argument("--organism", default="iJO1366", help="organism model of the network-aware models (hybrid, gnn)")
     p.add_argument("--data-dir", type=Path, default=DATA_DIR, help="folder with the shared data sets")
     args = p.parse_args(argv)
     repeat = 1 if args.quick else max(1, args.repeat)
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    emit(run(args.data_dir, args.quick, models, list(range(repeat))), args.json, "predictor-real")
+    emit(run(args.data_dir, args.quick, models, list(range(repeat)), args.organism), args.json, "predictor-real")
     return 0

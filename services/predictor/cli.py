@@ -35,8 +35,9 @@ def _finite(value: Any) -> Any:
 def cv(
     data: Path = typer.Option(..., "--data", help="Dataset CSV (see docs/predictor.md)."),
     folds: int = typer.Option(5, "--folds", help="Number of folds."),
-    model: str = typer.Option("hybrid", "--model", help="hybrid, mlp, fusion, or dynamic (time courses: --runs)."),
-    organism: str | None = typer.Option(None, "--organism", help="Organism model (hybrid default: textbook)."),
+    model: str = typer.Option("hybrid", "--model", help="hybrid, mlp, fusion, gnn, or dynamic (time courses: "
+                              "--runs)."),
+    organism: str | None = typer.Option(None, "--organism", help="Organism model (hybrid, gnn default: textbook)."),
     runs: Path | None = typer.Option(None, "--runs", help="Runs table of a time-course pair (--model dynamic)."),
     seed: int = typer.Option(0, "--seed"),
     threshold: float | None = typer.Option(None, "--threshold", help="Growth threshold for ROC-AUC (default median)."),
@@ -62,8 +63,8 @@ def cv(
         curves_cv(data=data, runs=runs, folds=folds, seed=seed, epochs=300, members=4, threads=threads,
                   as_json=as_json)
         return
-    if model not in ("hybrid", "mlp", "fusion"):
-        _fail(f"--model: unknown model kind '{model}' (choose hybrid, mlp or fusion)")
+    if model not in ("hybrid", "mlp", "fusion", "gnn"):
+        _fail(f"--model: unknown model kind '{model}' (choose hybrid, mlp, fusion, gnn or dynamic)")
     try:
         result = _finite(run_cv(data, folds=folds, model=model, organism=organism, seed=seed, threshold=threshold,
                                 ensemble=ensemble, group_by=group_by, baselines=baselines, progress=_progress))
@@ -123,7 +124,7 @@ def _report(call: Callable[[], dict[str, Any]], as_json: bool, line: Callable[[d
 @app.command("fit")
 def fit(
     data: Path = typer.Option(..., "--data", help="Dataset CSV to train on (see docs/predictor.md)."),
-    model: str = typer.Option("mlp", "--model", help="hybrid, mlp, fusion, or dynamic (time courses: --runs)."),
+    model: str = typer.Option("mlp", "--model", help="hybrid, mlp, fusion, gnn, or dynamic (time courses: --runs)."),
     organism: str | None = typer.Option(None, "--organism", help="Organism model: checks ids, hybrid prior."),
     runs: Path | None = typer.Option(None, "--runs", help="Runs table of a time-course pair (--model dynamic)."),
     out: Path = typer.Option(..., "--out", help="Model file to write (.pt)."),

@@ -42,3 +42,12 @@ class DeepModelConfig:
     fit_capacities: bool = True
     """MOMA prior: estimate capacities from measured fluxes of designs that lower a reaction's level."""
     seed: int = 0
+    graph_prior: str = "wildtype"
+    """gnn: the flux vector its mass-balanced residual corrects: 'wildtype' (the organism's wild-type pFBA
+    flux for every design, one LP) or 'design' (the hybrid's per-design prior, `prior`, also an input)."""
+    graph_hidden: int = 32
+    """gnn: width of the node embeddings."""
+    graph_layers: int = 3
+    """gnn: message-passing rounds over the reaction–metabolite graph."""
+    graph_dense: str = "all"
+    """gnn: feature columns of the dense branch: 'all', or 'outside' (only those the graph does not hold)."""

@@ -17,7 +17,7 @@ from torch import nn
 from schemas.campaign import SearchSpace
 from schemas.design import Design
 from schemas.measurement import Measurement
-from services.predictor import metrics
+from services.predictor import gnn, metrics
 from services.predictor.capacity import estimate_capacities
 from services.predictor.config import DeepModelConfig
 from services.predictor.ensemble import (
@@ -75,15 +75,16 @@ class PredictionResult:
 class DeepModel:
     """Deep-ensemble predictor of fluxes, growth and products from designs (+ omics).
 
-    `kind`: 'hybrid' (mechanistic prior + residual, mass-balance projection), 'mlp' (baseline) or 'fusion'.
+    `kind`: 'hybrid' (mechanistic prior + residual, mass-balance projection), 'mlp' (baseline), 'fusion' or
+    'gnn' (message passing over the organism's reaction–metabolite graph, `services/predictor/gnn.py`).
     """
 
     def __init__(self, kind: str = "hybrid", organism: str | None = "textbook", ensemble: int = 5,
                  device: str = "auto", search_space: SearchSpace | None = None, **options: Any) -> None:
-        if kind not in ("hybrid", "mlp", "fusion"):
-            raise PredictorError("kind", f"unknown model kind '{kind}' (choose hybrid, mlp or fusion)")
-        if kind == "hybrid" and organism is None:
-            raise PredictorError("organism", "the hybrid model needs an organism model")
+        if kind not in ("hybrid", "mlp", "fusion", "gnn"):
+            raise PredictorError("kind", f"unknown model kind '{kind}' (choose hybrid, mlp, fusion or gnn)")
+        if kind in ("hybrid", "gnn") and organism is None:
+            raise PredictorError("organism", f"the {kind} model needs an organism model")
         if options.get("hidden") is not None:
             options["hidden"] = tuple(options["hidden"])
         self.config = DeepModelConfig(kind=kind, organism=organism, ensemble=ensemble, **options)
@@ -135,6 +136,10 @@ class DeepModel:
             Xf, mask = self.features.encode(designs, omics, self.organism, [] if unseen is None else unseen)
         xz = np.nan_to_num(self.x_scaler.transform(Xf))
         batch = Batch(_f32(xz), torch.as_tensor(mask, dtype=torch.bool))
+        if self.config.kind == "gnn":
+            if designs is None:
+                raise PredictorError("X", "the gnn model needs designs (it maps them onto the organism's graph)")
+            return gnn.graph_batch(self, batch, designs, omics).to(self.device)
         if self.config.kind == "hybrid":
             if designs is None:
                 raise PredictorError("X", "the hybrid model needs designs (it runs the organism model on them)")
@@ -165,6 +170,8 @@ class DeepModel:
             self.net = self._new_net(batch.select(torch.as_tensor(tr_idx, device=self.device)))
             if self.config.kind == "hybrid":
                 self._init_hybrid_offset(batch, yz)
+            elif self.config.kind == "gnn":
+                gnn.init_offset(self, batch, yz)
         assert self.net is not None
         lr = self.config.lr or (3e-3 if self.config.kind == "fusion" else 1e-2)
         patience = self.config.patience or (25 if self.config.kind == "hybrid" else 40)
@@ -192,7 +199,7 @@ class DeepModel:
         """
         self.reference, self.capacities, self._prior = None, {}, None
         cfg = self.config
-        if cfg.kind != "hybrid" or cfg.prior != "moma":
+        if (cfg.kind != "hybrid" and not (cfg.kind == "gnn" and cfg.graph_prior == "design")) or cfg.prior != "moma":
             return
         designs = list(X)
         flux_index = [self.prior.flux_index(n) for n in self.names]
@@ -221,8 +228,8 @@ class DeepModel:
 
     def _fit_spaces(self, X: Inputs, y: np.ndarray, names: list[str], omics: OmicsList | None) -> None:
         if isinstance(X, np.ndarray):
-            if self.config.kind == "hybrid":
-                raise PredictorError("X", "the hybrid model needs designs (it runs the organism model on them)")
+            if self.config.kind in ("hybrid", "gnn"):
+                raise PredictorError("X", f"the {self.config.kind} model needs designs (it uses the organism model)")
             self.features = FeatureSpace.for_matrix(np.asarray(X).shape[1])
             Xf = self.features.encode_matrix(X)[0]
         else:
@@ -235,6 +242,8 @@ class DeepModel:
     def _net_dims(self) -> dict[str, Any]:
         assert self.features is not None
         cfg = self.config
+        if cfg.kind == "gnn":
+            return gnn.net_dims(self)
         dims: dict[str, Any] = {"members": cfg.ensemble, "d_out": len(self.names)}
         hybrid = cfg.kind == "hybrid"
         hidden = cfg.hidden or ((128, 128) if hybrid else (64, 64))
@@ -281,7 +290,7 @@ class DeepModel:
             self.net_dims = self._net_dims()
         torch.manual_seed(self.config.seed)
         kw = dict(self.net_dims)
-        if self.config.kind == "hybrid":
+        if self.config.kind in ("hybrid", "gnn"):
             assert self.y_scaler is not None
             n_rxn = len(self.organism.reaction_ids)
             if train is not None and train.prior is not None:
@@ -291,6 +300,8 @@ class DeepModel:
                 prior_mean, prior_sd = torch.zeros(n_rxn), torch.ones(n_rxn)
             kw.update(null_basis=_f32(null_basis(self.organism)), y_mean=_f32(self.y_scaler.mean),
                       y_sd=_f32(self.y_scaler.sd), prior_mean=prior_mean, prior_sd=prior_sd)
+        if self.config.kind == "gnn":
+            kw.update(graph=gnn.build_graph(self.organism))
         return build_network(self.config.kind, **kw).to(self.device)
 
     def train_on_measurements(self, measurements: Sequence[Measurement], warm_start: bool = False,
@@ -325,6 +336,8 @@ class DeepModel:
             raise PredictorError("model", "the model is not trained")
         unseen: list[list[str]] = []
         batch = self.batch(X, omics, unseen)
+        if self.config.kind == "gnn":  # the graph holds every id of the organism model: none is unseen
+            unseen = [[] for _ in unseen]
         if not any(unseen):
             mean, ens_sd = self._raw_predict(batch)
             return PredictionResult(mean, self.calibration.predictive_sd(ens_sd), list(self.names), ens_sd, unseen)
@@ -338,9 +351,9 @@ class DeepModel:
 
     @torch.no_grad()
     def full_flux(self, designs: Sequence[Design]) -> np.ndarray:
-        """Hybrid only: ensemble-mean full flux vector per design (mmol/gDW/h), reactions in organism order."""
-        if self.config.kind != "hybrid":
-            raise PredictorError("kind", "full flux vectors come from the hybrid model only")
+        """Hybrid and gnn: ensemble-mean full flux vector per design (mmol/gDW/h), reactions in organism order."""
+        if self.config.kind not in ("hybrid", "gnn"):
+            raise PredictorError("kind", "full flux vectors come from the hybrid and gnn models only")
         assert self.net is not None
         self.net.eval()
         return self.net.full_flux(self.batch(designs)).double().mean(0).cpu().numpy()  # type: ignore[operator]
@@ -360,6 +373,8 @@ class DeepModel:
             flux = self.full_flux(list(X))
             out["mass_balance_violation"] = mass_balance_violation(self.organism, flux)
             out["bounds_violation"] = bounds_violation(self.prior.compute(list(X)), flux)
+        elif self.config.kind == "gnn" and not isinstance(X, np.ndarray):
+            out["mass_balance_violation"] = mass_balance_violation(self.organism, self.full_flux(list(X)))
         return out
 
     # ---- persistence --------------------------------------------------------------------------

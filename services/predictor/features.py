@@ -274,8 +274,17 @@ def _validate(design: Design, row: int, organism: OrganismLike | None) -> None:
         raise PredictorError(f"designs[{row}]" + (f".{field_name}" if field_name else ""), reason) from exc
 
 
+_ID_SETS: dict[int, tuple[Any, frozenset[str]]] = {}
+
+
 def _not_a_feature(organism: OrganismLike | None, ident: str) -> str:
-    if organism is not None and (ident in organism.gene_ids or ident in organism.reaction_ids):
+    if organism is None:
+        return ""
+    held = _ID_SETS.get(id(organism))
+    if held is None or held[0] is not organism:  # a set per organism: list lookups cost minutes at genome scale
+        held = (organism, frozenset(organism.gene_ids) | frozenset(organism.reaction_ids))
+        _ID_SETS[id(organism)] = held
+    if ident in held[1]:
         return " (known to the organism model, but not among this predictor's features: retrain with it)"
     return ""
 

@@ -19,7 +19,7 @@ from services.predictor.deepmodel import DeepModel, PredictionResult
 from services.predictor.errors import PredictorError
 from services.predictor.tabular import TabularDataset, TabularError, check_organism, load_dataset
 
-KINDS = ("hybrid", "mlp", "fusion")
+KINDS = ("hybrid", "mlp", "fusion", "gnn")
 
 
 def fit_file(data: str | Path, out: str | Path, model: str = "mlp", organism: str | None = None,
@@ -28,7 +28,7 @@ def fit_file(data: str | Path, out: str | Path, model: str = "mlp", organism: st
     if model not in KINDS:
         raise PredictorError("model", f"unknown model kind '{model}' (choose {', '.join(KINDS)})")
     table = load_dataset(data)
-    organism = organism or ("textbook" if model == "hybrid" else None)
+    organism = organism or ("textbook" if model in ("hybrid", "gnn") else None)
     check_organism(table, organism)
     started = time.perf_counter()
     net = DeepModel(model, organism, ensemble=ensemble, seed=seed, **options)

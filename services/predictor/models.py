@@ -249,8 +249,10 @@ class HybridNet(nn.Module):
 
 
 def build_network(kind: str, **kw: Any) -> nn.Module:
-    """Construct a network by kind name ('mlp', 'fusion', 'hybrid')."""
-    nets: dict[str, type[nn.Module]] = {"mlp": MLPNet, "fusion": FusionNet, "hybrid": HybridNet}
+    """Construct a network by kind name ('mlp', 'fusion', 'hybrid', 'gnn')."""
+    from services.predictor.gnn import GNNNet
+
+    nets: dict[str, type[nn.Module]] = {"mlp": MLPNet, "fusion": FusionNet, "hybrid": HybridNet, "gnn": GNNNet}
     if kind not in nets:
-        raise ValueError(f"unknown model kind '{kind}' (choose mlp, fusion or hybrid)")
+        raise ValueError(f"unknown model kind '{kind}' (choose mlp, fusion, hybrid or gnn)")
     return nets[kind](**kw)

@@ -74,7 +74,7 @@ class PredictorSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FLUXLAB_PREDICTOR_", extra="ignore")
 
-    kind: str = Field(default="hybrid", description="Model for cell campaigns: hybrid, mlp or fusion.")
+    kind: str = Field(default="hybrid", description="Model for cell campaigns: hybrid, mlp, fusion or gnn.")
     ensemble: int = Field(default=5, ge=1)
     debounce_s: float = Field(default=3.0, ge=0, description=(
         "Retrain this long after the first new measurement at the latest (a batch's worth of settled runs "

@@ -214,7 +214,7 @@ def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: st
     data = load_dataset(path)
     if folds < 2 or folds > len(data.designs):
         raise TabularError("folds", f"need 2 <= folds <= number of rows ({len(data.designs)}), got {folds}")
-    organism = organism or ("textbook" if model == "hybrid" else None)
+    organism = organism or ("textbook" if model in ("hybrid", "gnn") else None)
     check_organism(data, organism)
     groups = intervention_groups(data, group_by) if group_by else data.groups
     started = time.perf_counter()

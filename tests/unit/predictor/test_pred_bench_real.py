@@ -31,3 +31,13 @@ def test_quick_run_has_random_and_grouped_folds_with_baselines(capsys: pytest.Ca
         assert isinstance(biolog[kind]["mlp"]["q2"], float) and isinstance(biolog[kind]["gbm"]["roc_auc"], float)
     assert biolog["ko"]["mlp"]["unseen_rows"] == 1.0 and biolog["random"]["mlp"]["unseen_rows"] < 0.1
     assert out["datasets"]["amn_library_280media"]["folds"]["random"]["mlp"]["coverage95_unseen"] is None
+
+
+def test_network_models_skip_a_data_set_with_ids_the_organism_lacks(tmp_path: Path) -> None:
+    from benchmarks.predictor_real import _median, _one
+
+    path = tmp_path / "d.csv"
+    path.write_text("ko:not_a_gene,y:growth\n" + "".join(f"{i % 2},{0.1 * i}\n" for i in range(12)))
+    rows = _one(path, "gnn", None, None, 0, True, False, "textbook")
+    assert "not_a_gene" in rows["gnn"]["skipped"]
+    assert _median([rows, rows]) == rows
