@@ -44,6 +44,8 @@ def cv(
                                         "a group: column name (default: the group: columns, else random folds)."),
     baselines: bool = typer.Option(False, "--baselines", help="Also run the gradient-boosting baselines (with "
                                    "and without the interventions) on the same folds (needs scikit-learn)."),
+    outside_ids: str = typer.Option("error", "--outside-ids", help="Ids the organism model lacks: error (default) "
+                                    "or raw (plain tabular inputs, not in the network prior; listed on stderr)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Cross-validate a model on a dataset CSV: Q² per target and overall, ROC-AUC on growth, coverage."""
@@ -56,7 +58,8 @@ def cv(
         _fail(f"--model: unknown model kind '{model}' (choose hybrid, mlp or fusion)")
     try:
         result = _finite(run_cv(data, folds=folds, model=model, organism=organism, seed=seed, threshold=threshold,
-                                ensemble=ensemble, group_by=group_by, baselines=baselines, progress=_progress))
+                                ensemble=ensemble, group_by=group_by, baselines=baselines, progress=_progress,
+                                outside_ids=outside_ids))
     except PredictorError as exc:
         _fail(str(exc))
         return
@@ -108,6 +111,8 @@ def fit(
     out: Path = typer.Option(..., "--out", help="Model file to write (.pt)."),
     ensemble: int = typer.Option(5, "--ensemble", help="Ensemble members."),
     seed: int = typer.Option(0, "--seed"),
+    outside_ids: str = typer.Option("error", "--outside-ids", help="Ids the organism model lacks: error (default) "
+                                    "or raw (plain tabular inputs, not in the network prior; listed on stderr)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Train a model on historical data in a CSV and save it."""
@@ -117,7 +122,8 @@ def fit(
 
     torch.set_num_threads(1)
     try:
-        result = fit_file(data, out, model=model, organism=organism, ensemble=ensemble, seed=seed)
+        result = fit_file(data, out, model=model, organism=organism, ensemble=ensemble, seed=seed,
+                          outside_ids=outside_ids)
     except PredictorError as exc:
         _fail(str(exc))
         return

@@ -41,4 +41,7 @@ class DeepModelConfig:
     |flux| (None: no caps)."""
     fit_capacities: bool = True
     """MOMA prior: estimate capacities from measured fluxes of designs that lower a reaction's level."""
+    outside_ids: list[str] | None = None
+    """Ids outside the organism model kept as plain feature columns, never mapped into the prior
+    (`ko:<id>`, `expr:<gene>`, `medium:<exchange>`; `run_cv(..., outside_ids="raw")` fills it)."""
     seed: int = 0
