@@ -47,6 +47,8 @@ def cv(
                                         "a group: column name (default: the group: columns, else random folds)."),
     baselines: bool = typer.Option(False, "--baselines", help="Also run the gradient-boosting baselines (with "
                                    "and without the interventions) on the same folds (needs scikit-learn)."),
+    outside_ids: str = typer.Option("error", "--outside-ids", help="Ids the organism model lacks: error (default) "
+                                    "or raw (plain tabular inputs, not in the network prior; listed on stderr)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Cross-validate a model on a dataset CSV: Q² per target and overall, ROC-AUC on growth, coverage."""
@@ -67,7 +69,8 @@ def cv(
         _fail(f"--model: unknown model kind '{model}' (choose hybrid, mlp, fusion, gnn or dynamic)")
     try:
         result = _finite(run_cv(data, folds=folds, model=model, organism=organism, seed=seed, threshold=threshold,
-                                ensemble=ensemble, group_by=group_by, baselines=baselines, progress=_progress))
+                                ensemble=ensemble, group_by=group_by, baselines=baselines, progress=_progress,
+                                outside_ids=outside_ids))
     except PredictorError as exc:
         _fail(str(exc))
         return
@@ -130,6 +133,8 @@ def fit(
     out: Path = typer.Option(..., "--out", help="Model file to write (.pt)."),
     ensemble: int = typer.Option(5, "--ensemble", help="Ensemble members."),
     seed: int = typer.Option(0, "--seed"),
+    outside_ids: str = typer.Option("error", "--outside-ids", help="Ids the organism model lacks: error (default) "
+                                    "or raw (plain tabular inputs, not in the network prior; listed on stderr)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Train a model on historical data in a CSV and save it."""
@@ -142,7 +147,8 @@ def fit(
         _dynamic_only(model, runs)
         _dynamic_fit(data, runs, out, seed, as_json)
         return
-    _report(lambda: fit_file(data, out, model=model, organism=organism, ensemble=ensemble, seed=seed), as_json,
+    _report(lambda: fit_file(data, out, model=model, organism=organism, ensemble=ensemble, seed=seed,
+                             outside_ids=outside_ids), as_json,
             lambda r: f"{model} trained on {r['n_rows']} rows in {r['train_s']:.1f} s -> {out}")
 
 

@@ -41,6 +41,9 @@ class DeepModelConfig:
     |flux| (None: no caps)."""
     fit_capacities: bool = True
     """MOMA prior: estimate capacities from measured fluxes of designs that lower a reaction's level."""
+    outside_ids: list[str] | None = None
+    """Ids outside the organism model kept as plain feature columns, never mapped into the prior
+    (`ko:<id>`, `expr:<gene>`, `medium:<exchange>`; `run_cv(..., outside_ids="raw")` fills it)."""
     seed: int = 0
     graph_prior: str = "wildtype"
     """gnn: the flux vector its mass-balanced residual corrects: 'wildtype' (the organism's wild-type pFBA

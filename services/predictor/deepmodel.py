@@ -34,6 +34,7 @@ from services.predictor.features import (
     Standardizer,
     omics_from_measurements,
     targets_from_measurements,
+    without_outside,
 )
 from services.predictor.models import Batch, build_network
 from services.predictor.persist import check_format, payload_of, restore
@@ -143,7 +144,7 @@ class DeepModel:
         if self.config.kind == "hybrid":
             if designs is None:
                 raise PredictorError("X", "the hybrid model needs designs (it runs the organism model on them)")
-            p = self.prior.compute(designs)
+            p = self.prior.compute(self.network_designs(designs))
             batch = dataclasses.replace(batch, prior=_f32(p.flux), feasible=_f32(p.feasible),
                                         lb=_f32(p.lb), ub=_f32(p.ub))
         return batch.to(self.device)
@@ -201,7 +202,7 @@ class DeepModel:
         cfg = self.config
         if (cfg.kind != "hybrid" and not (cfg.kind == "gnn" and cfg.graph_prior == "design")) or cfg.prior != "moma":
             return
-        designs = list(X)
+        designs = self.network_designs(list(X))
         flux_index = [self.prior.flux_index(n) for n in self.names]
         if cfg.anchor_reference:
             self.reference = anchored_reference(self.organism, designs, y, flux_index)
@@ -211,6 +212,11 @@ class DeepModel:
             self.capacities = estimate_capacities(self.organism, designs, y, flux_index, wild_type,
                                                   cfg.capacity_headroom)
             self._prior = None
+
+    def network_designs(self, designs: Sequence[Design]) -> list[Design]:
+        """The designs as the organism model sees them: ids outside it (`config.outside_ids`) removed."""
+        outside = self.config.outside_ids or ()
+        return [without_outside(d, outside) for d in designs]
 
     def _check_targets(self, X: Inputs, y: np.ndarray, names: list[str], warm_start: bool) -> None:
         n = len(X)
@@ -233,7 +239,8 @@ class DeepModel:
             self.features = FeatureSpace.for_matrix(np.asarray(X).shape[1])
             Xf = self.features.encode_matrix(X)[0]
         else:
-            self.features = FeatureSpace.fit(list(X), omics, self.search_space, self.organism)
+            self.features = FeatureSpace.fit(list(X), omics, self.search_space, self.organism,
+                                             self.config.outside_ids or ())
             Xf = self.features.encode(list(X), omics, self.organism)[0]
         self.x_scaler = Standardizer.fit(Xf)
         self.y_scaler = Standardizer.fit(y)
@@ -372,7 +379,7 @@ class DeepModel:
         if self.config.kind == "hybrid" and not isinstance(X, np.ndarray):
             flux = self.full_flux(list(X))
             out["mass_balance_violation"] = mass_balance_violation(self.organism, flux)
-            out["bounds_violation"] = bounds_violation(self.prior.compute(list(X)), flux)
+            out["bounds_violation"] = bounds_violation(self.prior.compute(self.network_designs(list(X))), flux)
         elif self.config.kind == "gnn" and not isinstance(X, np.ndarray):
             out["mass_balance_violation"] = mass_balance_violation(self.organism, self.full_flux(list(X)))
         return out

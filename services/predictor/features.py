@@ -58,6 +58,9 @@ class FeatureSpace:
     parameters: list[str] = field(default_factory=list)
     pools: dict[str, list[str]] = field(default_factory=dict)
     """Kind ('ko', 'expr', 'medium') -> the ids the training designs actually varied (stand-ins for unseen ids)."""
+    outside: list[str] = field(default_factory=list)
+    """Ids outside the organism model (`ko:<id>`, `expr:<gene>`, `medium:<exchange>`) kept as plain inputs
+    (`outside_ids="raw"`): exempt from the organism check, never mapped into the network prior."""
 
     @classmethod
     def fit(
@@ -66,8 +69,12 @@ class FeatureSpace:
         omics: OmicsList | None = None,
         search_space: SearchSpace | None = None,
         organism: OrganismLike | None = None,
+        outside: Sequence[str] = (),
     ) -> FeatureSpace:
-        """Columns = every id seen in the designs, the search space and the omics blocks."""
+        """Columns = every id seen in the designs, the search space and the omics blocks.
+
+        `outside`: ids the organism model lacks that stay plain columns (see `outside_ids`).
+        """
         kos: set[str] = set()
         expr: set[str] = set()
         med: set[str] = set()
@@ -91,7 +98,7 @@ class FeatureSpace:
             knockouts=sorted(kos), expression=sorted(expr), medium=medium,
             medium_default=[_default_uptake(organism, ex) for ex in medium],
             omics={b: sorted(f) for b, f in sorted(blocks.items())}, parameters=sorted(params),
-            pools=_pools(designs),
+            pools=_pools(designs), outside=sorted(outside),
         )
 
     @classmethod
@@ -159,7 +166,7 @@ class FeatureSpace:
             ko_ix, ex_ix, md_ix = (self._varied("ko", ko_ix), self._varied("expr", ex_ix),
                                    self._varied("medium", md_ix))
         for row, design in enumerate(designs):
-            _validate(design, row, organism)
+            _validate(without_outside(design, self.outside), row, organism)
             new = unseen[row] if unseen is not None else None
             for j, ko in enumerate(design.knockouts):
                 if _known(ko_ix, ko, new, "ko", f"designs[{row}].knockouts[{j}]",
@@ -230,12 +237,36 @@ class FeatureSpace:
         """Plain-data form, saved with the model."""
         return {"knockouts": self.knockouts, "expression": self.expression, "medium": self.medium,
                 "medium_default": self.medium_default, "omics": self.omics, "raw": self.raw,
-                "parameters": self.parameters, "pools": self.pools}
+                "parameters": self.parameters, "pools": self.pools, "outside": self.outside}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FeatureSpace:
         """Inverse of `to_dict`."""
         return cls(**data)
+
+
+def outside_ids(designs: Sequence[Design], organism: OrganismLike) -> list[str]:
+    """Every knockout, expression gene and medium id of `designs` that `organism` lacks (`ko:<id>` etc.), sorted."""
+    genes, reactions, exchanges = set(organism.gene_ids), set(organism.reaction_ids), set(organism.exchange_ids)
+    found: set[str] = set()
+    for d in designs:
+        found.update(f"ko:{k}" for k in d.knockouts if k not in genes and k not in reactions)
+        found.update(f"expr:{g}" for g in d.expression if g not in genes)
+        found.update(f"medium:{m}" for m in d.medium if m not in exchanges)
+    return sorted(found)
+
+
+def without_outside(design: Design, outside: Sequence[str]) -> Design:
+    """The design the organism model sees: ids listed in `outside` (`ko:<id>`, ...) removed."""
+    if not outside:
+        return design
+    out = set(outside)
+    kos = [k for k in design.knockouts if f"ko:{k}" not in out]
+    expr = {g: f for g, f in design.expression.items() if f"expr:{g}" not in out}
+    medium = {m: v for m, v in design.medium.items() if f"medium:{m}" not in out}
+    if len(kos) == len(design.knockouts) and len(expr) == len(design.expression) and len(medium) == len(design.medium):
+        return design
+    return design.model_copy(update={"knockouts": kos, "expression": expr, "medium": medium})
 
 
 def _known(index: dict[str, int], ident: str, unseen: list[str] | None, kind: str, field_name: str,

@@ -23,20 +23,26 @@ KINDS = ("hybrid", "mlp", "fusion", "gnn")
 
 
 def fit_file(data: str | Path, out: str | Path, model: str = "mlp", organism: str | None = None,
-             ensemble: int = 5, seed: int = 0, **options: Any) -> dict[str, Any]:
-    """Train a model on a dataset CSV and save it to `out`; returns a summary."""
+             ensemble: int = 5, seed: int = 0, outside_ids: str = "error", **options: Any) -> dict[str, Any]:
+    """Train a model on a dataset CSV and save it to `out`; returns a summary.
+
+    `outside_ids` ("error" or "raw"): ids the organism model lacks (see `tabular.check_organism`).
+    """
     if model not in KINDS:
         raise PredictorError("model", f"unknown model kind '{model}' (choose {', '.join(KINDS)})")
     table = load_dataset(data)
     organism = organism or ("textbook" if model in ("hybrid", "gnn") else None)
-    check_organism(table, organism)
+    outside = check_organism(table, organism, outside_ids)
+    if outside:
+        options["outside_ids"] = outside
     started = time.perf_counter()
     net = DeepModel(model, organism, ensemble=ensemble, seed=seed, **options)
     report = net.train(table.designs, table.y, names=table.names, sd=table.sd,
                        omics=table.omics if table.has_omics else None)
     net.save(out)
-    return {"model": model, "organism": organism, "n_rows": len(table.designs), "targets": table.names,
-            "epochs": report["epochs"], "train_s": time.perf_counter() - started, "out": str(out)}
+    return {"model": model, "organism": organism, "outside_ids": outside, "n_rows": len(table.designs),
+            "targets": table.names, "epochs": report["epochs"], "train_s": time.perf_counter() - started,
+            "out": str(out)}
 
 
 def _predict(model_path: str | Path, data: str | Path, targets: bool) -> tuple[DeepModel, TabularDataset,

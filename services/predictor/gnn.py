@@ -342,6 +342,7 @@ def _touched(entries: list[tuple[int, int, float]], rows: int) -> tuple[Tensor, 
 def graph_batch(model: DeepModel, batch: Batch, designs: Sequence[Design], omics: OmicsList | None) -> GraphBatch:
     """`batch` with the designs' node features and the prior the residual corrects (wild type or per design)."""
     cfg = model.config
+    designs = model.network_designs(designs)  # ids outside the organism model stay in the dense branch only
     if cfg.graph_prior == "design":
         p = model.prior.compute(designs)
         prior, feasible = torch.as_tensor(p.flux, dtype=torch.float32), torch.as_tensor(p.feasible, dtype=torch.float32)

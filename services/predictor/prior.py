@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +14,12 @@ import scipy.linalg
 from schemas.design import Design
 from services.predictor.features import OrganismLike
 from services.predictor.moma import DEFAULT_HEADROOM, LinearMoma
+
+PARALLEL_MIN = 64
+"""Fewest new designs in one `compute` call that are spread over worker processes."""
+
+PARALLEL_REACTIONS = 500
+"""Models with fewer reactions (E. coli core: LPs of ~1 ms) solve serially unless workers are asked for."""
 
 PRIOR_METHODS = ("pfba", "moma")
 """pFBA of the design, or linear MOMA around a wild-type reference (pFBA, or anchored to measured wild-type runs)."""
@@ -79,25 +87,42 @@ class MechanisticPrior:
         """Forget computed priors (benchmarks use it to time cold predictions)."""
         self._cache.clear()
 
-    def _one(self, design: Design) -> tuple[np.ndarray, bool, np.ndarray, np.ndarray]:
-        key = design.key()
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
+    def solve(self, design: Design) -> tuple[np.ndarray, bool]:
+        """Prior flux of one design and whether its LP was feasible (no cache)."""
         lb, ub = self.organism.design_bounds(design, self.base_medium)
         if self.moma is not None:
-            flux, ok = self.moma.solve(design, lb, ub)
-        else:
-            result = self.fba.pfba(lb, ub)
-            ok = result.status == "optimal"
-            flux = np.asarray(result.fluxes, dtype=float) if ok else np.zeros(self.n_reactions)
-        entry = (flux, ok, np.asarray(lb, dtype=float), np.asarray(ub, dtype=float))
-        self._cache[key] = entry
-        return entry
+            return self.moma.solve(design, lb, ub)
+        result = self.fba.pfba(lb, ub)
+        ok = result.status == "optimal"
+        return (np.asarray(result.fluxes, dtype=float) if ok else np.zeros(self.n_reactions)), ok
 
-    def compute(self, designs: Sequence[Design]) -> PriorBatch:
-        """Prior for each design (cached)."""
-        rows = [self._one(d) for d in designs]
+    def _store(self, design: Design, flux: np.ndarray, ok: bool) -> None:
+        lb, ub = self.organism.design_bounds(design, self.base_medium)
+        self._cache[design.key()] = (flux, ok, np.asarray(lb, dtype=float), np.asarray(ub, dtype=float))
+
+    def compute(self, designs: Sequence[Design], workers: int | None = None) -> PriorBatch:
+        """Prior for each design, cached by `Design.key()`.
+
+        New designs are solved once each (repeats within the call too); at least `PARALLEL_MIN` of them
+        are spread over `workers` forked processes, each with its own copy of the warm-started LPs
+        (default: `default_workers()` for genome-scale models of >= `PARALLEL_REACTIONS` reactions, else 1).
+        """
+        todo: dict[str, Design] = {}
+        for d in designs:
+            key = d.key()
+            if key not in self._cache and key not in todo:
+                todo[key] = d
+        new = list(todo.values())
+        if workers is None:
+            workers = default_workers() if self.n_reactions >= PARALLEL_REACTIONS else 1
+        n_workers = min(max(1, workers), len(new))
+        if n_workers > 1 and len(new) >= PARALLEL_MIN and "fork" in multiprocessing.get_all_start_methods():
+            for d, (flux, ok) in zip(new, _solve_in_workers(self, new, n_workers), strict=True):
+                self._store(d, flux, ok)
+        else:
+            for d in new:
+                self._store(d, *self.solve(d))
+        rows = [self._cache[d.key()] for d in designs]
         return PriorBatch(
             flux=np.stack([r[0] for r in rows]) if rows else np.zeros((0, self.n_reactions)),
             feasible=np.array([r[1] for r in rows], dtype=bool),
@@ -119,6 +144,37 @@ class MechanisticPrior:
             if name.startswith(prefix):
                 name = name[len(prefix):]
         return int(self.organism.reaction_index(name)) if name in self.organism.reaction_ids else -1
+
+
+def default_workers() -> int:
+    """Worker processes for new priors: `FLUXLAB_PRIOR_WORKERS`, else the usable CPU cores (at most 8)."""
+    env = os.environ.get("FLUXLAB_PRIOR_WORKERS", "").strip()
+    if env:
+        return max(1, int(env))
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+_WORKER_PRIOR: MechanisticPrior | None = None
+"""The prior a forked worker solves with (inherited from the parent at fork time)."""
+
+
+def _worker_solve(chunk: list[Design]) -> list[tuple[np.ndarray, bool]]:
+    assert _WORKER_PRIOR is not None
+    return [_WORKER_PRIOR.solve(d) for d in chunk]
+
+
+def _solve_in_workers(prior: MechanisticPrior, designs: list[Design], workers: int) -> list[tuple[np.ndarray, bool]]:
+    """Solve `designs` in `workers` forked processes (contiguous chunks, so each worker's warm start stays local)."""
+    global _WORKER_PRIOR
+    size = max(1, -(-len(designs) // (workers * 4)))
+    chunks = [designs[i:i + size] for i in range(0, len(designs), size)]
+    _WORKER_PRIOR = prior
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            parts = pool.map(_worker_solve, chunks, chunksize=1)
+    finally:
+        _WORKER_PRIOR = None
+    return [r for part in parts for r in part]
 
 
 _SHARED: dict[tuple[int, str, str, bytes, float, str], MechanisticPrior] = {}

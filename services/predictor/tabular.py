@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import math
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,8 @@ CARBON_SOURCES = frozenset({
 CARBON_UPTAKE = 10.0
 OTHER_UPTAKE = 1.0
 PREFIXES = ("ko:", "expr:", "medium:", "omics.", "y:", "sd:", "group:")
+OUTSIDE_MODES = ("error", "raw")
+"""Ids the organism model lacks: an error naming the field (default), or plain tabular inputs ('raw')."""
 
 
 def presence_uptake(exchange: str) -> float:
@@ -199,7 +202,7 @@ def intervention_groups(data: TabularDataset, group_by: str) -> list[str]:
 def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: str | None = None, seed: int = 0,
            threshold: float | None = None, ensemble: int = 5, group_by: str | None = None,
            baselines: bool = False, progress: Any = None, baseline_iter: int = 500,
-           **options: Any) -> dict[str, Any]:
+           outside_ids: str = "error", **options: Any) -> dict[str, Any]:
     """k-fold cross-validation of a model kind on a dataset CSV.
 
     Folds keep `group_by` strata together (`intervention_groups`; default: the `group:` columns when
@@ -208,6 +211,7 @@ def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: st
     column. Rows whose knockouts, genes or medium components the training folds never had are
     `unseen`: their share and their own coverage are reported. `baselines` adds the gradient-boosting
     baselines (`services/predictor/baselines.py`, `baseline_iter` boosting iterations) on the same folds.
+    `outside_ids` ("error" or "raw"): see `check_organism`; the raw ids are listed in `outside_ids`.
     """
     from services.predictor.deepmodel import DeepModel
 
@@ -215,13 +219,16 @@ def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: st
     if folds < 2 or folds > len(data.designs):
         raise TabularError("folds", f"need 2 <= folds <= number of rows ({len(data.designs)}), got {folds}")
     organism = organism or ("textbook" if model in ("hybrid", "gnn") else None)
-    check_organism(data, organism)
+    outside = check_organism(data, organism, outside_ids)
+    if outside:
+        options["outside_ids"] = outside
     groups = intervention_groups(data, group_by) if group_by else data.groups
     started = time.perf_counter()
     result = _cv(lambda: DeepModel(model, organism, ensemble=ensemble, seed=seed, **options), data, folds, seed,
                  groups, progress)
     out: dict[str, Any] = {
-        "model": model, "organism": organism, "folds": folds, "n_rows": len(data.designs), "seed": seed,
+        "model": model, "organism": organism, "outside_ids": outside, "folds": folds, "n_rows": len(data.designs),
+        "seed": seed,
         "group_by": group_by, "grouped": groups is not None, "train_s": time.perf_counter() - started,
         **_scores(data, result, threshold, with_coverage=True),
     }
@@ -270,19 +277,33 @@ def _scores(data: TabularDataset, result: dict[str, Any], threshold: float | Non
     return out
 
 
-def check_organism(data: TabularDataset, organism: str | None) -> None:
-    """Validate every design against the organism model up front (clear row-level errors)."""
+def check_organism(data: TabularDataset, organism: str | None, outside_ids: str = "error") -> list[str]:
+    """Validate every design against the organism model up front; returns the ids kept outside it.
+
+    `outside_ids="error"` (default): the first id the organism model lacks is an error naming row and
+    field. `"raw"`: such ids (`ko:<id>`, `expr:<gene>`, `medium:<exchange>`) stay plain tabular inputs,
+    are not mapped into the network prior, and are listed once in a warning on stderr and returned.
+    """
+    if outside_ids not in OUTSIDE_MODES:
+        raise TabularError("outside_ids", f"unknown mode {outside_ids!r} (choose {', '.join(OUTSIDE_MODES)})")
     if organism is None:
-        return
+        return []
+    from services.predictor.features import outside_ids as find_outside
+    from services.predictor.features import without_outside
     from services.predictor.prior import load_organism_model
 
     try:
         org = load_organism_model(organism)
     except ValueError as exc:
         raise TabularError("organism", getattr(exc, "reason", str(exc))) from None
+    outside = find_outside(data.designs, org) if outside_ids == "raw" else []
     for i, design in enumerate(data.designs, start=1):
         try:
-            org.validate_design(design)
+            org.validate_design(without_outside(design, outside))
         except ValueError as exc:
             field = getattr(exc, "field", "design")
             raise TabularError(f"row {i}, design.{field}", getattr(exc, "reason", str(exc))) from None
+    if outside:
+        print(f"warning: {len(outside)} ids outside the organism model {organism!r} stay plain tabular inputs "
+              f"(not mapped into the network prior): {', '.join(outside)}", file=sys.stderr)
+    return outside
