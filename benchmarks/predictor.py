@@ -18,8 +18,9 @@ JSON keys:
                    anchored to the measured wild-type runs, lowered enzyme levels capping fluxes at capacities
                    estimated from the measurements: calibrated on the training data, so not "no learning");
                    hybrid_prior_r2_truth too
-  models           hybrid (anchored, capacity-capped MOMA prior), mlp, fusion, gnn (graph network correcting the
-                   wild-type flux); on request hybrid-pfba (pFBA prior) and gnn-prior (gnn on the hybrid's prior)
+  models           hybrid (anchored, capacity-capped MOMA prior), mlp, fusion, gnn (graph network; on E. coli core
+                   it corrects the hybrid's per-design prior, `graph_prior="auto"`); on request hybrid-pfba (pFBA
+                   prior) and gnn-wildtype (the gnn correcting the wild-type flux, the genome-scale default)
   coverage95/68    share of held-out measured values (all outputs) inside the hybrid's 95 %/68 % interval
   mass_balance_violation  mean ||S v|| of the hybrid's predicted full flux vectors (mmol/gDW/h)
   retrain_s        hybrid, 5 members, 1,000 samples: train + serialise, median of repeats (priors cached,
@@ -82,8 +83,8 @@ def _model(kind: str, organism: str, **options: Any) -> Any:
 
     if kind == "hybrid-pfba":
         return DeepModel("hybrid", organism, prior="pfba", **options)
-    if kind == "gnn-prior":  # the gnn correcting the hybrid's per-design prior (anchored, capped MOMA)
-        return DeepModel("gnn", organism, graph_prior="design", **options)
+    if kind == "gnn-wildtype":  # the gnn correcting the wild-type flux (what `auto` picks at genome scale)
+        return DeepModel("gnn", organism, graph_prior="wildtype", **options)
     return DeepModel(kind, organism, **options)
 
 
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small, fast smoke run")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", default="hybrid,mlp,fusion,gnn",
-                        help="comma-separated: hybrid, mlp, fusion, gnn; also hybrid-pfba, gnn-prior")
+                        help="comma-separated: hybrid, mlp, fusion, gnn; also hybrid-pfba, gnn-wildtype")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (<= 2: the target machine has 2 cores)")
     args = parser.parse_args(argv)
     result = run(args.quick, args.seed, [m.strip() for m in args.models.split(",") if m.strip()], args.threads)

@@ -200,7 +200,8 @@ class DeepModel:
         """
         self.reference, self.capacities, self._prior = None, {}, None
         cfg = self.config
-        if (cfg.kind != "hybrid" and not (cfg.kind == "gnn" and cfg.graph_prior == "design")) or cfg.prior != "moma":
+        if (cfg.kind != "hybrid" and not (cfg.kind == "gnn" and gnn.resolved_prior(self) == "design")) \
+                or cfg.prior != "moma":
             return
         designs = self.network_designs(list(X))
         flux_index = [self.prior.flux_index(n) for n in self.names]

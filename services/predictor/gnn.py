@@ -56,7 +56,17 @@ if TYPE_CHECKING:
 
 CHANNELS = ("blocked", "level", "uptake")
 """Per-design node feature channels (omics blocks follow)."""
-GRAPH_PRIORS = ("wildtype", "design")
+GRAPH_PRIORS = ("auto", "wildtype", "design")
+AUTO_DESIGN_MAX_REACTIONS = 500
+"""`graph_prior="auto"`: the per-design prior below this many reactions, the wild-type flux above."""
+
+
+def resolved_prior(model: DeepModel) -> str:
+    """The model's graph prior with 'auto' decided by the organism model's size."""
+    prior = model.config.graph_prior
+    if prior == "auto":
+        return "design" if len(model.organism.reaction_ids) < AUTO_DESIGN_MAX_REACTIONS else "wildtype"
+    return prior
 UPTAKE_SCALE = 10.0
 
 
@@ -343,7 +353,7 @@ def graph_batch(model: DeepModel, batch: Batch, designs: Sequence[Design], omics
     """`batch` with the designs' node features and the prior the residual corrects (wild type or per design)."""
     cfg = model.config
     designs = model.network_designs(designs)  # ids outside the organism model stay in the dense branch only
-    if cfg.graph_prior == "design":
+    if resolved_prior(model) == "design":
         p = model.prior.compute(designs)
         prior, feasible = torch.as_tensor(p.flux, dtype=torch.float32), torch.as_tensor(p.feasible, dtype=torch.float32)
     else:
@@ -377,7 +387,7 @@ def net_dims(model: DeepModel) -> dict[str, Any]:
             "iterations": cfg.projection_iterations or 0,
             "flux_index": [target_reaction(model.organism, n) for n in model.names],
             "dense_index": dense_columns(model), "n_channels": len(CHANNELS) + len(features.omics),
-            "use_prior": cfg.graph_prior == "design", "graph_hidden": cfg.graph_hidden,
+            "use_prior": resolved_prior(model) == "design", "graph_hidden": cfg.graph_hidden,
             "graph_layers": cfg.graph_layers}
 
 
