@@ -1,7 +1,8 @@
 """Closed simulated campaigns in-process (no NATS): how fast each optimizer strategy finds the optimum.
 
-Landscapes (benchmarks.loop_landscapes): three cells that the campaign plans with E. coli core (its
-twin ``succinate_core``, and two truths the model does not describe: ``misregulated`` and ``kinetic``),
+Landscapes (benchmarks.loop_landscapes): four cells that the campaign plans with E. coli core (its
+twin ``succinate_core``, and three truths the model does not describe: ``misregulated``, ``kinetic`` and
+``genome``, a true cell on iJO1366),
 and test functions (``sin_cos``, ``hartmann6``, and 10-D ``ackley10``, ``rastrigin10``, ``levy10``,
 ``rosenbrock10`` in batches of 16 up to 132 experiments).
 

@@ -130,7 +130,7 @@ class _CompactMoma:
 class GenomeCell(TrueCell):
     """TrueCell on a genome-scale model, solved on the compact MOMA LP of ``_CompactMoma`` (module doc)."""
 
-    truth_version = "genome-2"
+    truth_version = "genome-3"
     """Part of the ground-truth cache key: change it whenever this cell's answer or its ground-truth search changes."""
     staged = True
     """The ground-truth search takes its staged, smaller form on this cell (simulators.ground_truth)."""

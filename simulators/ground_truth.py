@@ -13,7 +13,8 @@ A cell whose response costs a genome-scale LP (``staged = True``, simulators.gen
 smaller "staged" search: every knockout set of up to two genes at wild-type expression, the STAGED_TOP best
 of them grown by each third candidate, coordinate ascent over the levels from the STAGED_TOP best sets, the
 same swap-one-knockout search, then a first-improvement hill climb over every one-step move (a knockout
-added, removed or swapped, one level changed) until no move improves.
+added, removed or swapped, one level changed) until no move improves, from that design and from each of the
+other STAGED_TOP starts.
 
 Function campaigns: a built-in function's known optimum ("known") when the search box
 matches its domain; otherwise a dense grid plus L-BFGS-B from the best points.
@@ -217,10 +218,13 @@ class _CellSearch:
                     if grown not in scored and not any(f <= set(grown) for f in self.forbidden):
                         scored[grown] = self._score(self._design(grown, None))
         top = sorted(scored, key=lambda k: -scored[k])[:STAGED_TOP]
-        best = max(((self._best_setting(k, ascent=True), k) for k in top), key=lambda t: t[0][0])
-        (score, setting), knockouts = best
+        starts = sorted(((self._best_setting(k, ascent=True), k) for k in top), key=lambda t: -t[0][0])
+        (score, setting), knockouts = starts[0]
         score, design = self._swap_search(knockouts, setting, score, ascent=True)
-        return self._result(self._climb(tuple(sorted(design.knockouts)), self._setting_of(design), score), "staged")
+        climbs = [self._climb(tuple(sorted(design.knockouts)), self._setting_of(design), score)]
+        climbs += [self._climb(k, start_setting, start_score) for (start_score, start_setting), k in starts[1:]
+                   if math.isfinite(start_score)]
+        return self._result(max(climbs, key=lambda t: t[0]), "staged")
 
     def _setting_of(self, design: Design) -> tuple[float, ...]:
         return tuple(design.expression.get(name, 1.0) if kind == "expression" else design.medium[name]
