@@ -27,10 +27,8 @@ def _designs(n: int, seed: int = 3) -> list[Design]:
 
 
 @pytest.fixture(scope="module")
-def core_cells(tmp_path_factory: pytest.TempPathFactory) -> tuple[GenomeCell, TrueCell]:
-    import os
-
-    os.environ.setdefault("FLUXLAB_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+def core_cells() -> tuple[GenomeCell, TrueCell]:
+    """The compact LP on E. coli core (fast) next to TrueCell's own."""
     return GenomeCell("textbook", "default"), TrueCell("textbook", "default")
 
 
