@@ -1,12 +1,14 @@
 """Closed simulated campaigns in-process (no NATS): how fast each optimizer strategy finds the optimum.
 
-Landscapes (benchmarks.loop_landscapes): three cells that the campaign plans with E. coli core (its
-twin ``succinate_core``, and two truths the model does not describe: ``misregulated`` and ``kinetic``),
+Landscapes (benchmarks.loop_landscapes): four cells that the campaign plans with E. coli core (its
+twin ``succinate_core``, and three truths the model does not describe: ``misregulated``, ``kinetic`` and
+``genome``, a true cell on iJO1366),
 and test functions (``sin_cos``, ``hartmann6``, and 10-D ``ackley10``, ``rastrigin10``, ``levy10``,
 ``rosenbrock10`` in batches of 16 up to 132 experiments).
 
 Strategies, all on the same seeds (the seed sets the lab's noise and the planner's random stream):
-fluxlab's ``hybrid`` (default), ``ga``, ``bo`` and ``random``; ``insilico`` (cells only: rank by the
+fluxlab's ``hybrid`` (default), ``ga``, ``bo`` and ``random``; ``local`` (the default's local-move generator
+alone, benchmarks.loop_peers); ``insilico`` (cells only: rank by the
 organism model's MOMA answer, batch after batch, no learning: the GA over the in-silico surrogate with
 the planner's guarantees); ``ax`` (plain Ax, benchmarks.loop_peers). Per batch: plan a batch (surrogate
 = the predictor's DeepModel ensemble retrained on the measurements so far; before any, the organism
@@ -47,8 +49,9 @@ from services.optimizer.insilico import insilico_for
 from services.optimizer.planner import plan_batch
 from services.optimizer.surrogate import Surrogate
 
-INSILICO, PLAIN_AX = "insilico", "ax"
-STRATEGIES = (str(Strategy.HYBRID), str(Strategy.GA), str(Strategy.BO), INSILICO, PLAIN_AX, str(Strategy.RANDOM))
+INSILICO, PLAIN_AX, LOCAL = "insilico", "ax", "local"
+STRATEGIES = (str(Strategy.HYBRID), str(Strategy.GA), str(Strategy.BO), LOCAL, INSILICO, PLAIN_AX,
+              str(Strategy.RANDOM))
 LEVELS = (0.9, 0.95)
 
 
@@ -159,6 +162,10 @@ class _Planner:
         """The next batch of designs."""
         if self.ax is not None:
             return list(self.ax.propose(n))
+        if self.strategy == LOCAL:
+            from benchmarks.loop_peers import local_batch
+
+            return local_batch(self.landscape.spec, history, self.surrogate, n, self.rng, self.feasibility, self.prior)
         strategy = Strategy.GA if self.strategy == INSILICO else Strategy(self.strategy)
         proposals = plan_batch(self.landscape.spec, history, self.surrogate, n, self.rng,
                                feasibility=self.feasibility, strategy=strategy, prior=self.prior)

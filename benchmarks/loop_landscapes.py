@@ -5,7 +5,9 @@ Cells (the campaign plans with E. coli core; batches of 8, budget 48):
 * ``succinate_core`` -- the "default" truth, the planning model's twin plus hidden budget and regulation;
 * ``misregulated`` -- the same campaign on 36 strong hidden regulatory effects among its own genes;
 * ``kinetic`` -- six pathway genes at five promoter levels on a Michaelis-Menten pathway with burden and
-  a toxic intermediate (simulators.kinetic); 15,625 designs, optimum by exhaustive search.
+  a toxic intermediate (simulators.kinetic); 15,625 designs, optimum by exhaustive search;
+* ``genome`` -- the succinate campaign measured on a true cell on iJO1366 (simulators.genome): isozymes,
+  alternative routes, its own budget and regulation; optimum by the staged search of simulators.ground_truth.
 
 Functions: ``sin_cos`` and ``hartmann6`` (batches of 8, budget 48) and the 10-D ``ackley10``,
 ``rastrigin10``, ``levy10`` and ``rosenbrock10`` maximised as negatives (batches of 16, budget 132).
@@ -26,10 +28,11 @@ import numpy as np
 from schemas import CampaignSpec, Design, Measurement
 from services.optimizer.space import DesignSpace
 
-CELLS = ("succinate_core", "misregulated", "kinetic")
+CELLS = ("succinate_core", "misregulated", "kinetic", "genome")
 FUNCTIONS = ("sin_cos", "hartmann6")
 FUNCTIONS_10D = ("ackley10", "rastrigin10", "levy10", "rosenbrock10")
 ALL = (*CELLS, *FUNCTIONS, *FUNCTIONS_10D)
+_CELLS: dict[tuple[str, str], Any] = {}
 
 
 @dataclass
@@ -59,16 +62,20 @@ class Landscape:
 
 def cell_landscape(name: str, seed: int) -> Landscape:
     """One of CELLS for a seed (the seed sets the lab's noise and the campaign's seed, not the cell)."""
+    from services.domain.organism import load_organism
     from simulators.cells import make_cell
-    from simulators.examples import kinetic_pathway_spec, misregulated_spec, succinate_core_spec
+    from simulators.examples import genome_spec, kinetic_pathway_spec, misregulated_spec, succinate_core_spec
     from simulators.ground_truth import true_optimum
     from simulators.lab import Lab, NoiseConfig
 
     makers = {"succinate_core": succinate_core_spec, "misregulated": misregulated_spec,
-              "kinetic": kinetic_pathway_spec}
+              "kinetic": kinetic_pathway_spec, "genome": genome_spec}
     spec = makers[name](seed=seed)
     assert spec.simulator is not None
-    cell = make_cell(spec.organism.model, spec.simulator.profile)
+    key = (spec.organism.model, spec.simulator.profile)
+    if key not in _CELLS:  # a cell is a pure function of its profile: one per process serves every seed
+        _CELLS[key] = make_cell(*key)
+    cell = _CELLS[key]
     lab = Lab(cell, NoiseConfig(cv=spec.simulator.noise), seed=seed)
     floor = spec.objective.growth_floor * cell.respond(Design()).growth
     target = spec.objective.target
@@ -82,7 +89,8 @@ def cell_landscape(name: str, seed: int) -> Landscape:
         return result if isinstance(result, Measurement) else None
 
     optimum = true_optimum(spec, cell)
-    return Landscape(name, spec, measure, truth, optimum.value, list, floor, cell.organism,
+    planning = load_organism(spec.organism.model)  # the campaign's model (the cell may run on another)
+    return Landscape(name, spec, measure, truth, optimum.value, list, floor, planning,
                      optimum_method=optimum.method)
 
 

@@ -10,6 +10,13 @@
   search cannot draw 20 feasible starting points from 25 binaries under "sum <= 3", botorch#1285.) Every proposal is
   measured as proposed (a repeat, or a design below the floor, costs its experiment as it would in the lab).
 * ``insilico`` (in benchmarks.loop) -- rank by the organism model only, no learning.
+* ``local`` -- the default's local-move generator alone (services.optimizer.local: one knockout added,
+  removed or swapped, one level changed, around the three best measured designs), ranked on the same
+  ensemble and picked by the default's own local picker (new strains by predicted mean plus novelty, alternating
+  with re-tuned strains; ``hybrid.local_picks``), the rest of the batch by acquisition, then random designs
+  if the neighbourhood runs out. Its first batch, with nothing measured to move around, is the default's own
+  first batch (planned on the organism model's answer, with the wild-type control), so the two differ only in
+  what comes after.
 """
 
 from __future__ import annotations
@@ -18,8 +25,15 @@ import logging
 import warnings
 from typing import Any
 
-from schemas import Design, Measurement, Sense
-from services.optimizer.context import History
+import numpy as np
+
+from schemas import CampaignSpec, Design, Measurement, Sense, Strategy
+from services.optimizer import hybrid, local
+from services.optimizer.context import Context, History
+from services.optimizer.feasibility import FeasibilityFilter
+from services.optimizer.planner import plan_batch
+from services.optimizer.space import DesignSpace
+from services.optimizer.surrogate import Surrogate
 
 OBJECTIVE = "objective"
 NO_KNOCKOUT = "none"
@@ -100,3 +114,33 @@ class PlainAx:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.client.complete_trial(index, raw_data=data)
+
+
+def local_batch(spec: CampaignSpec, history: History, surrogate: Surrogate | None, n: int, rng: np.random.Generator,
+                feasibility: FeasibilityFilter | None, prior: Surrogate | None) -> list[Design]:
+    """The ``local`` peer's next ``n`` designs (see the module doc); never a design measured, pending or failed."""
+    if not history.measured:
+        return [p.design for p in plan_batch(spec, history, surrogate, n, rng, feasibility=feasibility,
+                                             strategy=Strategy.HYBRID, prior=prior)]
+    ctx = Context(DesignSpace.from_spec(spec), history, rng, surrogate or prior, sense=spec.objective.sense,
+                  feasible=feasibility.is_feasible if feasibility is not None else None)
+
+    def accept(candidate: Any) -> bool:
+        return feasibility is None or feasibility.is_feasible(candidate.design)
+
+    pool = local.propose(ctx)
+    picks = hybrid.local_picks(pool, n, ctx, accept)
+    taken = {c.design.key() for c in picks}
+    ranked = sorted((c for c in pool if c.design.key() not in taken),
+                    key=lambda c: -(c.acquisition if c.acquisition is not None else -float("inf")))
+    for candidate in ranked:
+        if len(picks) >= n:
+            break
+        if accept(candidate):
+            picks.append(candidate)
+            taken.add(candidate.design.key())
+    designs = [c.design for c in picks]
+    if len(designs) < n:  # the neighbourhood ran out: random valid designs, as the planner tops up
+        extra = ctx.space.sample_unique(4 * (n - len(designs)), rng, exclude=ctx.excluded | taken)
+        designs += [d for d in extra if feasibility is None or feasibility.is_feasible(d)][: n - len(designs)]
+    return designs

@@ -7,19 +7,29 @@ from simulators.truecell import TrueCell
 
 
 def make_cell(organism_spec: str, profile: str | CellProfile = "default") -> TrueCell:
-    """TrueCell on the organism model, or KineticCell for a profile whose truth is "kinetic"."""
+    """TrueCell on the organism model, KineticCell for a profile whose truth is "kinetic", or GenomeCell on the
+    profile's own organism model when it names one (the campaign then plans with another model)."""
     resolved = get_profile(profile)
     if resolved.truth == "kinetic":
         from simulators.kinetic import KineticCell
 
         return KineticCell(organism_spec, resolved)
+    if resolved.organism is not None:
+        from simulators.genome import GenomeCell
+
+        return GenomeCell(resolved.organism, resolved)
     return TrueCell(organism_spec, resolved)
 
 
 def truth_version(profile: str | CellProfile) -> str | None:
     """The version tag of a profile's truth when it is not TrueCell's (ground-truth cache key), else None."""
-    if get_profile(profile).truth == "kinetic":
+    resolved = get_profile(profile)
+    if resolved.truth == "kinetic":
         from simulators.kinetic import KineticCell
 
-        return f"{KineticCell.truth_version}:{get_profile(profile)!r}"
+        return f"{KineticCell.truth_version}:{resolved!r}"
+    if resolved.organism is not None:
+        from simulators.genome import GenomeCell
+
+        return f"{GenomeCell.truth_version}:{resolved!r}"
     return None

@@ -112,3 +112,14 @@ def function10_spec(name: str, seed: int = 0, budget: int = 132, batch_size: int
         budget=budget, batch_size=batch_size, seed=seed,
         simulator=SimulatorSpec(kind="function", expression=name, noise=0.01),
     )
+
+
+def genome_spec(seed: int = 0, budget: int = 48, batch_size: int = 8) -> CampaignSpec:
+    """The succinate campaign of `succinate_core_spec` (planned with E. coli core) measured on the "genome" truth,
+    a true cell on iJO1366 (simulators.genome): the candidates' b-numbers exist in both models."""
+    spec = succinate_core_spec(seed=seed, budget=budget, batch_size=batch_size)
+    assert spec.simulator is not None
+    return spec.model_copy(update={
+        "id": f"succ-genome-{seed}", "name": "succinate, iJO1366 truth",
+        "simulator": spec.simulator.model_copy(update={"profile": "genome"}),
+    })

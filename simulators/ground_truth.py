@@ -9,6 +9,13 @@ coordinate ascent when that grid is large), then swap-one-knockout local search 
 the best design until nothing improves. A design counts only if it grows at or above
 growth_floor x the true cell's wild-type growth.
 
+A cell whose response costs a genome-scale LP (``staged = True``, simulators.genome.GenomeCell) gets a
+smaller "staged" search: every knockout set of up to two genes at wild-type expression, the STAGED_TOP best
+of them grown by each third candidate, coordinate ascent over the levels from the STAGED_TOP best sets, the
+same swap-one-knockout search, then a first-improvement hill climb over every one-step move (a knockout
+added, removed or swapped, one level changed) until no move improves, from that design and from each of the
+other STAGED_TOP starts.
+
 Function campaigns: a built-in function's known optimum ("known") when the search box
 matches its domain; otherwise a dense grid plus L-BFGS-B from the best points.
 """
@@ -34,6 +41,7 @@ from simulators.truecell import TrueCell
 
 EXHAUSTIVE_LIMIT = 20_000
 TOP_K = 20
+STAGED_TOP = 8
 _VERSION = 1
 
 
@@ -192,14 +200,68 @@ class _CellSearch:
         if len(ko_sets) * len(settings) <= EXHAUSTIVE_LIMIT:
             scored = [(self._score(d), d) for d in (self._design(k, s) for k in ko_sets for s in settings)]
             return self._result(max(scored, key=lambda t: t[0]), "exhaustive")
+        if getattr(self.cell, "staged", False):
+            return self._staged()
         base = sorted(((self._score(self._design(k, None)), k) for k in ko_sets), key=lambda t: -t[0])[:TOP_K]
         best = max(((self._best_setting(k), k) for _, k in base), key=lambda t: t[0][0])
         (score, setting), knockouts = best
         return self._result(self._swap_search(knockouts, setting, score), "heuristic")
 
-    def _best_setting(self, knockouts: tuple[str, ...]) -> tuple[float, tuple[float, ...]]:
+    def _staged(self) -> GroundTruth:
+        """The staged search for slow cells (module doc)."""
+        small = [k for k in self._knockout_sets() if len(k) <= 2]
+        scored = {k: self._score(self._design(k, None)) for k in small}
+        if self.space.max_knockouts >= 3:
+            for k in sorted(small, key=lambda k: -scored[k])[:STAGED_TOP]:
+                for gene in self.space.knockout_candidates:
+                    grown = tuple(sorted({*k, gene}))
+                    if grown not in scored and not any(f <= set(grown) for f in self.forbidden):
+                        scored[grown] = self._score(self._design(grown, None))
+        top = sorted(scored, key=lambda k: -scored[k])[:STAGED_TOP]
+        starts = sorted(((self._best_setting(k, ascent=True), k) for k in top), key=lambda t: -t[0][0])
+        (score, setting), knockouts = starts[0]
+        score, design = self._swap_search(knockouts, setting, score, ascent=True)
+        climbs = [self._climb(tuple(sorted(design.knockouts)), self._setting_of(design), score)]
+        climbs += [self._climb(k, start_setting, start_score) for (start_score, start_setting), k in starts[1:]
+                   if math.isfinite(start_score)]
+        return self._result(max(climbs, key=lambda t: t[0]), "staged")
+
+    def _setting_of(self, design: Design) -> tuple[float, ...]:
+        return tuple(design.expression.get(name, 1.0) if kind == "expression" else design.medium[name]
+                     for kind, name, _ in self.axes)
+
+    def _moves(self, knockouts: tuple[str, ...], setting: tuple[float, ...]
+               ) -> Iterator[tuple[tuple[str, ...], tuple[float, ...]]]:
+        others = [g for g in self.space.knockout_candidates if g not in knockouts]
+        for i in range(len(knockouts)):
+            yield knockouts[:i] + knockouts[i + 1 :], setting
+        if len(knockouts) < self.space.max_knockouts:
+            for gene in others:
+                yield tuple(sorted((*knockouts, gene))), setting
+        for i, gene in itertools.product(range(len(knockouts)), others):
+            yield tuple(sorted((*knockouts[:i], gene, *knockouts[i + 1 :]))), setting
+        for i, (_, _, levels) in enumerate(self.axes):
+            for value in levels:
+                if value != setting[i]:
+                    yield knockouts, (*setting[:i], value, *setting[i + 1 :])
+
+    def _climb(self, knockouts: tuple[str, ...], setting: tuple[float, ...], score: float) -> tuple[float, Design]:
+        """First-improvement hill climb over every one-step move until none improves."""
+        improved = True
+        while improved:
+            improved = False
+            for trial_ko, trial_setting in self._moves(knockouts, setting):
+                if any(f <= set(trial_ko) for f in self.forbidden):
+                    continue
+                trial_score = self._score(self._design(trial_ko, trial_setting))
+                if trial_score > score + 1e-12:
+                    knockouts, setting, score, improved = trial_ko, trial_setting, trial_score, True
+                    break
+        return score, self._design(knockouts, setting)
+
+    def _best_setting(self, knockouts: tuple[str, ...], ascent: bool = False) -> tuple[float, tuple[float, ...]]:
         settings = list(itertools.product(*(levels for _, _, levels in self.axes)))
-        if len(settings) <= 500:
+        if len(settings) <= 500 and not ascent:
             return max((self._score(self._design(knockouts, s)), s) for s in settings)
         setting = tuple(1.0 if kind == "expression" else levels[-1] for kind, _, levels in self.axes)
         score, improved = self._score(self._design(knockouts, setting)), True
@@ -213,8 +275,8 @@ class _CellSearch:
                         score, setting, improved = trial_score, trial, True
         return score, setting
 
-    def _swap_search(self, knockouts: tuple[str, ...], setting: tuple[float, ...], score: float
-                     ) -> tuple[float, Design]:
+    def _swap_search(self, knockouts: tuple[str, ...], setting: tuple[float, ...], score: float,
+                     ascent: bool = False) -> tuple[float, Design]:
         """Swap one knockout at a time at the current setting; re-tune the setting after each gain."""
         improved = True
         while improved:
@@ -225,7 +287,7 @@ class _CellSearch:
                     continue
                 if self._score(self._design(trial, setting)) > score + 1e-12:
                     knockouts = trial
-                    score, setting = self._best_setting(trial)
+                    score, setting = self._best_setting(trial, ascent)
                     improved = True
                     break
         return score, self._design(knockouts, setting)

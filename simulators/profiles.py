@@ -74,6 +74,9 @@ class CellProfile:
     truth: str = "textbook-moma"
     """Which truth answers: "textbook-moma" (TrueCell on the campaign's organism model) or "kinetic"
     (simulators.kinetic.KineticCell); simulators.cells.make_cell builds either."""
+    organism: str | None = None
+    """The true cell's own organism model when it is not the campaign's (the "genome" profile runs on iJO1366
+    while the campaign plans with E. coli core: simulators.genome.GenomeCell)."""
 
     def rng(self, purpose: str) -> np.random.Generator:
         """A generator for one purpose, stable across runs and Python versions."""
@@ -126,13 +129,16 @@ PROFILES: dict[str, CellProfile] = {
     "misregulated": CellProfile("misregulated", seed=5, n_regulatory_effects=36, effect_strength=(1.0, 2.0),
                                 regulatory_genes=SUCCINATE_GENES, targets_preferred=True),
     "kinetic": CellProfile("kinetic", seed=12, truth="kinetic"),
+    "genome": CellProfile("genome", seed=7, organism="iJO1366"),
 }
 """Named profiles; "plain" has no binding budget, uniform MOMA weights and no regulation.
 
 Profiles whose truth departs from the planning model (see docs/optimizer.md, "Cells the model gets wrong"):
 "misregulated" wires 36 strong hidden effects (x0.14-x0.37 or x2.7-x7.4 on the target's expression) among the
 succinate campaign's own genes, so knocking out or over-expressing one silently changes others;
-"kinetic" answers with a Michaelis-Menten pathway, expression burden and a toxic intermediate (simulators.kinetic)."""
+"kinetic" answers with a Michaelis-Menten pathway, expression burden and a toxic intermediate (simulators.kinetic);
+"genome" answers on iJO1366 whatever the campaign's model (isozymes, alternative routes, its own budget and 12
+seeded regulatory effects among iJO1366's genes: simulators.genome)."""
 
 
 def get_profile(profile: str | CellProfile) -> CellProfile:

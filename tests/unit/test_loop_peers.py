@@ -33,3 +33,31 @@ def test_slot_encoding_decodes_to_at_most_k_distinct_knockouts() -> None:
     assert sorted(design.knockouts) == sorted([a, b]) and design.expression == {}
     assert peer._design({"ko_1": NO_KNOCKOUT, "ko_2": NO_KNOCKOUT, "ko_3": NO_KNOCKOUT, **levelled}).knockouts == []
     assert peer.slots == search.max_knockouts == 3
+
+
+def test_local_peer_plans_one_batch_of_new_neighbours() -> None:
+    import numpy as np
+
+    from benchmarks.loop_peers import local_batch
+    from schemas import Design
+    from services.domain.organism import load_organism
+    from services.optimizer.context import History
+    from services.optimizer.feasibility import feasibility_for
+    from services.optimizer.insilico import insilico_for
+    from services.optimizer.local import neighbours
+    from services.optimizer.space import DesignSpace
+    from simulators.examples import succinate_core_spec
+
+    spec = succinate_core_spec(seed=0)
+    organism = load_organism("textbook")
+    prior, feasibility = insilico_for(spec, organism), feasibility_for(spec, organism)
+    space = DesignSpace.from_spec(spec)
+    best = Design(knockouts=["b0723", "b1852"], expression={"b3956": 0.5})
+    history = History(measured=[(Design(), 0.0), (best, 5.0), (Design(knockouts=["b1380"]), 0.1)])
+    designs = local_batch(spec, history, None, 8, np.random.default_rng(0), feasibility, prior)
+    assert len(designs) == 8 and len({d.key() for d in designs}) == 8
+    measured = {d.key() for d, _ in history.measured}
+    assert not measured & {d.key() for d in designs}
+    assert all(space.is_valid(d)[0] and feasibility is not None and feasibility.is_feasible(d) for d in designs)
+    around = {d.key() for m, _ in history.measured for d in neighbours(space, m, np.random.default_rng(0))}
+    assert sum(d.key() in around for d in designs) >= 6  # moves around the best measured designs

@@ -93,8 +93,14 @@ class HighsLP:
         """Keep the current optimal basis as the warm start of later solves."""
         self._basis = self._highs.getBasis()
 
-    def solve(self) -> LPSolution:
-        """Solve from the remembered basis (if any) and return status, objective and primal values."""
+    def solve(self, fresh: bool = False) -> LPSolution:
+        """Solve from the remembered basis (if any) and return status, objective and primal values.
+
+        ``fresh`` first drops the solver's state from earlier solves (factorisation, edge weights), so the
+        answer depends only on the model and the remembered basis, not on what was solved before.
+        """
+        if fresh:
+            self._highs.clearSolver()
         if self._basis is not None:
             self._highs.setBasis(self._basis)
         self._highs.run()
