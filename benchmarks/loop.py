@@ -46,11 +46,11 @@ from services.optimizer.context import History
 from services.optimizer.envelope import within_envelope
 from services.optimizer.feasibility import FeasibilityFilter, feasibility_for
 from services.optimizer.insilico import insilico_for
-from services.optimizer.planner import plan_batch
+from services.optimizer.planner import PlannerOptions, plan_batch
 from services.optimizer.surrogate import Surrogate
 
-INSILICO, PLAIN_AX, LOCAL = "insilico", "ax", "local"
-STRATEGIES = (str(Strategy.HYBRID), str(Strategy.GA), str(Strategy.BO), LOCAL, INSILICO, PLAIN_AX,
+INSILICO, PLAIN_AX, LOCAL, ADAPTIVE = "insilico", "ax", "local", "adaptive"
+STRATEGIES = (str(Strategy.HYBRID), ADAPTIVE, str(Strategy.GA), str(Strategy.BO), LOCAL, INSILICO, PLAIN_AX,
               str(Strategy.RANDOM))
 LEVELS = (0.9, 0.95)
 
@@ -159,16 +159,19 @@ class _Planner:
             self.ax = PlainAx(landscape, seed)
 
     def propose(self, history: History, n: int) -> list[Design]:
-        """The next batch of designs."""
+        """The next batch of designs (their origins go into `history.origins`)."""
         if self.ax is not None:
             return list(self.ax.propose(n))
         if self.strategy == LOCAL:
             from benchmarks.loop_peers import local_batch
 
             return local_batch(self.landscape.spec, history, self.surrogate, n, self.rng, self.feasibility, self.prior)
-        strategy = Strategy.GA if self.strategy == INSILICO else Strategy(self.strategy)
+        strategy = Strategy.GA if self.strategy == INSILICO else \
+            Strategy.HYBRID if self.strategy == ADAPTIVE else Strategy(self.strategy)
+        options = PlannerOptions(adaptive_shares=self.strategy == ADAPTIVE)
         proposals = plan_batch(self.landscape.spec, history, self.surrogate, n, self.rng,
-                               feasibility=self.feasibility, strategy=strategy, prior=self.prior)
+                               feasibility=self.feasibility, strategy=strategy, options=options, prior=self.prior)
+        history.origins.update({p.design.key(): p.strategy for p in proposals})
         return [p.design for p in proposals]
 
     def learn(self, design: Design, result: Measurement | None, history: History) -> None:

@@ -25,6 +25,8 @@ class History:
     failed: list[Design] = field(default_factory=list)
     rejected_keys: set[str] = field(default_factory=set)
     """Keys of rejected proposals (an amended design arrives as pending or measured under its own key)."""
+    origins: dict[str, str] = field(default_factory=dict)
+    """Design key -> the `strategy` (origin) of the proposal that put it in the lab, where known."""
 
     def excluded_keys(self) -> set[str]:
         """Keys that must not be proposed again: measured, pending, failed or rejected."""

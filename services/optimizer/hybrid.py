@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from schemas import Design
+from schemas import Design, Origin
 from services.optimizer import bo, ga, local, random_search
 from services.optimizer.context import Candidate, Context
 from services.optimizer.space import strain
@@ -37,6 +37,54 @@ def local_share(n: int, stalled: bool = False) -> int:
     when the model-wide search has stopped paying and the incumbent's untried neighbours are the best bet.
     """
     return max(1, (3 * n) // 4 if stalled else n // 4)
+
+
+GENERATORS = ("model", "bo", "local")
+"""What the adaptive shares credit: the ensemble-ranked pool (GA, random, in-silico), the GP's picks, local moves."""
+
+
+def generator(origin: str) -> str:
+    """The credited generator of a proposal's origin string."""
+    source = Origin.parse(origin).source
+    return source if source in ("bo", "local") else "model"
+
+
+def credit(ctx: Context) -> dict[str, tuple[int, int]]:
+    """(improvements, tries) per generator over the measured designs with a known origin, in measurement order.
+
+    A design improves when its value beats every value measured before it (the first measured design sets the
+    bar and is not credited).
+    """
+    out = {g: (0, 0) for g in GENERATORS}
+    best: float | None = None
+    for design, value in ctx.history.measured:
+        score = ctx.sign * value
+        origin = ctx.history.origins.get(design.key())
+        if origin is not None and best is not None:
+            wins, tries = out[generator(origin)]
+            out[generator(origin)] = (wins + (score > best), tries + 1)
+        best = score if best is None else max(best, score)
+    return out
+
+
+def credited_shares(ctx: Context, n: int) -> tuple[int, int]:
+    """(GP slots, local slots) of an n-design batch in proportion to each generator's posterior improvement rate.
+
+    Each generator's rate is the mean of Beta(1 + improvements, 1 + tries - improvements); the GP and local moves
+    get at least one slot each, the ensemble-ranked pool what is left (at least one while n > 2).
+    """
+    rates = {g: (w + 1) / (t + 2) for g, (w, t) in credit(ctx).items()}
+    total = sum(rates.values())
+    bo_slots = max(1, round(n * rates["bo"] / total))
+    local_slots = max(1, round(n * rates["local"] / total))
+    while bo_slots + local_slots > max(n - (1 if n > 2 else 0), 2):
+        if local_slots >= bo_slots and local_slots > 1:
+            local_slots -= 1
+        elif bo_slots > 1:
+            bo_slots -= 1
+        else:
+            break
+    return bo_slots, local_slots
 
 
 def stalled(ctx: Context, n: int) -> bool:

@@ -128,7 +128,7 @@ class CampaignLedger:
         failed_runs = {self.run_to_proposal.get(r) for r in self.failures}
         failed = [self.proposals[pid].design for pid in failed_runs if pid in self.proposals]
         return History(measured=self.observations(), pending=[p.design for p in self.pending], failed=failed,
-                       rejected_keys=rejected)
+                       rejected_keys=rejected, origins={p.design.key(): p.strategy for p in self.proposals.values()})
 
     def best(self) -> tuple[float | None, Design | None]:
         """Best measured value and design (by the objective's sense)."""

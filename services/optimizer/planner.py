@@ -44,6 +44,9 @@ class PlannerOptions:
     diversity_min: float = 0.02
     per_strain: int | None = 2
     """At most this many designs of one knockout set among the batch's acquisition-ranked picks."""
+    adaptive_shares: bool = False
+    """The hybrid's GP and local slots follow each generator's measured improvements (`hybrid.credited_shares`)
+    instead of the fixed quarter each (three quarters local when stalled); needs `History.origins`."""
     wild_type_control: bool = True
     """Cell campaigns: the first batch includes the unmodified strain, as every lab's plate does (it anchors
     the predictor's mechanistic prior and gives the reference the campaign's improvement is measured against)."""
@@ -79,14 +82,16 @@ def _choose(
     if strategy not in (Strategy.GA, Strategy.HYBRID) or ctx.surrogate is None:
         return [c for c in pool if accept(c)][:n]
     reserved: list[Candidate] = []
+    adaptive = options.adaptive_shares and bool(ctx.history.origins)
+    bo_slots, local_slots = hybrid.credited_shares(ctx, n) if adaptive else (hybrid.bo_share(n), 0)
     if strategy == Strategy.HYBRID and options.hybrid_uses_bo:
         gp_picks = [c for c in pool if c.origin.source == bo.STRATEGY]
-        reserved = [c for c in gp_picks if accept(c)][: hybrid.bo_share(n)]
+        reserved = [c for c in gp_picks if accept(c)][:bo_slots]
     if strategy == Strategy.HYBRID and ctx.history.measured:
         taken_now = {c.design.key() for c in reserved}
         remaining = [c for c in pool if c.design.key() not in taken_now]
         stalled = hybrid.stalled(ctx, n)
-        share = min(hybrid.local_share(n, stalled), n - len(reserved))
+        share = min(local_slots if adaptive else hybrid.local_share(n, stalled), n - len(reserved))
         reserved += hybrid.local_picks(remaining, share, ctx, accept, fresh_share=0.75 if stalled else 0.5)
     taken = {c.design.key() for c in reserved}
     rest = select_diverse(
