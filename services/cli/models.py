@@ -29,7 +29,7 @@ def _check_model_file(file: Path) -> str:
     try:
         model = DeepModel.load(file)
     except Exception as exc:
-        raise UserError(f"file: '{file}' is not a fluxlab model file ({type(exc).__name__}: {exc})") from None
+        raise UserError(f"file: '{file}' is not a fluxlab model file ({type(exc).__name__})") from None
     return f"{model.config.kind}, outputs {', '.join(model.names)}"
 
 
