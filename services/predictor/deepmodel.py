@@ -34,9 +34,9 @@ from services.predictor.features import (
     Standardizer,
     omics_from_measurements,
     targets_from_measurements,
-    without_outside,
 )
 from services.predictor.models import Batch, build_network
+from services.predictor.outside import without_outside
 from services.predictor.persist import check_format, payload_of, restore
 from services.predictor.prior import (
     MechanisticPrior,

@@ -288,8 +288,8 @@ def check_organism(data: TabularDataset, organism: str | None, outside_ids: str 
         raise TabularError("outside_ids", f"unknown mode {outside_ids!r} (choose {', '.join(OUTSIDE_MODES)})")
     if organism is None:
         return []
-    from services.predictor.features import outside_ids as find_outside
-    from services.predictor.features import without_outside
+    from services.predictor.outside import outside_ids as find_outside
+    from services.predictor.outside import without_outside
     from services.predictor.prior import load_organism_model
 
     try:

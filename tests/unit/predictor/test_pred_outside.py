@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from schemas.design import Design
 from services.predictor.cli import app
 from services.predictor.deepmodel import DeepModel
-from services.predictor.features import outside_ids, without_outside
+from services.predictor.outside import outside_ids, without_outside
 from services.predictor.prior import load_organism_model
 from services.predictor.tabular import TabularError, load_dataset, run_cv
 
