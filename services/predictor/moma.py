@@ -13,6 +13,7 @@ benchmark, where 2-5 give the same accuracy once capacities are estimated; docs/
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,9 @@ _FLUX_PENALTY = 1e-4
 
 DEFAULT_HEADROOM = 3.0
 """Assumed enzyme capacity / wild-type |flux| (None or 0 in `LinearMoma`: lowered levels cap nothing)."""
+
+STRAIN_BASES = 256
+"""Warm-start bases kept, one per strain (knockouts and medium), least recently used dropped."""
 
 CAPACITY_FLOOR = 1.0
 """Least capacity (mmol/gDW/h) assumed for a reaction, so nearly idle wild-type reactions are not shut."""
@@ -61,6 +65,11 @@ class LinearMoma:
         """LPs solved; designs whose target is the reference itself and whose bounds contain it need none."""
         self.reused = 0
         self._references: dict[str, np.ndarray] = {}
+        self._bases: OrderedDict[str, Any] = OrderedDict()
+        self._last_strain: str | None = None
+        """Optimal basis of the last design solved per strain: designs of one strain differ only in expression
+        (targets and caps), so its basis is a few dual simplex pivots from theirs (about half the iterations
+        of starting from whichever design came before)."""
         if reference is not None:  # anchored to measured wild-type runs (base medium only)
             self._references[repr([])] = np.asarray(reference, dtype=float)
 
@@ -113,7 +122,16 @@ class LinearMoma:
         self._lp.set_col_bounds(np.concatenate([lower, np.zeros(n)]), np.concatenate([upper, np.full(n, np.inf)]))
         rows = np.arange(m, m + 2 * n, dtype=np.int32)
         self._lp.set_row_bounds(rows, np.concatenate([-target, target]), np.full(2 * n, np.inf))
+        strain = repr((sorted(design.knockouts), sorted(design.medium.items())))
+        # the solver already stands at this strain's basis after solving one of its designs: no refactorisation
+        self._lp.start_from(None if strain == self._last_strain else self._bases.get(strain))
+        self._last_strain = strain
         sol = self._lp.solve()
         if sol.status != "optimal":
+            self._last_strain = None
             return np.zeros(n), False
+        self._bases[strain] = self._lp.current_basis()
+        self._bases.move_to_end(strain)
+        if len(self._bases) > STRAIN_BASES:
+            self._bases.popitem(last=False)
         return sol.x[:n] - sol.x[n:2 * n], True

@@ -93,6 +93,14 @@ class HighsLP:
         """Keep the current optimal basis as the warm start of later solves."""
         self._basis = self._highs.getBasis()
 
+    def current_basis(self) -> highspy.HighsBasis:
+        """The basis of the last solve (to warm-start a later, similar LP with `start_from`)."""
+        return self._highs.getBasis()
+
+    def start_from(self, basis: highspy.HighsBasis | None) -> None:
+        """Warm-start later solves from ``basis``; None: from wherever the solver stands after its last solve."""
+        self._basis = basis
+
     def solve(self, fresh: bool = False) -> LPSolution:
         """Solve from the remembered basis (if any) and return status, objective and primal values.
 
