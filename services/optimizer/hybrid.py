@@ -24,6 +24,14 @@ from services.optimizer.space import strain
 
 STRATEGY = "hybrid"
 
+GPSource = Callable[[int, Context, int, bool], list[Design]]
+"""Where the hybrid's GP designs come from: (n, context, seed of the context's rng, wait for Ax's import)."""
+
+
+def fit_gp(n: int, ctx: Context, seed: int, wait_for_import: bool) -> list[Design]:
+    """The default `GPSource`: fit the GP now (`bo.designs`)."""
+    return bo.designs(n, ctx, wait_for_import)
+
 
 def bo_share(n: int) -> int:
     """Slots of an ``n``-design batch reserved for the GP's picks (they stand even when the ensemble disagrees)."""
@@ -149,17 +157,21 @@ def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[C
 
 
 def propose(n: int, ctx: Context, use_bo: bool = True, ga_config: ga.GAConfig | None = None,
-            gp_waits_for_import: bool = True, gp_beside_ga: bool = False) -> list[Candidate]:
+            gp_waits_for_import: bool = True, gp_beside_ga: bool = False,
+            gp_source: GPSource | None = None) -> list[Candidate]:
     """A pool of candidates from GA, BO and random search, best acquisition first.
 
-    ``gp_beside_ga`` (the optimizer service) fits the GP in a worker thread, with a random stream of its
-    own drawn from ``ctx.rng``, while the GA waits on the predictor's answers: the batch is out sooner.
+    ``gp_beside_ga`` (the optimizer service) takes the GP's designs, with a random stream of its own drawn
+    from ``ctx.rng``, from ``gp_source`` (default `fit_gp`) in a worker thread while the GA waits on the
+    predictor's answers: the batch is out sooner (the service's source may hand over a fit it started
+    while the predictor trained, `services.optimizer.speculation`).
     """
     pool: list[Candidate] = []
     if use_bo and gp_beside_ga and ctx.surrogate is not None:
-        gp_ctx = dataclasses.replace(ctx, rng=np.random.default_rng(int(ctx.rng.integers(2**63))))
+        gp_seed = int(ctx.rng.integers(2**63))
+        gp_ctx = dataclasses.replace(ctx, rng=np.random.default_rng(gp_seed))
         with ThreadPoolExecutor(1, thread_name_prefix="fluxlab-gp") as executor:
-            gp = executor.submit(bo.designs, bo_share(n), gp_ctx, gp_waits_for_import)
+            gp = executor.submit(gp_source or fit_gp, bo_share(n), gp_ctx, gp_seed, gp_waits_for_import)
             searched = ga.propose(n, ctx, ga_config) + local.propose(ctx)
             pool += ctx.scored(gp.result(), bo.STRATEGY) + searched
     else:

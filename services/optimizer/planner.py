@@ -7,6 +7,7 @@ the batch), and, with a feasibility filter, grows above the campaign's growth fl
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -39,6 +40,8 @@ class PlannerOptions:
     pools for this batch rather than holding the batch back (a restarted process proposes within seconds)."""
     gp_beside_ga: bool = False
     """True (the optimizer service): the hybrid fits its GP in a thread while the GA runs (`hybrid.propose`)."""
+    gp_source: hybrid.GPSource | None = None
+    """Where the hybrid's GP designs come from with `gp_beside_ga` (None: fitted then, `hybrid.fit_gp`)."""
     diversity_penalty: float = 1.0
     diversity_length: float = 0.05
     diversity_min: float = 0.02
@@ -60,7 +63,8 @@ def _pool(strategy: Strategy, n: int, ctx: Context, options: PlannerOptions) -> 
     if strategy == Strategy.BO:
         return bo.propose(n, ctx)
     return hybrid.propose(n, ctx, use_bo=options.hybrid_uses_bo, ga_config=options.ga,
-                          gp_waits_for_import=options.gp_waits_for_import, gp_beside_ga=options.gp_beside_ga)
+                          gp_waits_for_import=options.gp_waits_for_import, gp_beside_ga=options.gp_beside_ga,
+                          gp_source=options.gp_source)
 
 
 def _admissible(pool: Sequence[Candidate], ctx: Context) -> list[Candidate]:
@@ -152,6 +156,27 @@ def plan_batch(
     pool = [c for c in pool if c.design.key() not in {k.design.key() for k in controls}]
     chosen = _top_up(_choose(strategy, pool, n - len(controls), ctx, accept, options), n - len(controls), ctx, accept)
     return _proposals(controls + chosen, ctx)
+
+
+def gp_request(spec: CampaignSpec, history: History, n: int, seed: int,
+               options: PlannerOptions | None = None) -> tuple[int, Context, int] | None:
+    """What the hybrid's GP will be asked for when `plan_batch` plans ``n`` designs from ``history`` with
+    ``np.random.default_rng(seed)``: (designs, context, seed of the context's rng); None when it fits no GP.
+
+    It mirrors `plan_batch` and `hybrid.propose` (the wild-type control takes a slot first; the GP's rng is
+    the planning rng's first draw), so a fit started from it ahead of time (`services.optimizer.speculation`)
+    is the one the plan would make; the plan checks that and fits its own when they differ.
+    """
+    options = options or PlannerOptions()
+    if Strategy(spec.strategy) != Strategy.HYBRID or not options.hybrid_uses_bo or n <= 0:
+        return None
+    ctx = Context(DesignSpace.from_spec(spec), history, np.random.default_rng(seed), None,
+                  sense=spec.objective.sense, acquisition=options.acquisition, beta=options.beta)
+    free = n - len(_controls(spec, ctx, options, n))
+    if free <= 0:
+        return None
+    gp_seed = int(np.random.default_rng(seed).integers(2**63))
+    return hybrid.bo_share(free), dataclasses.replace(ctx, rng=np.random.default_rng(gp_seed)), gp_seed
 
 
 def _controls(spec: CampaignSpec, ctx: Context, options: PlannerOptions, n: int) -> list[Candidate]:

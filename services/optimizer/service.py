@@ -30,8 +30,9 @@ from services.optimizer.feasibility import FeasibilityFilter
 from services.optimizer.handshake import ModelWatch
 from services.optimizer.insilico import InSilicoSurrogate, insilico_for
 from services.optimizer.ledger import CampaignLedger
-from services.optimizer.planner import CONTROL, PlannerOptions, plan_batch
+from services.optimizer.planner import CONTROL, PlannerOptions, gp_request, plan_batch
 from services.optimizer.remote import RemoteSurrogate
+from services.optimizer.speculation import GPAhead
 from services.registry import PREDICTOR_NATS_NAME
 from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
@@ -80,6 +81,8 @@ class OptimizerService(Service):
         self.pending_events: list[tuple[str, Message]] = []
         self.models = ModelWatch()
         """What the predictor has answered for each campaign's measurements (the handshake)."""
+        self.gp_ahead = GPAhead()
+        """The hybrid's GP fitted while the predictor trains (`services.optimizer.speculation`)."""
         self._wake = asyncio.Event()
         """Set by the events consumer: the planner loop looks at once."""
         self._predictor_seen_at = time.monotonic()
@@ -180,6 +183,7 @@ class OptimizerService(Service):
         if capacity <= 0:
             return
         if self._waiting_for_model(campaign_id, ledger) and not await self.predictor_gone():
+            self._fit_gp_ahead(campaign_id, ledger, capacity)
             return
         planned = await self.plan(campaign_id, ledger, capacity)
         if not planned and not ledger.pending:
@@ -195,6 +199,28 @@ class OptimizerService(Service):
         if ledger.spec.strategy in (Strategy.HYBRID, Strategy.BO):
             bo.ax_ready(load_in_background=True)  # after the batch went out: its CPU does not delay this one
 
+    def _round_seed(self, campaign_id: str, ledger: CampaignLedger) -> int:
+        digest = hashlib.sha256(f"{ledger.spec.seed}:{campaign_id}:{ledger.next_round}".encode()).digest()
+        return int.from_bytes(digest[:8], "little")
+
+    def _fit_gp_ahead(self, campaign_id: str, ledger: CampaignLedger, n: int) -> None:
+        """While the model is on its way, start the GP fit the coming plan will ask for (no-op once started).
+
+        Only once the round is all in (nothing pending): a fit for a round still arriving would be stale
+        by the next measurement and hold the worker for the fit that counts.
+        """
+        if ledger.pending:
+            return
+        request = gp_request(ledger.spec, ledger.history(), n, self._round_seed(campaign_id, ledger),
+                             self._planner_options(campaign_id))
+        if request is not None:
+            self.gp_ahead.start(campaign_id, *request)
+
+    def _planner_options(self, campaign_id: str) -> PlannerOptions:
+        # a restarted optimizer plans at once: the hybrid's GP slots wait until Ax has loaded in the background
+        # and the GP is fitted beside the GA (which mostly waits on the predictor's answers), or before it
+        return PlannerOptions(gp_waits_for_import=False, gp_beside_ga=True, gp_source=self.gp_ahead.source(campaign_id))
+
     async def plan(self, campaign_id: str, ledger: CampaignLedger, n: int) -> list[PlannedProposal]:
         """Run the planner in a worker thread (the surrogate calls back into this loop over NATS)."""
         spec = ledger.spec
@@ -203,13 +229,9 @@ class OptimizerService(Service):
             remote = RemoteSurrogate(self.bus, asyncio.get_running_loop(), campaign_id, spec.objective.target)
             surrogate = await asyncio.to_thread(within_envelope, spec, remote)
         feasibility = await asyncio.to_thread(self._feasibility, campaign_id)
-        seed = int.from_bytes(hashlib.sha256(f"{spec.seed}:{campaign_id}:{ledger.next_round}".encode()).digest()[:8],
-                              "little")
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(self._round_seed(campaign_id, ledger))
         prior = await asyncio.to_thread(self._insilico, campaign_id) if surrogate is None else None
-        # a restarted optimizer plans at once: the hybrid's GP slots wait until Ax has loaded in the background
-        # and the GP is fitted beside the GA (which mostly waits on the predictor's answers)
-        options = PlannerOptions(gp_waits_for_import=False, gp_beside_ga=True)
+        options = self._planner_options(campaign_id)
         planned = await asyncio.to_thread(functools.partial(
             plan_batch, spec, ledger.history(), surrogate, n, rng, feasibility, prior=prior, options=options))
         if feasibility is not None:
@@ -280,9 +302,11 @@ class OptimizerService(Service):
         )
         await self.bus.publish_event(event)
         ledger.completed = True
+        self.gp_ahead.forget(campaign_id)
         log.info("%s: completed (%s), best %s", campaign_id, why, value)
 
     async def teardown(self) -> None:
+        self.gp_ahead.shutdown()
         if self.directory is not None:
             with contextlib.suppress(Exception):
                 await self.directory.stop()
