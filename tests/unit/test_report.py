@@ -9,8 +9,8 @@ from factories import campaign_spec
 
 from schemas import Design, Measurement, Value
 from services.report.build import Truth, build_report
-from services.report.records import CampaignRecords
 from services.report.envelope import envelope_of
+from services.report.records import CampaignRecords
 
 
 def _measurement(i: int, growth: float, succinate: float, qc: list[str] | None = None) -> dict[str, object]:
