@@ -100,8 +100,8 @@ def score(pairs: list[Pair], bars: dict[int, float], sense: Sense, what: str, mi
     n_pos, n_neg = int(truth.sum()), int((~truth).sum())
     out["n_positive"] = n_pos
     if n_pos < min_per_class:
-        out["why_not"] = (f"only {n_pos} of {len(scored)} designs {what}: too few to judge the call "
-                          f"(needs {min_per_class})")
+        count = f"none of the {len(scored)} designs" if n_pos == 0 else f"only {n_pos} of {len(scored)} designs"
+        out["why_not"] = f"{count} {what}: too few to judge the call (needs {min_per_class})"
         return out
     if n_neg < min_per_class:
         out["why_not"] = (f"{n_pos} of {len(scored)} designs {what}: with (almost) every design a positive any call "
