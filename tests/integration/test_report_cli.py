@@ -47,5 +47,7 @@ async def test_report_of_a_campaign_from_the_running_tracker_and_from_its_databa
     assert from_file.returncode == 0, from_file.stderr[-2000:]
     assert "not informative" not in from_file.stderr and "precision 0.75" in from_file.stderr
     assert json.loads((tmp_path / "from-db" / "summary.json").read_text())["best_value"] == 2.9
+    typo = await asyncio.to_thread(fluxlab, "report", "c2", "--db", str(database))
+    assert typo.returncode == 2 and typo.stderr.strip() == "error: campaign: unknown campaign 'c2' (known: c1)"
     missing = await asyncio.to_thread(fluxlab, "report", "c1", "--db", str(tmp_path / "nope.db"))
     assert missing.returncode == 2 and "db: '" in missing.stderr and "does not exist" in missing.stderr

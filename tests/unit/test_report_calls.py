@@ -114,3 +114,14 @@ def test_an_unknown_campaign_names_the_known_ones(tmp_path: Path) -> None:
     with pytest.raises(CampaignNotFound) as raised:
         from_database(_database(tmp_path), "c2")
     assert str(raised.value) == "campaign: unknown campaign 'c2' (known: c1)"
+
+
+def test_two_objectives_get_the_pareto_front_drawn_and_listed(tmp_path: Path) -> None:
+    records = from_database(_database(tmp_path), "c1")
+    objective = records.spec.objective.model_copy(update={"second_target": "growth"})
+    records.spec = records.spec.model_copy(update={"objective": objective})
+    full = build_report(tmp_path / "out", records)
+    assert full["pareto"] and full["plots_missing"].get("pareto") is None
+    assert (tmp_path / "out" / "pareto.png").read_bytes().startswith(b"\x89PNG")
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "Pareto front (EX_succ_e and growth)" in page and 'src="pareto.png"' in page
