@@ -99,7 +99,8 @@ def _print_proposals(reply: ListReply) -> None:
         decision = decisions.get(p["id"])
         said = f"{decision['action']} by {decision['reviewer']}" if decision else ""
         status = p["status"] + (f": {p['failure_reason']}" if p.get("failure_reason") else "")
-        table.add_row(p["id"], str(p["round"]), _description(p), predicted, status, said)
+        design = _description(p) + (f"\nwhy: {p['why']}" if p.get("why") else "")
+        table.add_row(p["id"], str(p["round"]), design, predicted, status, said)
     console.print(table)
 
 
