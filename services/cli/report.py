@@ -50,9 +50,10 @@ def report(
     if not no_truth and records.spec.simulator is not None:
         from services.cli.truth import simulated_truth
 
-        console.print("simulated campaign: computing the simulator's true optimum (cached after the first time)")
-        truth = simulated_truth(records.spec)
-    full = build_report(out, records, truth, ReportOptions(margin=margin, hit_threshold=hit_threshold))
+        with console.status("simulated campaign: the simulator's true optimum (cached after the first time)"):
+            truth = simulated_truth(records.spec)
+    with console.status(f"writing the report of {campaign} ({len(records.measurements)} measurements) to {out}"):
+        full = build_report(out, records, truth, ReportOptions(margin=margin, hit_threshold=hit_threshold))
     if json_out:
         print(json.dumps(full))
         return

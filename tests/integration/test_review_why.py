@@ -3,11 +3,13 @@ credits, from the predictor's integrated gradients over `rpc.predict` (real nats
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 
 import httpx
 from factories import campaign_spec
+from test_cli import fluxlab
 from test_predictor_failures import _run
 from test_review_gate import wait_until
 
@@ -20,12 +22,14 @@ from services.review.settings import ReviewSettings
 from services.review.tracker_client import TrackerClient
 from services.runtime.bus import Bus
 from services.runtime.campaign_client import CampaignClient
+from services.runtime.nats_server import EmbeddedNats
 from services.runtime.rpc import ask
 from services.runtime.settings import Settings
 from services.tracker.service import TrackerService
 
 
-async def test_a_pending_proposal_shows_its_attributions_in_words(settings: Settings, bus: Bus, tmp_path: Path) -> None:
+async def test_a_pending_proposal_shows_its_attributions_in_words(settings: Settings, bus: Bus, tmp_path: Path,
+                                                                  nats_server: EmbeddedNats, namespace: str) -> None:
     reviewers = tmp_path / "reviewers.toml"
     write_reviewers_file(reviewers, {"bob": "pw"})
     settings.http_port = 0
@@ -58,6 +62,10 @@ async def test_a_pending_proposal_shows_its_attributions_in_words(settings: Sett
             words = record["why"]
             assert re.fullmatch(r"(Δ(ldhA|pta)|ppc ×2) [+−][0-9.e+−-]+(, (Δ(ldhA|pta)|ppc ×2) [+−][0-9.e+−-]+)*",
                                 words), words
+            env = {"FLUXLAB_NATS_URL": nats_server.url, "FLUXLAB_NAMESPACE": namespace}
+            shown = await asyncio.to_thread(fluxlab, "review", "show", "p-why", "--campaign", "c1", env=env)
+            assert shown.returncode == 0, shown.stderr
+            assert f"why: {words} (model v1, predicted change from wild type)" in shown.stdout
             async with httpx.AsyncClient(base_url=review.http_url or "", timeout=20.0) as client:
                 await client.post("/login", data={"user": "bob", "password": "pw", "next": "/campaigns/c1"})
                 page = (await client.get("/campaigns/c1")).text
