@@ -1,7 +1,8 @@
 """Why this design, in words a biologist reads: the interventions that drive a proposal's predicted gain.
 
-The predictor's integrated gradients split prediction(design) - prediction(wild type) over the design's
-interventions (objective units). `why_words` names the largest few, signed: 'ΔsdhA +1.9, adhE ×4 +0.6,
+Attributions split prediction(design) - prediction(wild type) over the design's interventions (objective
+units; Shapley values over sub-designs, or the predictor's integrated gradients: services/review/explain.py).
+`why_words` names the largest few, signed: 'ΔsdhA +1.9, adhE ×4 +0.6,
 EX_o2_e ≤ 5 −0.3, 2 others +0.1'. The review page and `fluxlab review show` both print it.
 """
 
