@@ -164,8 +164,9 @@ CHANNELS: tuple[Channel, ...] = (
     Channel("benchWork", "{ns}.work.bench", WorkOrder, "Bench queue for biologists who run experiments by hand.",
             publishers=("review",), readers=("bench",)),
     Channel("predict", "{ns}.rpc.predict", PredictRequest,
-            "Request/reply: batched predictions (reply PredictReply).",
-            publishers=("optimizer", "cli"), subscribers=("predictor",), replies=(PredictReply,)),
+            "Request/reply: batched predictions (reply PredictReply); the review service asks for a proposal's "
+            "attributions ('why this design').",
+            publishers=("optimizer", "review", "cli"), subscribers=("predictor",), replies=(PredictReply,)),
     Channel("deadLetters", "{ns}.dlq.{service}", DeadLetter, "Rejected input with reason (any consumer -> tracker).",
             publishers=(*CORE, *_LAB), subscribers=("tracker",), readers=("cli",), publish_own="service"),
     Channel("trackerRpc", "{ns}.rpc.tracker.{verb}", CampaignQuery,

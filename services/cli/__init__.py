@@ -41,6 +41,7 @@ def _mount() -> None:
         ("services.cli.review", "review"),
         ("services.cli.audit", "audit"),
         ("services.cli.demo", None),
+        ("services.cli.report", None),
         ("services.cli.analyze", None),
     ):
         try:

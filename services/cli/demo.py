@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,10 +19,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from schemas import CampaignSpec, Design, ReviewMode, ReviewSpec
 from services.cli import UserError
+from services.report.records import CampaignRecords, from_tracker
 from services.runtime.campaign_client import CampaignClient
 from services.runtime.local_stack import temporary_stack
 from services.runtime.settings import Settings
 from services.runtime.status import connect
+
+if TYPE_CHECKING:
+    from services.report.build import Truth
 
 console = Console(stderr=True)
 
@@ -43,6 +47,8 @@ def demo(
     data_dir: Annotated[Path | None, typer.Option("--data-dir", help="The stack's data (default OUT/stack).")] = None,
 ) -> None:
     """Run a simulated closed-loop campaign (succinate in E. coli core) and write a report to OUT."""
+    from services.cli.truth import simulated_truth
+    from services.report.build import build_report
     from simulators.examples import succinate_core_spec
 
     if review not in ("auto", "human"):
@@ -52,8 +58,8 @@ def demo(
     spec = succinate_core_spec(seed=seed, budget=budget, batch_size=batch)
     spec = spec.model_copy(update={"id": f"demo-{seed}-{int(time.time())}",
                                    "review": ReviewSpec(mode=ReviewMode(review))})
-    truth: dict[str, Any] = {}
-    oracle = threading.Thread(target=_ground_truth, args=(spec, truth), daemon=True)
+    truth: dict[str, Truth | None] = {}
+    oracle = threading.Thread(target=lambda: truth.update(found=simulated_truth(spec)), daemon=True)
     oracle.start()
     settings = Settings(data_dir=data_dir or out / "stack", http_port=http_port, grace_s=3.0)
     console.print(f"demo data in {settings.data_dir} (while it runs, `fluxlab status` and `fluxlab review list` "
@@ -68,13 +74,9 @@ def demo(
             url_file = settings.data_dir / "review.url"
             url = url_file.read_text().strip() if url_file.is_file() else f"http://127.0.0.1:{http_port}"
             console.print(f"review the proposals at {url}/ as user 'reviewer' (or with `fluxlab review`)")
-        summary, records = asyncio.run(_campaign(ready, spec, quiet=json_out))
+        records = asyncio.run(_campaign(ready, spec, quiet=json_out))
     oracle.join()
-    from services.report.build import write_report
-
-    full = write_report(out, spec, records, summary, truth.get("optimum"), truth.get("reference"),
-                        truth.get("threshold", 0.05))
-    full.update(_true_value_of_best(spec, full, truth))
+    full = build_report(out, records, truth.get("found"))
     full["elapsed_s"] = round(time.perf_counter() - started, 1)
     (out / "summary.json").write_text(json.dumps(full, indent=2) + "\n")
     if json_out:
@@ -99,30 +101,7 @@ def final_line(spec: CampaignSpec, full: dict[str, Any], report: Path) -> str:
     return f"best reading {value}{true_text}{optimum} ({design}); report: {report}"
 
 
-def _true_value_of_best(spec: CampaignSpec, full: dict[str, Any], truth: dict[str, Any]) -> dict[str, Any]:
-    """The noise-free value of the best-read design (a reading can exceed the optimum; the design cannot)."""
-    cell, best = truth.get("cell"), full.get("best_design")
-    if cell is None or best is None:
-        return {}
-    value = cell.respond(Design.model_validate(best)).flux(spec.objective.target)
-    optimum = truth.get("optimum")
-    return {"best_true_value": value,
-            "best_true_fraction_of_optimum": value / optimum if optimum else None}
-
-
-def _ground_truth(spec: CampaignSpec, truth: dict[str, Any]) -> None:
-    """True optimum and wild-type value on the noise-free simulated cell (runs beside the campaign)."""
-    from simulators.cells import make_cell
-    from simulators.ground_truth import true_optimum
-
-    profile = spec.simulator.profile if spec.simulator else "default"
-    cell = make_cell(spec.organism.model, profile)
-    reference = cell.respond(Design()).flux(spec.objective.target)
-    gt = true_optimum(spec)
-    truth.update(optimum=gt.value, reference=reference, threshold=max(0.1 * abs(reference), 0.05), cell=cell)
-
-
-async def _campaign(settings: Settings, spec: CampaignSpec, quiet: bool) -> tuple[dict[str, Any], Any]:
+async def _campaign(settings: Settings, spec: CampaignSpec, quiet: bool) -> CampaignRecords:
     bus = await connect(settings, "fluxlab-demo", ensure=True)
     client = CampaignClient(bus)
     try:
@@ -138,7 +117,7 @@ async def _campaign(settings: Settings, spec: CampaignSpec, quiet: bool) -> tupl
 
             await client.wait_completed(spec, timeout_s=1500, progress=show)
             progress.update(task, completed=spec.budget)
-        summary = await client.summary(spec)
-        return summary, await client.records(spec.id)
+        await client.settled(spec.id)
+        return await from_tracker(bus, spec.id, spec)
     finally:
         await bus.close()

@@ -80,6 +80,15 @@ def _description(record: dict[str, Any]) -> str:
     return str(record.get("description") or Design.model_validate(record["design"]).describe())
 
 
+def why_line(record: dict[str, Any]) -> str | None:
+    """'why: ΔsdhA +1.9, adhE ×4 +0.6 (model v3, predicted change from wild type)', or why there is none."""
+    if record.get("why"):
+        return f"why: {record['why']} (model v{record.get('why_model_version')}, predicted change from wild type)"
+    if record.get("why_unavailable"):
+        return f"why: no attributions ({record['why_unavailable']})"
+    return None
+
+
 def _print_proposals(reply: ListReply) -> None:
     decisions = {r["proposal_id"]: r for r in reply.reviews}
     table = Table(title=f"{len(reply.proposals)} proposal(s)")
@@ -90,7 +99,8 @@ def _print_proposals(reply: ListReply) -> None:
         decision = decisions.get(p["id"])
         said = f"{decision['action']} by {decision['reviewer']}" if decision else ""
         status = p["status"] + (f": {p['failure_reason']}" if p.get("failure_reason") else "")
-        table.add_row(p["id"], str(p["round"]), _description(p), predicted, status, said)
+        design = _description(p) + (f"\nwhy: {p['why']}" if p.get("why") else "")
+        table.add_row(p["id"], str(p["round"]), design, predicted, status, said)
     console.print(table)
 
 
@@ -130,6 +140,9 @@ def show(
     console.print(f"design: {_description(record)}")
     for name, prediction in (record.get("predicted") or {}).items():
         console.print(f"  predicted {name}: {_prediction(prediction)}")
+    why = why_line(record)
+    if why:
+        console.print(why, highlight=False, soft_wrap=True)
     for decision in reply.reviews:
         console.print(f"{decision['action']} by {decision['reviewer']} at {decision['decided_at']}: "
                       f"{decision['reason'] or decision['meaning']}")

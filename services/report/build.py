@@ -1,19 +1,46 @@
-"""Write a campaign report: report.html, PNG plots and summary.json."""
+"""Build a campaign report from its tracker records: report.html, PNG plots and summary.json.
+
+One builder for every campaign: `fluxlab demo` and `fluxlab report` both call `build_report`. What only a
+simulator knows (the true optimum, a design's noise-free value) comes in as a `Truth`, and is left out without one.
+"""
 
 from __future__ import annotations
 
-import html
 import json
+import statistics
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from schemas import CampaignSpec, Measurement, Sense
-from services.analysis.views import EffectsTable, effects_table
+from schemas import CampaignSpec, Design, Measurement, Sense
+from services.analysis.views import effects_table
+from services.domain.summary import campaign_summary
 from services.predictor import MIN_TRAINING_MEASUREMENTS
-from services.report import envelope, plots
-from services.report.prospective import prospective_metrics, prospective_pairs
-from services.review.names import describe
+from services.report import classify, envelope, plots
+from services.report.page import fmt, render
+from services.report.prospective import prospective_metrics, prospective_pairs, round_of_runs
+from services.report.records import CampaignRecords
+from services.report.replicates import replicate_groups
+
+__all__ = ["ReportOptions", "Truth", "build_report", "fmt", "measured_in_order"]
+
+
+@dataclass(frozen=True)
+class Truth:
+    """What only a simulator knows: the noise-free optimum, the wild type's value, and any design's true value."""
+
+    optimum: float | None
+    reference: float | None = None
+    value_of: Callable[[Design], float] | None = None
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """Settings of the prospective calls (objective units; None: the margin from the measured noise)."""
+
+    margin: float | None = None
+    hit_threshold: float | None = None
 
 
 def measured_in_order(spec: CampaignSpec, measurements: list[Measurement]) -> list[float]:
@@ -22,49 +49,105 @@ def measured_in_order(spec: CampaignSpec, measurements: list[Measurement]) -> li
     return [v for v in (m.readout(spec.objective.target) for m in ordered) if v is not None]
 
 
-def write_report(out: Path, spec: CampaignSpec, records: dict[str, list[dict[str, Any]]], summary: dict[str, Any],
-                 true_optimum: float | None, reference: float | None, threshold: float) -> dict[str, Any]:
-    """Write every file of the report; returns the full summary written to summary.json."""
+def build_report(out: Path, records: CampaignRecords, truth: Truth | None = None,
+                 options: ReportOptions | None = None) -> dict[str, Any]:
+    """Write every file of the report into `out`; returns the summary written to summary.json."""
+    options = options or ReportOptions()
     out.mkdir(parents=True, exist_ok=True)
+    spec, target = records.spec, records.spec.objective.target
+    measurements = records.measured()
+    full = campaign_summary(spec, records.proposals, records.work_orders, measurements, records.n_failed,
+                            records.reviews, records.models)
+    full.update(_truth_figures(full, truth))
+    reference, reference_source = _reference(spec, measurements, truth)
+    full.update(reference_value=reference, reference_source=reference_source,
+                improvement_over_reference=(full["best_value"] - reference
+                                            if full["best_value"] is not None and reference is not None else None))
+    pairs = prospective_pairs(target, records.proposals, records.work_orders, measurements)
+    groups = replicate_groups(target, measurements)
+    full["prospective"] = {**prospective_metrics(pairs),
+                           **_calls(spec, records, measurements, pairs, groups, options)}
+    full["replicates"] = [{"design": g.design.model_dump(mode="json"), "design_text": g.design.describe(),
+                           "n": len(g.values), "mean": g.mean, "sd": g.sd, "values": list(g.values)} for g in groups]
+    full["models"] = [{"version": m["version"], "n_train": m["n_train"], "trained_at": m.get("trained_at"),
+                       "kind": m.get("model_kind"), "metrics": m.get("metrics", {})} for m in records.models]
+    _draw(out, spec, records, measurements, pairs, full, truth)
+    effects = effects_table(spec, records.measurements)
+    full["batch_adjusted_effects"] = effects.lines or effects.unavailable
+    full["growth_floor_per_h"] = _floor(spec)
+    full["warnings"] = _warnings(spec, full, measurements)
+    (out / "summary.json").write_text(json.dumps(full, indent=2) + "\n")
+    (out / "report.html").write_text(render(spec, full, measurements, effects, _best(spec, measurements)))
+    return full
+
+
+def _truth_figures(summary: dict[str, Any], truth: Truth | None) -> dict[str, Any]:
+    """The true optimum, and the true value of the best-read design (a reading can exceed the optimum)."""
+    optimum = truth.optimum if truth else None
+    best, best_value = summary.get("best_design"), summary.get("best_value")
+    true_value = (truth.value_of(Design.model_validate(best))
+                  if truth is not None and truth.value_of is not None and best is not None else None)
+    return {"true_optimum": optimum,
+            "best_fraction_of_optimum": best_value / optimum if optimum and best_value is not None else None,
+            "best_true_value": true_value,
+            "best_true_fraction_of_optimum": true_value / optimum if optimum and true_value is not None else None}
+
+
+def _reference(spec: CampaignSpec, measurements: list[Measurement], truth: Truth | None) -> tuple[float | None, str]:
+    """The wild type's value: the simulator's noise-free one, else the median of the measured wild-type runs."""
+    if truth is not None and truth.reference is not None:
+        return truth.reference, "simulated wild type (noise-free)"
+    if spec.is_function:
+        return None, "none (a black-box function has no wild type)"
+    wild = [v for m in measurements if m.design.key() == Design().key()
+            and (v := m.readout(spec.objective.target)) is not None]
+    if not wild:
+        return None, "none (no wild-type run was measured)"
+    return statistics.median(wild), f"measured wild type (median of {len(wild)} run(s))"
+
+
+def _calls(spec: CampaignSpec, records: CampaignRecords, measurements: list[Measurement], pairs: list[Any],
+           groups: list[Any], options: ReportOptions) -> dict[str, Any]:
+    """The prospective yes/no calls: beats the incumbent by the margin (always), hits (with a threshold)."""
+    unit = envelope.unit_of(spec, spec.objective.target)
+    rounds = sorted({p.round for p in pairs})
+    incumbent = classify.incumbents(spec.objective.sense, spec.objective.target, measurements,
+                                    round_of_runs(records.proposals, records.work_orders), rounds)
+    margin = classify.choose_margin(groups, options.margin)
+    calls: dict[str, Any] = {"beats_incumbent": classify.beats_incumbent(pairs, incumbent, margin,
+                                                                         spec.objective.sense, unit)}
+    if options.hit_threshold is not None:
+        calls["hits"] = classify.hits_above(pairs, options.hit_threshold, spec.objective.sense, unit)
+    return calls
+
+
+def _draw(out: Path, spec: CampaignSpec, records: CampaignRecords, measurements: list[Measurement],
+          pairs: list[Any], full: dict[str, Any], truth: Truth | None) -> None:
+    """Every plot, or the sentence saying why a plot is missing (`plots_missing`)."""
     target = spec.objective.target
-    measurements = [Measurement.model_validate(m) for m in records["measurements"]]
-    pairs = prospective_pairs(target, records["proposals"], records["work_orders"], measurements)
-    ref = reference if reference is not None else 0.0
-    full = {
-        **summary,
-        "true_optimum": true_optimum,
-        "best_fraction_of_optimum": (summary["best_value"] / true_optimum
-                                     if true_optimum and summary["best_value"] is not None else None),
-        "reference_value": reference,
-        "improvement_over_reference": (summary["best_value"] - ref if summary["best_value"] is not None else None),
-        "prospective": prospective_metrics(pairs, ref, threshold),
-    }
-    values = measured_in_order(spec, measurements)
-    plots.best_so_far(values, out / "best_so_far.png", true_optimum, reference,
-                      f"{target} ({envelope.unit_of(spec, target)})",
-                      spec.objective.sense == Sense.MAXIMIZE)
+    plots.best_so_far(measured_in_order(spec, measurements), out / "best_so_far.png",
+                      truth.optimum if truth else None, full["reference_value"],
+                      f"{target} ({envelope.unit_of(spec, target)})", spec.objective.sense == Sense.MAXIMIZE)
     missing = {
         "predicted_vs_measured": _draw_or_say(
             bool(pairs), out / "predicted_vs_measured.png",
             lambda path: plots.predicted_vs_measured(pairs, path, target),
-            "No predictions to compare: " + (_no_model(len(measurements)) if not records["models"] else
+            "No predictions to compare: " + (_no_model(len(measurements)) if not records.models else
                                              "no design proposed after the first model was trained has been "
                                              "measured yet, so none was predicted before its experiment.")),
         "model_metrics": _draw_or_say(
-            bool(records["models"]), out / "model_metrics.png",
-            lambda path: plots.model_metrics(records["models"], path),
+            bool(records.models), out / "model_metrics.png",
+            lambda path: plots.model_metrics(records.models, path),
             "No model versions to show: " + _no_model(len(measurements))),
     }
+    if spec.objective.second_target:
+        missing["pareto"] = _draw_or_say(
+            bool(full.get("pareto")), out / "pareto.png",
+            lambda path: plots.pareto(spec, measurements, full["pareto"], path),
+            f"No Pareto front yet: no run has both {target} and {spec.objective.second_target} measured.")
     full["plots_missing"] = {name: why for name, why in missing.items() if why}
-    effects = effects_table(spec, records["measurements"])
-    full["batch_adjusted_effects"] = effects.lines or effects.unavailable
     if not spec.is_function:
         plots.production_envelope(spec, measurements, out / "production_envelope.png")
-    full["growth_floor_per_h"] = _floor(spec)
-    full["warnings"] = _warnings(spec, full, measurements)
-    (out / "summary.json").write_text(json.dumps(full, indent=2) + "\n")
-    (out / "report.html").write_text(_html(spec, full, measurements, effects))
-    return full
 
 
 def _no_model(n: int) -> str:
@@ -111,94 +194,3 @@ def _warnings(spec: CampaignSpec, full: dict[str, Any], measurements: list[Measu
     if growth <= 1.25 * floor:
         return [f"the best design grows at {fmt(growth)} 1/h, close to the growth floor of {fmt(floor)} 1/h"]
     return []
-
-
-def fmt(value: Any, digits: int = 4) -> str:
-    """Numbers with `digits` significant digits; None as a dash; anything else as text."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.{digits}g}"
-
-
-def _row(cells: list[Any], tag: str = "td") -> str:
-    return "<tr>" + "".join(f"<{tag}>{html.escape(fmt(c))}</{tag}>" for c in cells) + "</tr>"
-
-
-def _effects_html(effects: EffectsTable) -> str:
-    if effects.unavailable:
-        return f'<p class="unavailable">{html.escape(effects.unavailable)}</p>'
-    head = _row(["intervention", "MH RR", "95 % CI", "strata", "crude RR", "CMH p", "homogeneity p", "warning"], "th")
-    body = "\n".join(_row([r["intervention"], r["mh_rr"], r["mh_rr_ci"], r["strata"], r["crude_rr"], r["cmh_p"],
-                            r["homogeneity_p"], r["warning"]]) for r in effects.rows)
-    notes = "".join(f"<li>{html.escape(n)}</li>" for n in effects.notes)
-    return f"<p>{html.escape(effects.headline)}</p><table>{head}\n{body}</table><ul>{notes}</ul>"
-
-
-def _figure_or_sentence(s: dict[str, Any], name: str, alt: str) -> str:
-    """The plot `name`.png, or the sentence saying why there is none."""
-    why_not = s.get("plots_missing", {}).get(name)
-    if why_not:
-        return f'<p class="unavailable">{html.escape(why_not)}</p>'
-    return f'<img src="{name}.png" alt="{alt}">'
-
-
-def _html(spec: CampaignSpec, s: dict[str, Any], measurements: list[Measurement], effects: EffectsTable) -> str:
-    p = s["prospective"]
-    target = spec.objective.target
-    unit = envelope.unit_of(spec, target)
-    model = None if spec.is_function else spec.organism.model
-    best = _best(spec, measurements)
-    facts = [
-        ("campaign", f"{spec.name} ({spec.id})"),
-        ("objective", f"{spec.objective.sense.value} {target} ({unit})"),
-        ("growth floor", "–" if s.get("growth_floor_per_h") is None else
-         f"{fmt(s['growth_floor_per_h'])} 1/h ({fmt(100 * spec.objective.growth_floor, 3)} % of wild type)"),
-        (f"best measured value ({unit})", s["best_value"]),
-        ("best design", describe(best.design, model) if best else s.get("best_design_text")),
-        ("growth of the best design (1/h)", best.growth_rate.value if best and best.growth_rate else None),
-        (f"true optimum, noise-free simulated cell ({unit})", s["true_optimum"]),
-        ("fraction of optimum", s["best_fraction_of_optimum"]), (f"wild-type value ({unit})", s["reference_value"]),
-        (f"improvement over wild type ({unit})", s["improvement_over_reference"]),
-        ("measurements / failed / rejected", f"{s['n_measurements']} / {s['n_failed']} / {s['n_rejected']}"),
-        ("model versions", s["model_versions"]),
-        ("prospective R² / 95 % interval coverage",
-         f"{fmt(p.get('r2'), 3)} / {fmt(p.get('coverage95'), 3)} (n = {fmt(p.get('n'))})"),
-        ("'beats wild type' precision / recall / F1",
-         f"{fmt(p.get('precision'), 3)} / {fmt(p.get('recall'), 3)} / {fmt(p.get('f1'), 3)}"),
-    ]
-    rows = "\n".join(_row([k, v]) for k, v in facts)
-    warnings = "".join(f'<p class="warning">Warning: {html.escape(w)}</p>' for w in s.get("warnings", []))
-    ordered = sorted(measurements, key=lambda m: m.measured_at)
-    with_qc = any(m.qc_flags for m in ordered)
-    header = ["run", "design", f"{target} ({unit})", "growth (1/h)", "batch"] + (["QC flags"] if with_qc else [])
-    measured = "\n".join(
-        _row([m.run_id, describe(m.design, model), m.readout(target), m.growth_rate.value if m.growth_rate else None,
-              m.batch_id] + ([", ".join(m.qc_flags)] if with_qc else []))
-        for m in ordered)
-    envelope_img = ("" if spec.is_function else '<h2>Production envelope</h2><img src="production_envelope.png" '
-                    'alt="production envelope: growth vs product flux">')
-    return f"""<!doctype html>
-<html><head><meta charset="utf-8"><title>fluxlab report: {html.escape(spec.name)}</title>
-<style>body{{font-family:sans-serif;margin:2em;max-width:1100px}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:3px 8px;font-size:90%}}img{{max-width:100%;margin:1em 0}}
-.warning{{background:#fff3cd;border:1px solid #e0c060;padding:.5em .8em}}</style></head>
-<body><h1>fluxlab campaign report</h1>
-{warnings}
-<table>{rows}</table>
-{envelope_img}
-<h2>Best so far</h2><img src="best_so_far.png" alt="best so far">
-<h2>Predicted (before the experiment, ± 1.96 sd = 95 % interval) vs measured</h2>
-{_figure_or_sentence(s, "predicted_vs_measured", "predicted vs measured")}
-<h2>Model metrics by version</h2>
-{_figure_or_sentence(s, "model_metrics", "model metrics")}
-<h2>Batch-adjusted effects (Mantel–Haenszel, by batch)</h2>
-{_effects_html(effects)}
-<h2>Every measurement</h2>
-<table>{_row(header, "th")}
-{measured}</table>
-</body></html>
-"""

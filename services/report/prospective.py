@@ -37,28 +37,28 @@ def prospective_pairs(target: str, proposals: list[dict[str, Any]], work_orders:
     return pairs
 
 
-def beats(value: float, reference: float, threshold: float) -> bool:
-    """The call 'the design beats the reference by at least `threshold`' (objective units)."""
-    return value >= reference + threshold
+def round_of_runs(proposals: list[dict[str, Any]], work_orders: list[dict[str, Any]]) -> dict[str, int]:
+    """Run id -> the round of the proposal it ran."""
+    round_of = {p["id"]: p["round"] for p in proposals}
+    return {w["run_id"]: round_of[w["proposal_id"]] for w in work_orders if w["proposal_id"] in round_of}
 
 
-def prospective_metrics(pairs: list[Pair], reference: float, threshold: float) -> dict[str, Any]:
-    """R², 95 % interval coverage, and precision/recall/F1 of the 'beats the reference' call."""
+def fit_figures(pairs: list[Pair]) -> dict[str, Any]:
+    """n, R² and 95 % interval coverage of the predictions (None where undefined)."""
     if not pairs:
-        return {"n": 0}
+        return {"n": 0, "r2": None, "coverage95": None}
     y = np.array([p.measured for p in pairs])
     mu = np.array([p.predicted for p in pairs])
     sd = np.array([p.sd for p in pairs])
     ss_tot = float(((y - y.mean()) ** 2).sum())
-    r2 = 1.0 - float(((y - mu) ** 2).sum()) / ss_tot if ss_tot > 0 else float("nan")
+    r2 = 1.0 - float(((y - mu) ** 2).sum()) / ss_tot if ss_tot > 0 and len(pairs) >= 2 else None
     coverage = float((np.abs(y - mu) <= 1.959964 * sd).mean())
-    truth = np.array([beats(v, reference, threshold) for v in y])
-    called = np.array([beats(v, reference, threshold) for v in mu])
-    tp = int((truth & called).sum())
-    precision = tp / int(called.sum()) if called.any() else float("nan")
-    recall = tp / int(truth.sum()) if truth.any() else float("nan")
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else float("nan")
-    clean = {"r2": r2, "coverage95": coverage, "precision": precision, "recall": recall, "f1": f1}
-    return {"n": len(pairs), "threshold": threshold, "reference": reference, "n_beats_measured": int(truth.sum()),
-            "n_beats_predicted": int(called.sum()),
-            **{k: (None if isinstance(v, float) and math.isnan(v) else round(v, 4)) for k, v in clean.items()}}
+    return {"n": len(pairs), "r2": None if r2 is None or math.isnan(r2) else round(r2, 4),
+            "coverage95": round(coverage, 4)}
+
+
+def prospective_metrics(pairs: list[Pair]) -> dict[str, Any]:
+    """R² and 95 % interval coverage over the campaign and per round."""
+    rounds = sorted({p.round for p in pairs})
+    return {**fit_figures(pairs),
+            "by_round": [{"round": r, **fit_figures([p for p in pairs if p.round == r])} for r in rounds]}

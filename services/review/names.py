@@ -55,3 +55,16 @@ def describe(design: Design, model: str | None) -> str:
     parts += [f"{r}≤{v:.3g} mmol/gDW/h" for r, v in sorted(design.medium.items())]
     parts += [f"{n}={v:.4g}" for n, v in sorted(design.parameters.items())]
     return ", ".join(parts) if parts else "wild type"
+
+
+def gene_names(model: str | None) -> dict[str, str]:
+    """Gene id -> its short name ('b0723' -> 'sdhA') for the genes the organism model names."""
+    if not model:
+        return {}
+    from services.domain.organism import load_organism
+
+    try:
+        genes = set(load_organism(model).gene_ids)
+    except Exception:  # an unreadable model only costs the names
+        return {}
+    return {k: v for k, v in _names(model).items() if k in genes}

@@ -10,9 +10,10 @@ from typing import Any
 
 import uvicorn
 
-from schemas import Proposal, ReviewAction
+from schemas import Proposal, ProposalStatus, ReviewAction
 from schemas.queries import ProposalRecord
 from services.review.auth import ReviewerBook, SessionSigner
+from services.review.explain import Explainer
 from services.review.gate import ReviewGate, ReviewRefused
 from services.review.models import (
     REVIEW_AMEND,
@@ -57,6 +58,7 @@ class ReviewService(Service):
         self.review_settings = review_settings or ReviewSettings()
         self.campaigns: CampaignDirectory | None = None
         self.gate: ReviewGate | None = None
+        self.explainer: Explainer | None = None
         self.http: uvicorn.Server | None = None
         self.http_url: str | None = None
         self._http_task: asyncio.Task[Any] | None = None
@@ -70,6 +72,7 @@ class ReviewService(Service):
         if not reviewers.reviewers:
             log.warning("no reviewers configured in %s: every review action will be refused", reviewers_file)
         self.gate = ReviewGate(self.bus, self.campaigns, reviewers, self.review_settings.campaign_wait_s)
+        self.explainer = Explainer(self.bus)
         subjects = self.bus.subjects
         self.add_consumer(ConsumerSpec(
             service=self.name, durable="review-proposals", stream=subjects.events_stream,
@@ -143,7 +146,8 @@ class ReviewService(Service):
         return ListReply(proposals=await self._with_names(campaign_id, records), reviews=reviews)
 
     async def _with_names(self, campaign_id: str, records: list[ProposalRecord]) -> list[dict[str, Any]]:
-        """Each record (as on the wire) with `description`: its design with gene names ('ΔldhA (b1380)')."""
+        """Each record (as on the wire) with `description`: its design with gene names ('ΔldhA (b1380)'); a pending
+        one (or the one asked for) also with `why`: its attributions in words (services/review/why.py)."""
         assert self.gate is not None
         plain = [r.model_dump(mode="json") for r in records]
         try:
@@ -151,8 +155,10 @@ class ReviewService(Service):
         except InvalidMessage:
             return plain
         model = None if spec.is_function else spec.organism.model
-        return [{**p, "description": await asyncio.to_thread(describe, r.design, model)}
-                for p, r in zip(plain, records, strict=True)]
+        asked = [r for r in records if r.status == ProposalStatus.PENDING or len(records) == 1]
+        why = await self.explainer.explain(spec, asked) if self.explainer is not None else {}
+        return [{**p, "description": await asyncio.to_thread(describe, r.design, model),
+                 **(why[r.id].as_record() if r.id in why else {})} for p, r in zip(plain, records, strict=True)]
 
     async def _decide(self, request: DecisionRequest, action: ReviewAction, **extra: Any) -> DecisionReply:
         assert self.gate is not None

@@ -16,8 +16,10 @@ from pydantic import BaseModel
 from schemas import CampaignSpec, Design, ExecutorKind, ProposalStatus, ReviewAction, WorkOrderStatus
 from schemas.queries import ProposalRecord
 from services.domain import lifecycle
+from services.report.envelope import unit_of
 from services.review import bench, charts
 from services.review.auth import Reviewer, SessionSigner
+from services.review.explain import Explainer
 from services.review.forms import DesignInputError, design_form_values, design_from_form
 from services.review.gate import ReviewGate, ReviewRefused
 from services.review.names import describe, label
@@ -27,6 +29,7 @@ SESSION_COOKIE = "fluxlab_session"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.globals["label"] = label
 TEMPLATES.env.globals["describe"] = describe
+TEMPLATES.env.globals["unit_of"] = unit_of
 
 
 class _LoginRequired(Exception):
@@ -44,7 +47,7 @@ def create_app(gate: ReviewGate, signer: SessionSigner) -> FastAPI:
         return RedirectResponse("/login?" + urlencode({"next": exc.next_url}), status_code=303)
 
     _add_login_routes(app, gate, signer)
-    _add_campaign_routes(app, gate, signer)
+    _add_campaign_routes(app, gate, signer, Explainer(gate.bus))
     _add_bench_routes(app, gate, signer)
     _add_dashboard_routes(app, gate, signer)
     return app
@@ -116,13 +119,15 @@ def _model_of(spec: CampaignSpec) -> str | None:
     return None if spec.is_function else spec.organism.model
 
 
-async def _campaign_context(gate: ReviewGate, campaign_id: str) -> dict[str, Any]:
+async def _campaign_context(gate: ReviewGate, campaign_id: str, explainer: Explainer | None = None) -> dict[str, Any]:
     try:
         spec = await gate.spec_of(campaign_id)
     except InvalidMessage:
         raise HTTPException(status_code=404, detail=f"unknown campaign '{campaign_id}'") from None
     proposals, reviews = await asyncio.gather(gate.tracker.proposals(campaign_id), gate.tracker.reviews(campaign_id))
-    views = [_proposal_view(p, spec) for p in proposals]
+    why = await explainer.explain(spec, [p for p in proposals if p.status == ProposalStatus.PENDING]) \
+        if explainer is not None else {}
+    views = [{**_proposal_view(p, spec), **(why[p.id].as_record() if p.id in why else {})} for p in proposals]
     for view in views:  # decided here a moment ago, not recorded by the tracker yet: never offer its buttons again
         if view["status"] == ProposalStatus.PENDING and gate.is_decided(view["id"]):
             view["status"] = "decided (being recorded)"
@@ -133,7 +138,7 @@ async def _campaign_context(gate: ReviewGate, campaign_id: str) -> dict[str, Any
             "decided": [{**v, "decision": decisions.get(v["id"])} for v in views if v["status"] != pending]}
 
 
-def _add_campaign_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> None:
+def _add_campaign_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner, explainer: Explainer) -> None:
     @app.get("/", response_class=HTMLResponse)
     async def campaigns(request: Request) -> Response:
         reviewer, csrf = _session(request, gate, signer)
@@ -144,7 +149,7 @@ def _add_campaign_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) 
     @app.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
     async def campaign(request: Request, campaign_id: str, msg: str = "", error: str = "") -> Response:
         reviewer, csrf = _session(request, gate, signer)
-        context = await _campaign_context(gate, campaign_id)
+        context = await _campaign_context(gate, campaign_id, explainer)
         return TEMPLATES.TemplateResponse(request, "campaign.html", {
             **context, "reviewer": reviewer, "csrf": csrf, "msg": msg, "error": error,
         }, status_code=400 if error else 200)

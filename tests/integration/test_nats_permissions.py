@@ -237,6 +237,8 @@ async def test_predict_rpc_and_service_discovery(stack: SecureStack) -> None:
     await service.add_endpoint(name="predict", subject=s.predict, handler=handler)
     await predictor.nc.flush()  # the subscriptions are on the server before anyone asks
     assert (await optimizer.nc.request(s.predict, b"{}", timeout=2)).data == b"prediction"
+    review = await stack.connect("review")  # the review page asks for a proposal's attributions ("why")
+    assert (await review.nc.request(s.predict, b"{}", timeout=2)).data == b"prediction"
     ping = await cli.nc.request("$SRV.PING.fluxlab-predictor", b"", timeout=2)
     assert b"fluxlab-predictor" in ping.data
     robot = await stack.connect("robot-sim1")

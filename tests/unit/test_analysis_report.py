@@ -11,17 +11,16 @@ from schemas import Design, Measurement, Value
 from services.analysis.analyze import AnalysisOptions, analyze
 from services.analysis.frame import observations
 from services.analysis.views import effects_table
-from services.report.build import write_report
+from services.report.build import build_report
+from services.report.records import CampaignRecords
 from simulators.screening import ScreenConfig, simulate_screen
 
 
 def test_report_has_the_effects_table_sorted_by_adjusted_effect(tmp_path: Path) -> None:
     screen = simulate_screen(ScreenConfig(n_batches=8), seed=1, campaign_id="c1")
-    records = {"measurements": [m.model_dump(mode="json") for m in screen.measurements], "proposals": [],
-               "work_orders": [], "models": []}
-    summary = {"best_value": 1.0, "n_measurements": len(screen.measurements), "n_failed": 0, "n_rejected": 0,
-               "model_versions": 0}
-    full = write_report(tmp_path, campaign_spec("c1"), records, summary, None, None, 0.0)
+    records = CampaignRecords(campaign_spec("c1"), measurements=[m.model_dump(mode="json")
+                                                                 for m in screen.measurements])
+    full = build_report(tmp_path, records)
     page = (tmp_path / "report.html").read_text()
     assert "Batch-adjusted effects" in page and "MH RR" in page
     lines = json.loads((tmp_path / "summary.json").read_text())["batch_adjusted_effects"]
@@ -93,10 +92,8 @@ def test_effects_table_says_in_words_why_the_data_cannot_be_adjusted() -> None:
 
 
 def test_the_report_shows_the_sentence_and_no_raw_error(tmp_path: Path) -> None:
-    records = {"measurements": [{**r, "batch_id": "b1"} for r in _sdha_with_zwf()], "proposals": [],
-               "work_orders": [], "models": []}
-    summary = {"best_value": 3.0, "n_measurements": 12, "n_failed": 0, "n_rejected": 0, "model_versions": 0}
-    write_report(tmp_path, campaign_spec("c1"), records, summary, None, None, 0.0)
+    records = CampaignRecords(campaign_spec("c1"), measurements=[{**r, "batch_id": "b1"} for r in _sdha_with_zwf()])
+    build_report(tmp_path, records)
     page = (tmp_path / "report.html").read_text()
     assert "All 12 runs are in one batch, so there is no batch effect to adjust for" in page
     assert "not available" not in page and "Singular" not in page

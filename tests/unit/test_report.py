@@ -8,8 +8,9 @@ from pathlib import Path
 from factories import campaign_spec
 
 from schemas import Design, Measurement, Value
-from services.report.build import write_report
+from services.report.build import Truth, build_report
 from services.report.envelope import envelope_of
+from services.report.records import CampaignRecords
 
 
 def _measurement(i: int, growth: float, succinate: float, qc: list[str] | None = None) -> dict[str, object]:
@@ -19,11 +20,8 @@ def _measurement(i: int, growth: float, succinate: float, qc: list[str] | None =
 
 
 def _report(tmp_path: Path, measurements: list[dict[str, object]]) -> tuple[str, dict[str, object]]:
-    spec = campaign_spec("c1")
-    records = {"measurements": measurements, "proposals": [], "work_orders": [], "models": []}
-    summary = {"best_value": 7.123456789, "best_design_text": "Δb1380 Δb2297", "n_measurements": len(measurements),
-               "n_failed": 0, "n_rejected": 0, "model_versions": 0}
-    full = write_report(tmp_path, spec, records, summary, 8.123456789, 0.0123456789, 0.05)
+    records = CampaignRecords(campaign_spec("c1"), measurements=measurements)
+    full = build_report(tmp_path, records, Truth(optimum=8.123456789, reference=0.0123456789))
     return (tmp_path / "report.html").read_text(), full
 
 
@@ -88,17 +86,17 @@ def test_with_a_model_and_predictions_the_report_draws_both_plots(tmp_path: Path
     measurements = [_measurement(i, 0.6, 3.0 + i) for i in range(4)]
     proposals = [{"id": f"p{i}", "round": 2, "predicted": {"EX_succ_e": {"mean": 3.1 + i, "sd": 0.2}}}
                  for i in range(4)]
-    orders = [{"run_id": f"run-{i}", "proposal_id": f"p{i}", "status": "done"} for i in range(4)]
+    orders = [{"run_id": f"run-{i}", "proposal_id": f"p{i}", "status": "measured"} for i in range(4)]
     models = [{"version": 1, "n_train": 4, "metrics": {"train_s": 1.0}}]
-    records = {"measurements": measurements, "proposals": proposals, "work_orders": orders, "models": models}
-    summary = {"best_value": 6.0, "n_measurements": 4, "n_failed": 0, "n_rejected": 0, "model_versions": 1}
-    full = write_report(tmp_path, spec, records, summary, None, None, 0.05)
+    records = CampaignRecords(spec, proposals, orders, measurements, [], models)
+    full = build_report(tmp_path, records)
     text = (tmp_path / "report.html").read_text()
     assert full["plots_missing"] == {} and "No predictions to compare" not in text
     for name in ("predicted_vs_measured", "model_metrics"):
         assert f'src="{name}.png"' in text and (tmp_path / f"{name}.png").read_bytes().startswith(b"\x89PNG")
 
     proposals_before_the_model = [{**p, "predicted": {}} for p in proposals]
-    write_report(tmp_path, spec, {**records, "proposals": proposals_before_the_model}, summary, None, None, 0.05)
+    records.proposals = proposals_before_the_model
+    build_report(tmp_path, records)
     assert ("No predictions to compare: no design proposed after the first model was trained has been measured "
             "yet") in (tmp_path / "report.html").read_text()
