@@ -19,6 +19,8 @@ import numpy as np
 import torch
 
 from schemas.design import Design
+from services.predictor.ensemble import Calibration
+from services.predictor.errors import PredictorError
 from services.predictor.features import OmicsList, _pools
 from services.predictor.models import Batch
 from services.predictor.unseen import combine, stand_ins
@@ -28,14 +30,18 @@ if TYPE_CHECKING:
 
 MIN_ROWS = 20
 """Below this many training rows there is no held-out split (no early stopping, no calibration)."""
-MIN_VAL_ROWS = 20
-"""The held-out split has at least this many rows when a quarter of the data allows (a 95 % conformal
-quantile needs 19 points: fewer fall back to a Student-t widening, `ensemble.conformal_factor`)."""
+MIN_VAL_ROWS = 40
+"""The held-out split has at least this many rows when a quarter of the data allows. The 95 % conformal
+quantile of n points is the ⌈(n+1)·0.95⌉-th: below 19 points it does not exist (a Student-t widening
+instead, `ensemble.conformal_factor`), up to 38 it is the largest |z| (coverage n/(n+1), 0.97 at 34
+points); from 39 on it is an inner order statistic and the expected coverage is 0.95–0.955."""
 
 
 def validation_split(n: int, fraction: float, rng: np.random.Generator,
                      groups: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(held-out rows, training rows). Random rows, or whole groups (in random order) when `groups` are given."""
+    if groups is not None and len(groups) != n:
+        raise PredictorError("groups", f"{len(groups)} group labels for {n} rows")
     if n < MIN_ROWS:
         order = rng.permutation(n)
         return order[:0], order
@@ -101,3 +107,14 @@ def predict_held_out(model: DeepModel, held: HeldOut) -> tuple[np.ndarray, np.nd
            for x in subs.matrices]
     mean, ens_sd, between = combine([r[0] for r in raw], [r[1] for r in raw])
     return mean, ens_sd, between + np.outer(subs.no_pool, model.y_scaler.sd**2)
+
+
+def fit_calibration(model: DeepModel, held: HeldOut | Batch, y: np.ndarray, noise: np.ndarray,
+                    groups: Sequence[str] | None) -> Calibration:
+    """The model's calibration from its held-out rows (`held`: masked unseen groups, or a plain batch)."""
+    if isinstance(held, HeldOut):
+        mean, ens_sd, extra = predict_held_out(model, held)
+    else:
+        (mean, ens_sd), extra = model._raw_predict(held), None
+    grouped = groups is not None and len(set(groups)) > 1
+    return Calibration.fit(y, mean, ens_sd, noise, extra, grouped=grouped)

@@ -18,7 +18,7 @@ from schemas.campaign import SearchSpace
 from schemas.design import Design
 from schemas.measurement import Measurement
 from services.predictor import gnn, metrics
-from services.predictor.calibration import held_out_batch, predict_held_out, validation_split
+from services.predictor.calibration import fit_calibration, held_out_batch, validation_split
 from services.predictor.capacity import estimate_capacities
 from services.predictor.config import DeepModelConfig
 from services.predictor.ensemble import (
@@ -156,9 +156,7 @@ class DeepModel:
               groups: Sequence[str] | None = None) -> dict[str, float]:
         """Fit the ensemble on targets `y` (n x outputs, NaN = not measured); returns a training report.
 
-        `groups` (one label per row, e.g. the knockout set): the held-out split for early stopping and
-        calibration keeps whole groups out, so the intervals are calibrated for groups never seen
-        (`services/predictor/calibration.py`); without, random rows are held out.
+        `groups` (a label per row, e.g. the knockout set): calibrate on whole held-out groups (`calibration.py`).
         """
         started = time.perf_counter()
         y = np.asarray(y, dtype=float)
@@ -171,11 +169,8 @@ class DeepModel:
         assert self.y_scaler is not None
         yz = torch.as_tensor(self.y_scaler.transform(y), dtype=torch.float32, device=self.device)
         rng = np.random.default_rng(self.config.seed)
-        if groups is not None and len(groups) != len(y):
-            raise PredictorError("groups", f"{len(groups)} group labels for {len(y)} rows")
         val_idx, tr_idx = validation_split(len(y), self.config.val_fraction, rng, groups)
-        n_val = len(val_idx)
-        designs = None if isinstance(X, np.ndarray) else list(X)
+        n_val, designs = len(val_idx), None if isinstance(X, np.ndarray) else list(X)
         held = held_out_batch(self, batch, designs, omics, tr_idx, val_idx) if n_val and groups is not None else None
         if not warm_start:
             self.net = self._new_net(batch.select(torch.as_tensor(tr_idx, device=self.device)))
@@ -196,13 +191,8 @@ class DeepModel:
                              torch.as_tensor(weights, dtype=torch.float32, device=self.device),
                              val_batch if n_val else None, yz[va] if n_val else None, settings, gen)
         noise = typical_noise_sd(sd, len(names))
-        self.calibration = Calibration.identity(len(names), noise)
-        if n_val and self.config.calibrate:
-            if held is not None:
-                mean, ens_sd, extra = predict_held_out(self, held)
-            else:
-                (mean, ens_sd), extra = self._raw_predict(val_batch), None
-            self.calibration = Calibration.fit(y[val_idx], mean, ens_sd, noise, extra, grouped=held is not None)
+        self.calibration = (fit_calibration(self, held or val_batch, y[val_idx], noise, groups)
+                            if n_val and self.config.calibrate else Calibration.identity(len(names), noise))
         return {"n_train": float(len(tr_idx)), "n_val": float(n_val), "epochs": float(epochs.float().mean()),
                 "train_s": time.perf_counter() - started}
 
