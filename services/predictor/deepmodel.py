@@ -156,8 +156,21 @@ class DeepModel:
               groups: Sequence[str] | None = None) -> dict[str, float]:
         """Fit the ensemble on targets `y` (n x outputs, NaN = not measured); returns a training report.
 
-        `groups` (a label per row, e.g. the knockout set): calibrate on whole held-out groups (`calibration.py`).
+        `groups` (a label per row, e.g. the knockout set): calibrate on whole held-out groups, then (config
+        `group_refit`) train again on all rows with the random split, keeping that calibration (`calibration.py`).
         """
+        if groups is None or warm_start or not (self.config.group_refit and self.config.calibrate):
+            return self._fit(X, y, names, sd, omics, warm_start, groups)
+        started = time.perf_counter()
+        self._fit(X, y, names, sd, omics, False, groups)
+        grouped = self.calibration
+        report = self._fit(X, y, names, sd, omics, False, None)
+        if grouped is not None and grouped.n_points:
+            self.calibration = grouped
+        return {**report, "train_s": time.perf_counter() - started}
+
+    def _fit(self, X: Inputs, y: np.ndarray, names: Sequence[str] | None, sd: np.ndarray | None,
+             omics: OmicsList | None, warm_start: bool, groups: Sequence[str] | None) -> dict[str, float]:
         started = time.perf_counter()
         y = np.asarray(y, dtype=float)
         names = list(names) if names is not None else [f"y{j}" for j in range(y.shape[1] if y.ndim == 2 else 0)]
