@@ -122,7 +122,8 @@ def read_measurements(text: str, campaign_id: str) -> list[Measurement]:
             raise CsvRowError(n, id_column, f"'{run_id}' appears twice")
         seen.add(run_id)
         payload = _row_to_payload(row, n, campaign_id, origin)
-        digest = hashlib.sha256(repr(sorted(row.items())).encode()).hexdigest()[:16]
+        as_written = dict(zip(table[0], body[n - 1], strict=True))  # the same id as before the one format
+        digest = hashlib.sha256(repr(sorted(as_written.items())).encode()).hexdigest()[:16]
         payload["id"] = f"import-{campaign_id}-{run_id}-{digest}"[:128]
         try:
             items.append(Measurement.model_validate(payload))
