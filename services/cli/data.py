@@ -49,7 +49,8 @@ def schemas_export(check: Annotated[bool, typer.Option("--check", help="Fail if 
 
 @import_app.command("measurements")
 def import_measurements(
-    file: Annotated[Path, typer.Argument(help="CSV file, one row per run (format in README).")],
+    file: Annotated[Path, typer.Argument(help="CSV file, one row per run (README 'Measurement CSV'; the older "
+                                                "run_id/ko-list spelling is read too).")],
     campaign: Annotated[str, typer.Option("--campaign", help="Campaign id.")],
     data_dir: DataDir = None, nats_url: NatsUrl = None, namespace: Namespace = None, config: Config = None,
 ) -> None:
@@ -93,7 +94,7 @@ def export(
     out: Annotated[Path | None, typer.Option("--out", help="File to write (default stdout).")] = None,
     data_dir: DataDir = None, nats_url: NatsUrl = None, namespace: Namespace = None, config: Config = None,
 ) -> None:
-    """Export a campaign's measurements (CSV, the import format)."""
+    """Export a campaign's measurements in fluxlab's one CSV format (what import and `predictor cv|fit` read)."""
     if fmt != "csv":
         raise UserError(f"format: '{fmt}' is not supported (use csv)")
     settings = settings_from(data_dir, nats_url, None, namespace, config)

@@ -29,6 +29,10 @@ class DeepModelConfig:
     bootstrap: bool = False
     val_fraction: float = 0.15
     calibrate: bool = True
+    group_refit: bool = True
+    """Training with `groups`: after calibrating on whole held-out groups, train again on all rows (random
+    held-out split for early stopping) and keep the grouped calibration, so no group is lost to the fit
+    (twice the training time); False: keep the model trained without the held-out groups."""
     d_model: int = 32
     heads: int = 4
     layers: int = 1

@@ -18,6 +18,7 @@ from schemas.campaign import SearchSpace
 from schemas.design import Design
 from schemas.measurement import Measurement
 from services.predictor import gnn, metrics
+from services.predictor.calibration import fit_calibration, held_out_batch, validation_split
 from services.predictor.capacity import estimate_capacities
 from services.predictor.config import DeepModelConfig
 from services.predictor.ensemble import (
@@ -151,8 +152,25 @@ class DeepModel:
 
     # ---- training -----------------------------------------------------------------------------
     def train(self, X: Inputs, y: np.ndarray, *, names: Sequence[str] | None = None, sd: np.ndarray | None = None,
-              omics: OmicsList | None = None, warm_start: bool = False) -> dict[str, float]:
-        """Fit the ensemble on targets `y` (n x outputs, NaN = not measured); returns a training report."""
+              omics: OmicsList | None = None, warm_start: bool = False,
+              groups: Sequence[str] | None = None) -> dict[str, float]:
+        """Fit the ensemble on targets `y` (n x outputs, NaN = not measured); returns a training report.
+
+        `groups` (a label per row, e.g. the knockout set): calibrate on whole held-out groups, then (config
+        `group_refit`) train again on all rows with the random split, keeping that calibration (`calibration.py`).
+        """
+        if groups is None or warm_start or not (self.config.group_refit and self.config.calibrate):
+            return self._fit(X, y, names, sd, omics, warm_start, groups)
+        started = time.perf_counter()
+        self._fit(X, y, names, sd, omics, False, groups)
+        grouped = self.calibration
+        report = self._fit(X, y, names, sd, omics, False, None)
+        if grouped is not None and grouped.n_points:
+            self.calibration = grouped
+        return {**report, "train_s": time.perf_counter() - started}
+
+    def _fit(self, X: Inputs, y: np.ndarray, names: Sequence[str] | None, sd: np.ndarray | None,
+             omics: OmicsList | None, warm_start: bool, groups: Sequence[str] | None) -> dict[str, float]:
         started = time.perf_counter()
         y = np.asarray(y, dtype=float)
         names = list(names) if names is not None else [f"y{j}" for j in range(y.shape[1] if y.ndim == 2 else 0)]
@@ -164,9 +182,9 @@ class DeepModel:
         assert self.y_scaler is not None
         yz = torch.as_tensor(self.y_scaler.transform(y), dtype=torch.float32, device=self.device)
         rng = np.random.default_rng(self.config.seed)
-        n_val = round(len(y) * self.config.val_fraction) if len(y) >= 20 else 0
-        order = rng.permutation(len(y))
-        val_idx, tr_idx = order[:n_val], order[n_val:]
+        val_idx, tr_idx = validation_split(len(y), self.config.val_fraction, rng, groups)
+        n_val, designs = len(val_idx), None if isinstance(X, np.ndarray) else list(X)
+        held = held_out_batch(self, batch, designs, omics, tr_idx, val_idx) if n_val and groups is not None else None
         if not warm_start:
             self.net = self._new_net(batch.select(torch.as_tensor(tr_idx, device=self.device)))
             if self.config.kind == "hybrid":
@@ -181,14 +199,13 @@ class DeepModel:
         weights = bootstrap_weights(self.config.ensemble, len(tr_idx), rng, self.config.bootstrap)
         tr, va = (torch.as_tensor(i, device=self.device) for i in (tr_idx, val_idx))
         gen = torch.Generator().manual_seed(self.config.seed)
+        val_batch = held.batch if held is not None else batch.select(va)
         epochs = fit_members(self.net, self.config.ensemble, batch.select(tr), yz[tr],
                              torch.as_tensor(weights, dtype=torch.float32, device=self.device),
-                             batch.select(va) if n_val else None, yz[va] if n_val else None, settings, gen)
+                             val_batch if n_val else None, yz[va] if n_val else None, settings, gen)
         noise = typical_noise_sd(sd, len(names))
-        self.calibration = Calibration.identity(len(names), noise)
-        if n_val and self.config.calibrate:
-            mean, ens_sd = self._raw_predict(batch.select(va))
-            self.calibration = Calibration.fit(y[val_idx], mean, ens_sd, noise)
+        self.calibration = (fit_calibration(self, held or val_batch, y[val_idx], noise, groups)
+                            if n_val and self.config.calibrate else Calibration.identity(len(names), noise))
         return {"n_train": float(len(tr_idx)), "n_val": float(n_val), "epochs": float(epochs.float().mean()),
                 "train_s": time.perf_counter() - started}
 
@@ -354,7 +371,7 @@ class DeepModel:
         raw = [self._raw_predict(batch.with_inputs(_f32(x).to(self.device))) for x in subs.matrices]
         mean, ens_sd, between = combine([r[0] for r in raw], [r[1] for r in raw])
         extra = between + np.outer(subs.no_pool, self.y_scaler.sd**2)
-        sd = np.sqrt(self.calibration.predictive_sd(ens_sd) ** 2 + extra)
+        sd = self.calibration.predictive_sd(ens_sd, extra)
         return PredictionResult(mean, sd, list(self.names), ens_sd, unseen)
 
     @torch.no_grad()

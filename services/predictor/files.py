@@ -1,6 +1,8 @@
 """Historical data from files: fit a model on a dataset CSV, predict another, evaluate on measured rows.
 
-The CSVs are the dataset format of `services/predictor/tabular.py` (docs/predictor.md). A file to
+The CSVs are fluxlab's one CSV format (`services/tracker/csvformat.py`; what `fluxlab export` writes),
+read by `services/predictor/tabular.py` (docs/predictor.md). A training file's `group:` columns make the
+calibration hold out whole groups (`services/predictor/calibration.py`). A file to
 predict or evaluate may hold knockouts, genes and medium components the training file never had:
 they are answered and marked `unseen` (see `services/predictor/unseen.py`).
 """
@@ -38,7 +40,7 @@ def fit_file(data: str | Path, out: str | Path, model: str = "mlp", organism: st
     started = time.perf_counter()
     net = DeepModel(model, organism, ensemble=ensemble, seed=seed, **options)
     report = net.train(table.designs, table.y, names=table.names, sd=table.sd,
-                       omics=table.omics if table.has_omics else None)
+                       omics=table.omics if table.has_omics else None, groups=table.groups)
     net.save(out)
     return {"model": model, "organism": organism, "outside_ids": outside, "n_rows": len(table.designs),
             "targets": table.names, "epochs": report["epochs"], "train_s": time.perf_counter() - started,

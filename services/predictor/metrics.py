@@ -117,7 +117,8 @@ def cross_validate(model_factory: Callable[[], Any], X: Any, y: np.ndarray, fold
 
     `model_factory()` returns an object with `train(X, y, names=..., sd=...)` and `predict(X).mean/.sd`
     (and optionally `.unseen`, per row the ids its training fold never had). `progress(done, folds)`
-    is called after each fold.
+    is called after each fold. With `groups`, a model whose `train` takes `groups` gets the training
+    rows' labels (it then calibrates on whole held-out groups, as the folds test it).
     """
     y = np.asarray(y, dtype=float)
     names = list(names) if names is not None else [f"y{j}" for j in range(y.shape[1])]
@@ -130,7 +131,8 @@ def cross_validate(model_factory: Callable[[], Any], X: Any, y: np.ndarray, fold
     for done, test in enumerate(kfold_indices(len(y), folds, seed, groups), start=1):
         train = np.setdiff1d(np.arange(len(y)), test)
         model = model_factory()
-        model.train(take(train), y[train], names=names, sd=None if sd is None else sd[train])
+        kw = {"groups": [groups[i] for i in train]} if groups is not None and _takes_groups(model) else {}
+        model.train(take(train), y[train], names=names, sd=None if sd is None else sd[train], **kw)
         pred = model.predict(take(test))
         oof[test], oof_sd[test] = pred.mean, pred.sd
         unseen[test] = [bool(u) for u in getattr(pred, "unseen", None) or [[]] * len(test)]
@@ -140,6 +142,12 @@ def cross_validate(model_factory: Callable[[], Any], X: Any, y: np.ndarray, fold
     return {"q2": overall(per), "q2_per_output": {n: float(v) for n, v in zip(names, per, strict=True)},
             "oof_mean": oof, "oof_sd": oof_sd, "coverage95": coverage(y, oof, oof_sd, 1.959964),
             "coverage68": coverage(y, oof, oof_sd, 1.0), "oof_unseen": unseen}
+
+
+def _takes_groups(model: Any) -> bool:
+    import inspect
+
+    return "groups" in inspect.signature(model.train).parameters
 
 
 def plot_predicted_vs_measured(y_true: np.ndarray, y_pred: np.ndarray, path: str | Path,

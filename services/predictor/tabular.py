@@ -1,8 +1,12 @@
 """Tabular path for existing data: one CSV row per experiment -> designs, omics, targets; cross-validation.
 
-Column prefixes (see docs/predictor.md): `ko:<gene or reaction>` (0/1), `expr:<gene>` (log2 fold change),
-`medium:<exchange>` (uptake bound in mmol/gDW/h, or 0/1 presence), `omics.<block>:<feature>`,
-`y:<target>`, `sd:<target>`, `group:<name>`; an `id` column is kept as a label and otherwise ignored.
+The file is fluxlab's one CSV format (`services/tracker/csvformat.py`; what `fluxlab export` writes):
+`ko:<gene or reaction>` (0/1), `expr:<gene>` (log2 fold change), `medium:<exchange>` (uptake bound in
+mmol/gDW/h, or 0/1 presence), `param:<name>`, `omics.<block>:<feature>`, `y:<target>`, `sd:<target>`,
+`group:<name>`; `id`, `batch_id`, `plate_id` and `well` are kept as labels. The older measurement
+spelling (`run_id`, a `ko` list, fold changes, `growth`, `flux:<reaction>`) is read too. A typed target
+(`y:flux:PGI`, `y:product:EX_succ_e`, `y:titer:succ`, `y:value:score`) is predicted under its readout
+name (`PGI`, ...), as a campaign's model names it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from schemas.design import Design
 from schemas.errors import describe_validation_error
 from services.predictor import metrics
 from services.predictor.errors import PredictorError
+from services.tracker.csvformat import LABELS, CsvRowError, canonical, readout_name
 
 CARBON_SOURCES = frozenset({
     "EX_glc__D_e", "EX_xyl__D_e", "EX_succ_e", "EX_fru_e", "EX_gal_e", "EX_glyc_e", "EX_ac_e", "EX_lac__D_e",
@@ -31,7 +36,7 @@ CARBON_SOURCES = frozenset({
 
 CARBON_UPTAKE = 10.0
 OTHER_UPTAKE = 1.0
-PREFIXES = ("ko:", "expr:", "medium:", "omics.", "y:", "sd:", "group:")
+PREFIXES = ("ko:", "expr:", "medium:", "param:", "omics.", "y:", "sd:", "group:")
 OUTSIDE_MODES = ("error", "raw")
 """Ids the organism model lacks: an error naming the field (default), or plain tabular inputs ('raw')."""
 
@@ -85,9 +90,9 @@ def _check_header(header: list[str], targets: bool = True) -> None:
         if col in seen:
             raise TabularError(f"column '{col}'", "appears twice")
         seen.add(col)
-        if col != "id" and not col.startswith(PREFIXES):
-            raise TabularError(f"column '{col}'", "unknown column; use ko:, expr:, medium:, omics.<block>:, y:, sd:, "
-                               "group: or id")
+        if col not in LABELS and not col.startswith(PREFIXES):
+            raise TabularError(f"column '{col}'", "unknown column; use ko:, expr:, medium:, param:, omics.<block>:, "
+                               "y:, sd:, group:, id, batch_id, plate_id or well")
         if col.startswith("omics.") and ":" not in col:
             raise TabularError(f"column '{col}'", "omics columns are named omics.<block>:<feature>")
     if targets and not any(c.startswith("y:") for c in header):
@@ -109,6 +114,7 @@ def _parse_row(header: list[str], cells: list[str], row: int, presence: set[str]
     kos: list[str] = []
     expr: dict[str, float] = {}
     medium: dict[str, float] = {}
+    params: dict[str, float] = {}
     omics: dict[str, dict[str, float]] = {}
     y: dict[str, float] = {}
     sd: dict[str, float] = {}
@@ -117,7 +123,7 @@ def _parse_row(header: list[str], cells: list[str], row: int, presence: set[str]
         text = raw.strip()
         if col.startswith("group:"):
             groups[col[6:]] = text
-        if col == "id" or col.startswith("group:") or text == "":
+        if col in LABELS or col.startswith("group:") or text == "":
             continue
         prefix, name = col.split(":", 1)
         if prefix == "ko":
@@ -133,6 +139,8 @@ def _parse_row(header: list[str], cells: list[str], row: int, presence: set[str]
             if value < 0:
                 raise TabularError(f"row {row}, column '{col}'", f"uptake bound must be >= 0, got {text!r}")
             medium[name] = value * presence_uptake(name) if col in presence else value
+        elif prefix == "param":
+            params[name] = _number(text, row, col, "a number")
         elif prefix.startswith("omics."):
             omics.setdefault(prefix[6:], {})[name] = _number(text, row, col, "a number")
         elif prefix == "y":
@@ -142,7 +150,7 @@ def _parse_row(header: list[str], cells: list[str], row: int, presence: set[str]
             if sd[name] < 0:
                 raise TabularError(f"row {row}, column '{col}'", f"standard deviation must be >= 0, got {text!r}")
     try:
-        design = Design(knockouts=kos, expression=expr, medium=medium)
+        design = Design(knockouts=kos, expression=expr, medium=medium, parameters=params)
     except ValidationError as exc:
         field, reason = describe_validation_error(exc)
         raise TabularError(f"row {row}, design.{field}", reason) from None
@@ -161,24 +169,34 @@ def load_dataset(path: str | Path, targets: bool = True) -> TabularDataset:
     with path.open(newline="") as fh:
         reader = csv.reader(fh)
         header = [h.strip() for h in next(reader, [])]
-        _check_header(header, targets)
         rows = [r for r in reader if any(c.strip() for c in r)]
     for i, r in enumerate(rows, start=1):
         if len(r) != len(header):
             raise TabularError(f"row {i}", f"{len(r)} cells for {len(header)} columns")
+    try:
+        header, rows, _ = canonical(header, rows)
+    except CsvRowError as exc:
+        raise TabularError(f"row {exc.row}, column '{exc.column}'" if exc.row else f"column '{exc.column}'",
+                           exc.reason) from None
+    _check_header(header, targets)
     if not rows:
         raise TabularError("data", "the file has a header but no rows")
     presence = _presence_columns(header, rows)
     parsed = [_parse_row(header, r, i, set(presence)) for i, r in enumerate(rows, start=1)]
-    names = [c[2:] for c in header if c.startswith("y:")]
-    y = np.array([[p["y"].get(n, np.nan) for n in names] for p in parsed], dtype=float)
+    targets_in = [c[2:] for c in header if c.startswith("y:")]
+    names = [readout_name(t) for t in targets_in]
+    if len(set(names)) < len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise TabularError("header", f"two target columns predict the same readout '{twice}'")
+    y = np.array([[p["y"].get(t, np.nan) for t in targets_in] for p in parsed], dtype=float)
     has_sd = any(c.startswith("sd:") for c in header)
-    sd = np.array([[p["sd"].get(n, np.nan) for n in names] for p in parsed], dtype=float) if has_sd else None
+    sd = np.array([[p["sd"].get(t, np.nan) for t in targets_in] for p in parsed], dtype=float) if has_sd else None
     has_groups = any(c.startswith("group:") for c in header)
     return TabularDataset(
         designs=[p["design"] for p in parsed], omics=[p["omics"] for p in parsed], y=y, sd=sd, names=names,
         groups=[p["group"] for p in parsed] if has_groups else None, presence_columns=presence,
-        group_columns={c[6:]: [p["groups"][c[6:]] for p in parsed] for c in header if c.startswith("group:")},
+        group_columns={**{c[6:]: [p["groups"][c[6:]] for p in parsed] for c in header if c.startswith("group:")},
+                       **{c: [r[header.index(c)].strip() for r in rows] for c in LABELS[1:] if c in header}},
         ids=[r[header.index("id")].strip() for r in rows] if "id" in header else [str(i + 1) for i in range(len(rows))],
     )
 

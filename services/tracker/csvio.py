@@ -1,9 +1,10 @@
-"""The measurement CSV format (import and export). Pure: no NATS, no database.
+"""The measurement CSV (import and export). Pure: no NATS, no database.
 
-One row per run. Columns: `run_id` (required); `ko` (gene/reaction ids separated by `;`); `expr:<gene>`
-(fold change); `medium:<exchange>` (max uptake, mmol/gDW/h); `param:<name>`; `growth` (1/h);
-`flux:<reaction>` and `product:<exchange>` (mmol/gDW/h); `titer:<product>` (g/L); `value:<name>`;
-`sd:<any of these>` for standard deviations; `omics.<block>:<feature>`; `batch_id`, `plate_id`, `well`.
+The format is fluxlab's one CSV format (`services/tracker/csvformat.py`, README "Measurement CSV"):
+`id`, `ko:<id>` flags, `expr:<gene>` log2 fold changes, `medium:<exchange>`, `param:<name>`, `y:growth`,
+`y:flux:<reaction>`, `y:product:<exchange>`, `y:titer:<product>`, `y:value:<name>`, `sd:<target>`,
+`omics.<block>:<feature>`, `group:<name>`, `batch_id`, `plate_id`, `well`. Export writes it; import also
+reads the older spelling (`run_id`, `ko` as a `;` list, fold changes, `growth`, `flux:<reaction>`, ...).
 An empty cell means "not measured".
 """
 
@@ -20,64 +21,59 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas import CampaignSpec, Design, Measurement, MeasurementSource, describe_validation_error
+from services.tracker.csvformat import LABELS, PREFIXES, CsvRowError, canonical, target_table
+from services.tracker.csvformat import number as _number
 
-_PLAIN = {"run_id", "ko", "growth", "batch_id", "plate_id", "well", "sd:growth"}
-_PREFIXES = ("expr:", "medium:", "param:", "flux:", "product:", "titer:", "value:", "omics.", "sd:")
+__all__ = ["CsvRowError", "check_measurements", "load_measurements", "read_measurements", "write_measurements"]
+
 _VALUE_TABLES = {"flux": "fluxes", "product": "products", "titer": "titers", "value": "values"}
 
 
-class CsvRowError(ValueError):
-    """A bad cell: row number (1 = first data row), column and reason."""
-
-    def __init__(self, row: int, column: str, reason: str) -> None:
-        super().__init__(f"row {row}, column '{column}': {reason}")
-        self.row, self.column, self.reason = row, column, reason
-
-
-def _number(cell: str, row: int, column: str) -> float:
-    try:
-        value = float(cell)
-    except ValueError:
-        raise CsvRowError(row, column, f"'{cell}' is not a number") from None
-    if not math.isfinite(value):
-        raise CsvRowError(row, column, "must be a finite number (NaN and infinity are rejected)")
-    return value
-
-
-def _check_header(header: Sequence[str]) -> None:
-    if "run_id" not in header:
-        raise CsvRowError(0, "run_id", "required column is missing")
+def _check_header(header: Sequence[str], origin: dict[str, str]) -> None:
+    if "id" not in header:
+        raise CsvRowError(0, "id", "required column is missing (the run id; the older spelling 'run_id' is read too)")
     for column in header:
-        if column not in _PLAIN and not column.startswith(_PREFIXES):
-            raise CsvRowError(0, column, "unknown column")
+        if column not in LABELS and not column.startswith(PREFIXES):
+            raise CsvRowError(0, origin.get(column, column), "unknown column")
+    for column in header:
+        if column.startswith("sd:") and f"y:{column[3:]}" not in header:
+            raise CsvRowError(0, origin.get(column, column), f"no matching target column 'y:{column[3:]}'")
 
 
-def _row_to_payload(row: dict[str, str], n: int, campaign_id: str) -> dict[str, Any]:
-    design: dict[str, Any] = {"knockouts": [k for k in (row.get("ko") or "").split(";") if k.strip()],
-                              "expression": {}, "medium": {}, "parameters": {}}
-    payload: dict[str, Any] = {"campaign_id": campaign_id, "run_id": row["run_id"], "design": design,
+def _row_to_payload(row: dict[str, str], n: int, campaign_id: str, origin: dict[str, str]) -> dict[str, Any]:
+    design: dict[str, Any] = {"knockouts": [], "expression": {}, "medium": {}, "parameters": {}}
+    payload: dict[str, Any] = {"campaign_id": campaign_id, "run_id": row["id"].strip(), "design": design,
                                "source": MeasurementSource.IMPORT.value, "fluxes": {}, "products": {}, "titers": {},
                                "values": {}, "omics": {}}
     for key in ("batch_id", "plate_id", "well"):
         if row.get(key):
             payload[key] = row[key]
     for column, cell in row.items():
-        if cell is None or cell.strip() == "" or column in ("run_id", "ko", "batch_id", "plate_id", "well"):
+        if cell.strip() == "" or column in LABELS or column.startswith(("sd:", "group:")):
             continue
-        if column.startswith("sd:"):
-            continue
-        value = _number(cell, n, column)
-        sd_cell = row.get(f"sd:{column}") or ""
-        sd = _number(sd_cell, n, f"sd:{column}") if sd_cell.strip() else 0.0
+        shown = origin.get(column, column)
+        value = _number(cell.strip(), n, shown)
         prefix, _, name = column.partition(":")
-        if column == "growth":
-            if value < 0:
-                raise CsvRowError(n, column, f"{value:g} is negative: a specific growth rate (1/h) is at least 0")
-            payload["growth_rate"] = {"value": value, "sd": sd}
-        elif prefix in ("expr", "medium", "param"):
-            design[{"expr": "expression", "medium": "medium", "param": "parameters"}[prefix]][name] = value
-        elif prefix in _VALUE_TABLES:
-            payload[_VALUE_TABLES[prefix]][name] = {"value": value, "sd": sd}
+        if prefix == "ko":
+            if value not in (0.0, 1.0):
+                raise CsvRowError(n, shown, f"expected 0 or 1, got {cell!r}")
+            if value == 1.0:
+                design["knockouts"].append(name)
+        elif prefix == "expr":
+            design["expression"][name] = 2.0**value
+        elif prefix in ("medium", "param"):
+            design["medium" if prefix == "medium" else "parameters"][name] = value
+        elif prefix == "y":
+            sd_column = f"sd:{name}"
+            sd_cell = (row.get(sd_column) or "").strip()
+            sd = _number(sd_cell, n, origin.get(sd_column, sd_column)) if sd_cell else 0.0
+            table, readout = target_table(name)
+            if table == "growth_rate":
+                if value < 0:
+                    raise CsvRowError(n, shown, f"{value:g} is negative: a specific growth rate (1/h) is at least 0")
+                payload["growth_rate"] = {"value": value, "sd": sd}
+            else:
+                payload[table][readout] = {"value": value, "sd": sd}
         elif column.startswith("omics."):
             payload["omics"].setdefault(prefix[len("omics."):], {})[name] = value
     return payload
@@ -92,34 +88,49 @@ def _column_for(loc: Sequence[Any]) -> str:
             return "ko"
         return f"{names.get(parts[1], parts[1])}:{parts[2] if len(parts) > 2 else ''}"
     if parts[:1] == ["growth_rate"]:
-        return "sd:growth" if parts[-1] == "sd" else "growth"
+        return "sd:growth" if parts[-1] == "sd" else "y:growth"
     inverse = {v: k for k, v in _VALUE_TABLES.items()}
     if parts and parts[0] in inverse and len(parts) > 1:
         column = f"{inverse[parts[0]]}:{parts[1]}"
-        return f"sd:{column}" if parts[-1] == "sd" else column
+        return f"sd:{column}" if parts[-1] == "sd" else f"y:{column}"
     return ".".join(parts) or "(row)"
 
 
 def read_measurements(text: str, campaign_id: str) -> list[Measurement]:
-    """Validate every row first; raise CsvRowError for the first bad cell (nothing is returned then)."""
-    reader = csv.DictReader(io.StringIO(text))
-    _check_header(reader.fieldnames or [])
+    """Validate every row first; raise CsvRowError for the first bad cell (nothing is returned then).
+
+    Reads the one format and the older spelling (see the module docstring); errors name the column as
+    the file spells it.
+    """
+    table = list(csv.reader(io.StringIO(text)))
+    raw_header = [h.strip() for h in (table[0] if table else [])]
+    body = [r for r in table[1:] if any(c.strip() for c in r)]
+    for n, r in enumerate(body, start=1):
+        if len(r) != len(raw_header):
+            raise CsvRowError(n, "(row)", f"{len(r)} cells for {len(raw_header)} columns")
+    header, rows, origin = canonical(raw_header, body)
+    _check_header(header, origin)
+    id_column = origin.get("id", "id")
     items: list[Measurement] = []
     seen: set[str] = set()
-    for n, row in enumerate(reader, start=1):
-        if not (row.get("run_id") or "").strip():
-            raise CsvRowError(n, "run_id", "is empty")
-        if row["run_id"] in seen:
-            raise CsvRowError(n, "run_id", f"'{row['run_id']}' appears twice")
-        seen.add(row["run_id"])
-        payload = _row_to_payload(row, n, campaign_id)
-        digest = hashlib.sha256(repr(sorted(row.items())).encode()).hexdigest()[:16]
-        payload["id"] = f"import-{campaign_id}-{row['run_id']}-{digest}"[:128]
+    for n, cells in enumerate(rows, start=1):
+        row = dict(zip(header, cells, strict=True))
+        run_id = row["id"].strip()
+        if not run_id:
+            raise CsvRowError(n, id_column, "is empty")
+        if run_id in seen:
+            raise CsvRowError(n, id_column, f"'{run_id}' appears twice")
+        seen.add(run_id)
+        payload = _row_to_payload(row, n, campaign_id, origin)
+        as_written = dict(zip(table[0], body[n - 1], strict=True))  # the same id as before the one format
+        digest = hashlib.sha256(repr(sorted(as_written.items())).encode()).hexdigest()[:16]
+        payload["id"] = f"import-{campaign_id}-{run_id}-{digest}"[:128]
         try:
             items.append(Measurement.model_validate(payload))
         except ValidationError as exc:
             err = exc.errors(include_url=False)[0]
-            raise CsvRowError(n, _column_for(err.get("loc", ())), describe_validation_error(exc)[1]) from None
+            column = _column_for(err.get("loc", ()))
+            raise CsvRowError(n, origin.get(column, column), describe_validation_error(exc)[1]) from None
     if not items:
         raise CsvRowError(1, "(file)", "no data rows")
     return items
@@ -157,13 +168,15 @@ def load_measurements(path: Path, campaign_id: str) -> list[Measurement]:
 
 
 def write_measurements(items: Iterable[Measurement]) -> str:
-    """Serialise measurements in the same CSV format (export round-trips through import)."""
-    rows: list[dict[str, Any]] = []
-    for m in items:
-        rows.append(_measurement_row(m))
-    columns: list[str] = ["run_id", "ko"]
+    """Serialise measurements in the one CSV format (what import and `fluxlab predictor cv|fit` read)."""
+    measurements = list(items)
+    kos = list(dict.fromkeys(k for m in measurements for k in m.design.knockouts))
+    rows = [_measurement_row(m, kos) for m in measurements]
+    columns: list[str] = ["id", *(f"ko:{k}" for k in kos)]
     for row in rows:
         columns += [c for c in row if c not in columns]
+    labels: list[str] = [c for c in ("batch_id", "plate_id", "well") if c in columns]
+    columns = [c for c in columns if c not in labels] + labels
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns)
     writer.writeheader()
@@ -171,18 +184,18 @@ def write_measurements(items: Iterable[Measurement]) -> str:
     return out.getvalue()
 
 
-def _measurement_row(m: Measurement) -> dict[str, Any]:
+def _measurement_row(m: Measurement, kos: Sequence[str]) -> dict[str, Any]:
     d: Design = m.design
-    row: dict[str, Any] = {"run_id": m.run_id, "ko": ";".join(d.knockouts), "batch_id": m.batch_id,
-                           "plate_id": m.plate_id, "well": m.well}
-    row.update({f"expr:{g}": v for g, v in d.expression.items()})
+    row: dict[str, Any] = {"id": m.run_id, **{f"ko:{k}": int(k in d.knockouts) for k in kos},
+                           "batch_id": m.batch_id, "plate_id": m.plate_id, "well": m.well}
+    row.update({f"expr:{g}": repr(math.log2(v)) for g, v in d.expression.items()})
     row.update({f"medium:{r}": v for r, v in d.medium.items()})
     row.update({f"param:{n}": v for n, v in d.parameters.items()})
     if m.growth_rate:
-        row["growth"], row["sd:growth"] = m.growth_rate.value, m.growth_rate.sd
+        row["y:growth"], row["sd:growth"] = m.growth_rate.value, m.growth_rate.sd
     for prefix, table in _VALUE_TABLES.items():
         for name, value in getattr(m, table).items():
-            row[f"{prefix}:{name}"], row[f"sd:{prefix}:{name}"] = value.value, value.sd
+            row[f"y:{prefix}:{name}"], row[f"sd:{prefix}:{name}"] = value.value, value.sd
     for block, features in m.omics.items():
         row.update({f"omics.{block}:{f}": v for f, v in features.items()})
     return row

@@ -34,7 +34,7 @@ def _write_dataset(path: Path, n: int = 80, seed: int = 0) -> Path:
 
 def test_load_dataset(tmp_path: Path) -> None:
     data = load_dataset(_write_dataset(tmp_path / "d.csv", n=10))
-    assert data.names == ["growth", "flux:PGI"]
+    assert data.names == ["growth", "PGI"]  # a typed target is predicted under its readout name
     assert data.y.shape == (10, 2) and np.isnan(data.y[0, 1])
     assert data.sd is not None and data.groups is not None and data.groups[3] == "b3"
     assert data.presence_columns == ["medium:EX_glc__D_e"]
