@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-pytest.importorskip("baybe", reason="baybe not installed (optional extra: pip install -e '.[bench]')")
+NO_BAYBE = "baybe not installed (optional extra: pip install -e '.[bench]')"
 
 
 def _small_spec() -> object:
@@ -23,6 +23,7 @@ def _small_spec() -> object:
 
 
 def test_baybe_lists_the_valid_discrete_designs_and_proposes_distinct_new_ones() -> None:
+    pytest.importorskip("baybe", reason=NO_BAYBE)
     from benchmarks.loop_baybe import PlainBayBE, discrete_rows
     from services.optimizer.space import DesignSpace
 
@@ -42,6 +43,7 @@ def test_baybe_lists_the_valid_discrete_designs_and_proposes_distinct_new_ones()
 
 
 def test_baybe_runs_past_its_random_start_on_a_continuous_function() -> None:
+    pytest.importorskip("baybe", reason=NO_BAYBE)
     from benchmarks.loop import BAYBE, run_campaign
     from benchmarks.loop_landscapes import make_landscape
 
@@ -49,3 +51,23 @@ def test_baybe_runs_past_its_random_start_on_a_continuous_function() -> None:
     trace = run_campaign(landscape, BAYBE, seed=0, budget=16, epochs=1)  # a random batch, then BayBE's GP
     assert trace.experiments == [8, 16] and trace.repeats == 0
     assert all(0.0 <= f <= 1.0 + 1e-9 for f in trace.fractions)
+
+
+def test_without_baybe_the_strategy_is_skipped_with_its_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from benchmarks.loop import BAYBE, bench_landscape
+
+    monkeypatch.setitem(sys.modules, "baybe", None)  # `import baybe` now raises ImportError
+    out = bench_landscape("sin_cos", seeds=1, budget=8, random_budget=8, epochs=1, strategies=[BAYBE])
+    assert set(out["strategies"][BAYBE]) == {"skipped"}
+    assert "baybe is not installed" in out["strategies"][BAYBE]["skipped"]
+
+
+def test_a_discrete_space_too_large_to_list_is_skipped() -> None:
+    from benchmarks.loop_baybe import MAX_DISCRETE, discrete_rows, too_large
+    from schemas import SearchSpace
+
+    search = SearchSpace(knockout_candidates=[f"g{i}" for i in range(60)], max_knockouts=4)
+    assert discrete_rows(search) > MAX_DISCRETE
+    assert "more than the" in (too_large(search) or "")
