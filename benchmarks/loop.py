@@ -10,7 +10,9 @@ Strategies, all on the same seeds (the seed sets the lab's noise and the planner
 fluxlab's ``hybrid`` (default), ``ga``, ``bo`` and ``random``; ``local`` (the default's local-move generator
 alone, benchmarks.loop_peers); ``insilico`` (cells only: rank by the
 organism model's MOMA answer, batch after batch, no learning: the GA over the in-silico surrogate with
-the planner's guarantees); ``ax`` (plain Ax, benchmarks.loop_peers). Per batch: plan a batch (surrogate
+the planner's guarantees); ``ax`` (plain Ax, benchmarks.loop_peers); ``baybe`` (BayBE's default recommender,
+benchmarks.loop_baybe; the optional extra ``bench``: where baybe is not installed, or a discrete space is too large
+to list for it, the strategy's entry is ``{"skipped": reason}``). Per batch: plan a batch (surrogate
 = the predictor's DeepModel ensemble retrained on the measurements so far; before any, the organism
 model's in-silico answer for ga/hybrid) -> measure on the simulated lab (noise on) -> record, until
 the budget is spent. After each batch two figures, each scored by the landscape (fraction of the true
