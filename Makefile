@@ -37,7 +37,7 @@ test-latest:
 # Regenerate the lock from a fresh resolve of pyproject.toml (then run `make test` to check it).
 lock:
 	rm -rf $(LATEST) && $(PYTHON) -m venv $(LATEST)
-	$(LATEST)/bin/python -m pip install -q -c constraints/preferred.txt -e ".[test,postgres]"
+	$(LATEST)/bin/python -m pip install -q -c constraints/preferred.txt -e ".[test,postgres,bench]"
 	scripts/write-lock $(LATEST)/bin/python $(LOCK)
 	rm -rf $(LATEST)
 

@@ -10,7 +10,9 @@ Strategies, all on the same seeds (the seed sets the lab's noise and the planner
 fluxlab's ``hybrid`` (default), ``ga``, ``bo`` and ``random``; ``local`` (the default's local-move generator
 alone, benchmarks.loop_peers); ``insilico`` (cells only: rank by the
 organism model's MOMA answer, batch after batch, no learning: the GA over the in-silico surrogate with
-the planner's guarantees); ``ax`` (plain Ax, benchmarks.loop_peers). Per batch: plan a batch (surrogate
+the planner's guarantees); ``ax`` (plain Ax, benchmarks.loop_peers); ``baybe`` (BayBE's default recommender,
+benchmarks.loop_baybe; the optional extra ``bench``: where baybe is not installed, or a discrete space is too large
+to list for it, the strategy's entry is ``{"skipped": reason}``). Per batch: plan a batch (surrogate
 = the predictor's DeepModel ensemble retrained on the measurements so far; before any, the organism
 model's in-silico answer for ga/hybrid) -> measure on the simulated lab (noise on) -> record, until
 the budget is spent. After each batch two figures, each scored by the landscape (fraction of the true
@@ -49,8 +51,8 @@ from services.optimizer.insilico import insilico_for
 from services.optimizer.planner import PlannerOptions, plan_batch
 from services.optimizer.surrogate import Surrogate
 
-INSILICO, PLAIN_AX, LOCAL, ADAPTIVE = "insilico", "ax", "local", "adaptive"
-STRATEGIES = (str(Strategy.HYBRID), ADAPTIVE, str(Strategy.GA), str(Strategy.BO), LOCAL, INSILICO, PLAIN_AX,
+INSILICO, PLAIN_AX, BAYBE, LOCAL, ADAPTIVE = "insilico", "ax", "baybe", "local", "adaptive"
+STRATEGIES = (str(Strategy.HYBRID), ADAPTIVE, str(Strategy.GA), str(Strategy.BO), LOCAL, INSILICO, PLAIN_AX, BAYBE,
               str(Strategy.RANDOM))
 LEVELS = (0.9, 0.95)
 
@@ -157,6 +159,10 @@ class _Planner:
             from benchmarks.loop_peers import PlainAx
 
             self.ax = PlainAx(landscape, seed)
+        elif strategy == BAYBE:
+            from benchmarks.loop_baybe import PlainBayBE
+
+            self.ax = PlainBayBE(landscape, seed)
 
     def propose(self, history: History, n: int) -> list[Design]:
         """The next batch of designs (their origins go into `history.origins`)."""
@@ -175,13 +181,13 @@ class _Planner:
         return [p.design for p in proposals]
 
     def learn(self, design: Design, result: Measurement | None, history: History) -> None:
-        """One outcome (plain Ax hears each; fluxlab's strategies retrain after the batch)."""
+        """One outcome (plain Ax and BayBE hear each; fluxlab's strategies retrain after the batch)."""
         if self.ax is not None:
             self.ax.tell(design, result, history)
 
     def retrain(self, measured: Sequence[Measurement], trace: CampaignTrace) -> None:
-        """Retrain the ensemble after a batch (not for random, in-silico or plain Ax)."""
-        if self.strategy in (str(Strategy.RANDOM), INSILICO, PLAIN_AX) or len(measured) < 2:
+        """Retrain the ensemble after a batch (not for random, in-silico, plain Ax or BayBE)."""
+        if self.strategy in (str(Strategy.RANDOM), INSILICO, PLAIN_AX, BAYBE) or len(measured) < 2:
             return
         self.surrogate = _train(self.landscape, measured, self.seed, self.epochs, trace)
 
@@ -263,6 +269,12 @@ def summarise(traces: Sequence[CampaignTrace], budget: int) -> dict[str, Any]:
     }
 
 
+def _baybe_skipped(landscape: Landscape) -> str | None:
+    from benchmarks.loop_baybe import too_large, unavailable
+
+    return unavailable() or too_large(landscape.spec.search_space)
+
+
 def bench_landscape(name: str, seeds: int, budget: int, random_budget: int, epochs: int,
                     strategies: Sequence[str] = STRATEGIES) -> dict[str, Any]:
     """All strategies on one landscape over the same seeds."""
@@ -273,6 +285,10 @@ def bench_landscape(name: str, seeds: int, budget: int, random_budget: int, epoc
         if strategy == INSILICO and name not in CELLS:
             continue
         limit = random_budget if strategy == str(Strategy.RANDOM) and not wide else budget
+        if strategy == BAYBE and (reason := _baybe_skipped(landscape)):
+            out[strategy] = {"skipped": reason}
+            progress_console.log(f"{name} {strategy}: skipped ({reason})")
+            continue
         traces = []
         for seed in range(seeds):
             landscape = make_landscape(name, seed)

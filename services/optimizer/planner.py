@@ -25,6 +25,8 @@ from services.optimizer.surrogate import Surrogate
 TOP_UP_ROUNDS = 5
 CONTROL = "control"
 """The strategy name of a wild-type control proposal."""
+CENTRE = "centre"
+"""The strategy name of the centre point of a black-box campaign's first batch."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ class PlannerOptions:
     wild_type_control: bool = True
     """Cell campaigns: the first batch includes the unmodified strain, as every lab's plate does (it anchors
     the predictor's mechanistic prior and gives the reference the campaign's improvement is measured against)."""
+    centre_point: bool = True
+    """Black-box campaigns (parameters only), hybrid strategy: the first batch includes the centre of the box,
+    the design of experiments' centre point (Ax's default generation strategy also starts there); the cells'
+    counterpart is the wild-type control."""
 
 
 def _pool(strategy: Strategy, n: int, ctx: Context, options: PlannerOptions) -> list[Candidate]:
@@ -151,7 +157,7 @@ def plan_batch(
     def accept(candidate: Candidate) -> bool:
         return feasibility is None or feasibility.is_feasible(candidate.design)
 
-    controls = _controls(spec, ctx, options, n)
+    controls = _controls(spec, ctx, options, n) if spec.search_space.is_cell or strategy == Strategy.HYBRID else []
     pool = _admissible(_pool(strategy, n - len(controls), ctx, options), ctx)
     pool = [c for c in pool if c.design.key() not in {k.design.key() for k in controls}]
     chosen = _top_up(_choose(strategy, pool, n - len(controls), ctx, accept, options), n - len(controls), ctx, accept)
@@ -182,7 +188,9 @@ def gp_request(spec: CampaignSpec, history: History, n: int, seed: int,
 def _controls(spec: CampaignSpec, ctx: Context, options: PlannerOptions, n: int) -> list[Candidate]:
     """The wild-type control: in a cell campaign's first batch, and with `analysis.control_per_batch` in every
     round that plans at least two designs while no control is pending (a round of one stays a design)."""
-    if not (options.wild_type_control and spec.search_space.is_cell):
+    if not spec.search_space.is_cell:
+        return _centre(ctx, options)
+    if not options.wild_type_control:
         return []
     wild_type = Design()
     key = wild_type.key()
@@ -196,6 +204,16 @@ def _controls(spec: CampaignSpec, ctx: Context, options: PlannerOptions, n: int)
     if not ctx.space.is_valid(wild_type)[0]:
         return []
     return ctx.scored([wild_type], CONTROL)
+
+
+def _centre(ctx: Context, options: PlannerOptions) -> list[Candidate]:
+    """The centre of a black-box campaign's box, in its first batch (see `PlannerOptions.centre_point`)."""
+    if not options.centre_point or ctx.history.measured or ctx.history.pending or ctx.history.failed:
+        return []
+    centre = ctx.space.decode((ctx.space.lows + ctx.space.highs) / 2.0)
+    if centre.key() in ctx.excluded or not ctx.space.is_valid(centre)[0]:
+        return []
+    return ctx.scored([centre], CENTRE)
 
 
 def _proposals(chosen: Sequence[Candidate], ctx: Context) -> list[PlannedProposal]:

@@ -151,3 +151,23 @@ def test_hybrid_keeps_gp_picks() -> None:
     proposals = plan_batch(spec, history, NoisyModel(), 8, rng)
     assert sum(p.strategy == "hybrid:bo" for p in proposals) >= 1
     assert len({p.design.key() for p in proposals}) == 8
+
+
+def test_hybrid_first_batch_of_a_black_box_campaign_holds_the_centre_of_the_box() -> None:
+    from services.optimizer.planner import CENTRE
+    from simulators.examples import hartmann6_spec
+
+    spec = hartmann6_spec()
+    first = plan_batch(spec, History(), None, 6, np.random.default_rng(0), strategy=Strategy.HYBRID)
+    centres = [p for p in first if p.strategy == CENTRE]
+    assert len(first) == 6 and len(centres) == 1
+    assert centres[0].design.parameters == {p.name: (p.low + p.high) / 2 for p in spec.search_space.parameters}
+    later = History(measured=[(p.design, 0.0) for p in first])
+    assert all(p.strategy != CENTRE for p in plan_batch(spec, later, None, 6, np.random.default_rng(1),
+                                                       strategy=Strategy.HYBRID))
+    for strategy in (Strategy.RANDOM, Strategy.BO):  # the peers keep their own first batch
+        assert all(p.strategy != CENTRE for p in plan_batch(spec, History(), None, 6, np.random.default_rng(0),
+                                                           strategy=strategy))
+    off = plan_batch(spec, History(), None, 6, np.random.default_rng(0), strategy=Strategy.HYBRID,
+                     options=PlannerOptions(centre_point=False))
+    assert all(p.strategy != CENTRE for p in off)
