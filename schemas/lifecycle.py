@@ -24,7 +24,8 @@ A work order (its status after MEASURED or FAILED is the run's outcome, whatever
        └─────── failed ──────► FAILED      (a later outcome of the run replaces an earlier one)
 
 An origin names the generator of a proposal and, for a composite planner, the planner it ran inside:
-``"ga"``, ``"bo"``, ``"random"``, ``"control"``, ``"amended"`` (a reviewer's edit), ``"hybrid:local"``.
+``"ga"``, ``"bo"``, ``"random"``, ``"control"``, ``"centre"`` (a black-box campaign's centre point),
+``"amended"`` (a reviewer's edit), ``"hybrid:local"``.
 """
 
 from __future__ import annotations
