@@ -209,7 +209,7 @@ def run_campaign(landscape: Landscape, strategy: str, seed: int, budget: int, ep
             trace.repeats += design.key() in seen
             trace.proposed += 1
             if landscape.true_growth is not None:
-                trace.below_floor += landscape.true_growth(design) < landscape.growth_floor_abs - 1e-12
+                trace.below_floor += int(landscape.true_growth(design) < landscape.growth_floor_abs - 1e-12)
             seen.add(design.key())
             result = landscape.measure(design, f"s{seed}-{strategy}-{len(measured) + len(history.failed) + i}")
             planner.learn(design, result, history)

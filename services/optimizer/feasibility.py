@@ -149,3 +149,20 @@ def feasibility_for(spec: CampaignSpec, organism: Any) -> FeasibilityFilter | No
     if spec.is_function or spec.objective.growth_floor <= 0 or organism is None:
         return None
     return FeasibilityFilter(organism, spec.objective.growth_floor, base_medium=spec.organism.medium or None)
+
+
+def growth_floor_problem(design: Design, spec: CampaignSpec, measurements: Sequence[Measurement]) -> str | None:
+    """Why a design (e.g. a reviewer's amendment) fails the campaign's growth floor, else None.
+
+    The same check the planner applies: the organism model's growth, corrected by the campaign's measured
+    growth (`FeasibilityFilter.calibrate`), against the floor. Cell campaigns with a floor only.
+    """
+    if spec.is_function or spec.objective.growth_floor <= 0:
+        return None
+    from services.domain.organism import load_organism
+
+    feasibility = feasibility_for(spec, load_organism(spec.organism.model))
+    if feasibility is None:
+        return None
+    feasibility.calibrate_from(measurements)
+    return feasibility.problem(design)

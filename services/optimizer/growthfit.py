@@ -3,8 +3,8 @@
 FBA re-optimises growth after every change; a real cell does not (it stays near its old flux distribution,
 pays for extra enzyme, is regulated), so measured growth is below FBA growth, and by how much depends on the
 interventions. The correction is a ridge regression of ``log(measured / FBA)`` growth on the design's
-interventions (one indicator per knocked-out gene, log2 fold per expressed gene, the change per medium
-component), with an unpenalised intercept:
+interventions (one indicator per knocked-out gene, log2 fold per expressed gene, an indicator and the
+log(1 + uptake) per medium component the design sets), with an unpenalised intercept:
 
     corrected(d) = FBA(d) * exp(intercept + sum of the fitted effects of d's interventions)
 
@@ -57,7 +57,9 @@ class GrowthCorrection:
 def _features(design: Design) -> dict[str, float]:
     out = {f"ko:{k}": 1.0 for k in design.knockouts}
     out.update({f"expr:{g}": math.log2(f) for g, f in design.expression.items() if f > 0})
-    out.update({f"medium:{e}": float(v) for e, v in design.medium.items()})
+    for exchange, uptake in design.medium.items():  # set at all, and how much (log: uptakes span decades)
+        out[f"medium:{exchange}"] = 1.0
+        out[f"medium:{exchange}:log_uptake"] = math.log1p(max(float(uptake), 0.0))
     return out
 
 
