@@ -90,13 +90,15 @@ MEASURED = [WILD, STARVED, HEALTHY, Design(knockouts=["b0723", "b0351"]), Design
             Design(knockouts=["b1241", "b0351"])]
 
 
-def test_correction_learns_the_ratio_and_a_knockouts_cost() -> None:
+def test_correction_learns_the_typical_ratio_and_a_strains_shortfall() -> None:
     fit = fit_growth_correction([(d, _truth(d), _fba(d)) for d in MEASURED], alpha=0.01)
     assert fit is not None and fit.n_designs == len(MEASURED)
     assert math.exp(fit.intercept) == pytest.approx(0.8, rel=0.05)
-    unseen = Design(knockouts=["b0723", "b1241"])
-    assert fit.corrected(unseen, _fba(unseen)) == pytest.approx(_truth(unseen), rel=0.1)
-    assert "ko:b0723" in fit.describe()
+    same_strain = Design(knockouts=["b0723"], expression={"b3956": 2.0})  # a measured strain, new expression
+    assert fit.corrected(same_strain, _fba(same_strain)) == pytest.approx(_truth(STARVED), rel=0.15)
+    other_strain = Design(knockouts=["b0723", "b1241"])  # unmeasured strain: the typical ratio only
+    assert fit.corrected(other_strain, _fba(other_strain)) == pytest.approx(0.8 * _fba(other_strain), rel=0.05)
+    assert "strain:b0723" in fit.describe()
 
 
 def test_correction_needs_enough_designs() -> None:
@@ -107,7 +109,7 @@ def test_correction_needs_enough_designs() -> None:
 
 def test_calibrated_filter_rejects_what_measured_growth_says_falls_under_the_floor() -> None:
     floor = FeasibilityFilter(growth_floor=0.4, growth_fn=_fba)
-    candidate = Design(knockouts=["b0723", "b1241"])  # FBA 0.8 >= 0.4; truth 0.19 < 0.4 x 0.8
+    candidate = Design(knockouts=["b0723"], expression={"b3956": 2.0})  # FBA 0.9 >= 0.4; truth 0.22 < 0.4 x 0.8
     assert floor.is_feasible(candidate)
     fit = floor.calibrate([(d, _truth(d)) for d in MEASURED])
     assert fit is not None and floor.threshold == pytest.approx(0.4 * _truth(WILD))
