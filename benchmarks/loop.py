@@ -22,6 +22,9 @@ optimum, or gap closed on the 10-D functions):
   cells only designs meeting the growth floor count) -- "best found".
 * ``picked_fraction_by_batch``: the noise-free value of the design with the best *reading* (measured
   growth meeting the floor) -- what the campaign itself would name as its best.
+* ``below_floor_fraction`` (cells): the share of all proposals, over the seeds, whose noise-free growth in
+  the simulated cell is below the growth floor (``below_floor_by_seed``: the count per seed). The planner's
+  feasibility filter learns from measured growth after each batch (`FeasibilityFilter.calibrate`).
 
 ``experiments_to_90`` / ``experiments_to_95`` (``_picked`` for the second figure): experiments until the
 figure first reached 90 % / 95 %, median over seeds; null when the median seed never got there within
@@ -110,6 +113,9 @@ class CampaignTrace:
     batch_s: list[float] = field(default_factory=list)
     train_s: list[float] = field(default_factory=list)
     infeasible_rejected: int = 0
+    below_floor: int = 0
+    """Cells: proposals whose noise-free growth in the simulated cell is below the growth floor."""
+    proposed: int = 0
     repeats: int = 0
     """Experiments spent on a design measured before (plain Ax only; fluxlab's planner never repeats)."""
 
@@ -207,6 +213,9 @@ def run_campaign(landscape: Landscape, strategy: str, seed: int, budget: int, ep
             break
         for i, design in enumerate(designs):
             trace.repeats += design.key() in seen
+            trace.proposed += 1
+            if landscape.true_growth is not None:
+                trace.below_floor += int(landscape.true_growth(design) < landscape.growth_floor_abs - 1e-12)
             seen.add(design.key())
             result = landscape.measure(design, f"s{seed}-{strategy}-{len(measured) + len(history.failed) + i}")
             planner.learn(design, result, history)
@@ -215,6 +224,8 @@ def run_campaign(landscape: Landscape, strategy: str, seed: int, budget: int, ep
                 continue
             measured.append(result)
             history.measured.append((result.design, result.readout(target) or 0.0))
+        if planner.feasibility is not None and planner.strategy != PLAIN_AX:
+            planner.feasibility.calibrate_from(measured)  # as the optimizer service does before each plan
         planner.retrain(measured, trace)
         eligible = _eligible(landscape, measured)
         # scores rise towards 1 for either sense, so the best found is the largest
@@ -266,6 +277,8 @@ def summarise(traces: Sequence[CampaignTrace], budget: int) -> dict[str, Any]:
         "train_s": round(statistics.median([s for t in traces for s in t.train_s] or [0.0]), 3),
         "infeasible_rejected": int(statistics.median(t.infeasible_rejected for t in traces)),
         "repeats": int(statistics.median(t.repeats for t in traces)),
+        "below_floor_fraction": round(sum(t.below_floor for t in traces) / max(1, sum(t.proposed for t in traces)), 4),
+        "below_floor_by_seed": [t.below_floor for t in traces],
     }
 
 

@@ -52,6 +52,8 @@ class Landscape:
     """Median value of random designs (the 10-D functions' gap closed starts there)."""
     score_kind: str = "fraction"
     optimum_method: str = ""
+    true_growth: Callable[[Design], float] | None = None
+    """Cells: a design's noise-free growth (1/h) in the simulated cell."""
 
     def score(self, value: float) -> float:
         """A noise-free value as a fraction of the optimum, or as gap closed (see the module doc)."""
@@ -91,7 +93,7 @@ def cell_landscape(name: str, seed: int) -> Landscape:
     optimum = true_optimum(spec, cell)
     planning = load_organism(spec.organism.model)  # the campaign's model (the cell may run on another)
     return Landscape(name, spec, measure, truth, optimum.value, list, floor, planning,
-                     optimum_method=optimum.method)
+                     optimum_method=optimum.method, true_growth=lambda design: cell.respond(design).growth)
 
 
 def function_landscape(name: str, seed: int) -> Landscape:

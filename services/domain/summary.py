@@ -5,16 +5,20 @@ from __future__ import annotations
 from typing import Any, cast
 
 from schemas import CampaignSpec, Measurement, Sense
+from services.domain.floor import GrowthFloor, below_floor, best_meeting_floor, growth_floor
 from services.domain.pareto import pareto_front
 
 
 def best_by_batch(spec: CampaignSpec, proposals: list[dict[str, Any]], work_orders: list[dict[str, Any]],
-                  measurements: list[Measurement]) -> list[float | None]:
-    """Best measured objective value so far after each proposal round."""
+                  measurements: list[Measurement], floor: GrowthFloor | None = None) -> list[float | None]:
+    """Best measured objective value so far after each proposal round (designs meeting the growth floor)."""
     round_of = {p["id"]: p["round"] for p in proposals}
     proposal_of = {w["run_id"]: w["proposal_id"] for w in work_orders}
+    excluded = below_floor(measurements, floor or growth_floor(spec, measurements))
     by_round: dict[int, list[float]] = {}
     for m in measurements:
+        if m.design.key() in excluded:
+            continue
         value = m.readout(spec.objective.target)
         round_ = round_of.get(proposal_of.get(m.run_id, ""))
         if value is not None and round_ is not None:
@@ -33,17 +37,19 @@ def best_by_batch(spec: CampaignSpec, proposals: list[dict[str, Any]], work_orde
 def campaign_summary(spec: CampaignSpec, proposals: list[dict[str, Any]], work_orders: list[dict[str, Any]],
                      measurements: list[Measurement], failures: int, reviews: list[dict[str, Any]],
                      models: list[dict[str, Any]]) -> dict[str, Any]:
-    """The JSON summary of `fluxlab campaign run`."""
-    scored = [(m.readout(spec.objective.target), m) for m in measurements]
-    valid = [(v, m) for v, m in scored if v is not None]
-    pick = max if spec.objective.sense == Sense.MAXIMIZE else min
-    best_value, best = pick(valid, key=lambda vm: vm[0]) if valid else (None, None)
+    """The JSON summary of `fluxlab campaign run`: the best is the best reading among designs meeting the floor."""
+    floor = growth_floor(spec, measurements)
+    best_value, best = best_meeting_floor(spec, measurements, floor)
     summary: dict[str, Any] = {
         "campaign_id": spec.id,
         "best_value": best_value,
         "best_design": best.design.model_dump(mode="json") if best else None,
         "best_design_text": best.design.describe() if best else None,
-        "best_by_batch": best_by_batch(spec, proposals, work_orders, measurements),
+        "best_by_batch": best_by_batch(spec, proposals, work_orders, measurements, floor),
+        "best_rule": "best reading among designs whose mean measured growth meets the growth floor"
+                     if floor.threshold is not None else "best reading",
+        "growth_floor_measured": {"threshold_per_h": floor.threshold, "source": floor.source,
+                                  "n_designs_below": len(below_floor(measurements, floor))},
         "n_measurements": len(measurements),
         "n_failed": failures,
         "n_rejected": sum(1 for r in reviews if r["action"] == "reject"),

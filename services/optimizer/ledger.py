@@ -16,12 +16,12 @@ from schemas import (
     ProposalStatus,
     ReviewDecision,
     RunFailed,
-    Sense,
     WorkOrder,
     WorkOrderStatus,
 )
 from services.domain import lifecycle
 from services.domain.acceptance import Gate
+from services.domain.floor import GrowthFloor, best_meeting_floor, growth_floor
 from services.optimizer.context import History
 
 
@@ -130,14 +130,14 @@ class CampaignLedger:
         return History(measured=self.observations(), pending=[p.design for p in self.pending], failed=failed,
                        rejected_keys=rejected, origins={p.design.key(): p.strategy for p in self.proposals.values()})
 
+    def growth_floor(self) -> GrowthFloor:
+        """The growth floor on measured growth (`services.domain.floor`)."""
+        return growth_floor(self.spec, list(self.measurements.values()))
+
     def best(self) -> tuple[float | None, Design | None]:
-        """Best measured value and design (by the objective's sense)."""
-        obs = self.observations()
-        if not obs:
-            return None, None
-        pick = max if self.spec.objective.sense == Sense.MAXIMIZE else min
-        design, value = pick(obs, key=lambda dv: dv[1])
-        return value, design
+        """Best measured value and design (by the objective's sense) among designs meeting the growth floor."""
+        value, best = best_meeting_floor(self.spec, list(self.measurements.values()), self.growth_floor())
+        return value, best.design if best is not None else None
 
     @property
     def budget_spent(self) -> bool:

@@ -229,6 +229,8 @@ class OptimizerService(Service):
             remote = RemoteSurrogate(self.bus, asyncio.get_running_loop(), campaign_id, spec.objective.target)
             surrogate = await asyncio.to_thread(within_envelope, spec, remote)
         feasibility = await asyncio.to_thread(self._feasibility, campaign_id)
+        if feasibility is not None:  # learns from measured growth (`FeasibilityFilter.calibrate`)
+            await asyncio.to_thread(feasibility.calibrate_from, list(ledger.measurements.values()))
         rng = np.random.default_rng(self._round_seed(campaign_id, ledger))
         prior = await asyncio.to_thread(self._insilico, campaign_id) if surrogate is None else None
         options = self._planner_options(campaign_id)
@@ -297,7 +299,8 @@ class OptimizerService(Service):
         event = CampaignEvent(
             id=f"complete-{campaign_id}", campaign_id=campaign_id, kind=CampaignEventKind.COMPLETED,
             detail=f"{why}; {ledger.used} experiments; infeasible designs filtered: "
-                   f"{self.rejected_infeasible.get(campaign_id, 0)}",
+                   f"{self.rejected_infeasible.get(campaign_id, 0)}; best among designs meeting the growth floor "
+                   f"{ledger.growth_floor().describe()}",
             best_value=value, best_design_key=design.key() if design else None,
         )
         await self.bus.publish_event(event)

@@ -15,6 +15,7 @@ from typing import Any
 
 from schemas import CampaignSpec, Design, Measurement, Sense
 from services.analysis.views import effects_table
+from services.domain.floor import best_meeting_floor, growth_floor
 from services.domain.summary import campaign_summary
 from services.predictor import MIN_TRAINING_MEASUREMENTS
 from services.report import classify, envelope, plots
@@ -74,7 +75,8 @@ def build_report(out: Path, records: CampaignRecords, truth: Truth | None = None
     _draw(out, spec, records, measurements, pairs, full, truth)
     effects = effects_table(spec, records.measurements)
     full["batch_adjusted_effects"] = effects.lines or effects.unavailable
-    full["growth_floor_per_h"] = _floor(spec)
+    floor = growth_floor(spec, measurements)
+    full["growth_floor_per_h"], full["growth_floor_source"] = floor.threshold, floor.source
     full["warnings"] = _warnings(spec, full, measurements)
     (out / "summary.json").write_text(json.dumps(full, indent=2) + "\n")
     (out / "report.html").write_text(render(spec, full, measurements, effects, _best(spec, measurements)))
@@ -168,18 +170,9 @@ def _draw_or_say(drawable: bool, path: Path, draw: Callable[[Path], None], why_n
     return why_not
 
 
-def _floor(spec: CampaignSpec) -> float | None:
-    """The growth floor in 1/h (None for function campaigns)."""
-    found = envelope.envelope_of(spec)
-    return found.floor if found is not None else None
-
-
 def _best(spec: CampaignSpec, measurements: list[Measurement]) -> Measurement | None:
-    scored = [m for m in measurements if m.readout(spec.objective.target) is not None]
-    if not scored:
-        return None
-    pick = max if spec.objective.sense == Sense.MAXIMIZE else min
-    return pick(scored, key=lambda m: m.readout(spec.objective.target) or 0.0)
+    """The measurement named best: the best reading among designs meeting the growth floor."""
+    return best_meeting_floor(spec, measurements)[1]
 
 
 def _warnings(spec: CampaignSpec, full: dict[str, Any], measurements: list[Measurement]) -> list[str]:

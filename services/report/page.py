@@ -62,7 +62,8 @@ def _facts(spec: CampaignSpec, s: dict[str, Any], best: Measurement | None, mode
         ("campaign", f"{spec.name} ({spec.id})"),
         ("objective", f"{spec.objective.sense.value} {spec.objective.target} ({unit})"),
         ("growth floor", "–" if s.get("growth_floor_per_h") is None else
-         f"{fmt(s['growth_floor_per_h'])} 1/h ({fmt(100 * spec.objective.growth_floor, 3)} % of wild type)"),
+         f"{fmt(s['growth_floor_per_h'])} 1/h ({s.get('growth_floor_source') or 'of wild type'}); "
+         "the best design is chosen among designs whose measured growth meets it"),
         (f"best measured value ({unit})", s["best_value"]),
         ("best design", describe(best.design, model) if best else s.get("best_design_text")),
         ("growth of the best design (1/h)", best.growth_rate.value if best and best.growth_rate else None),

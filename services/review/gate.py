@@ -6,7 +6,8 @@ from the proposal id, so a retried step is a duplicate JetStream drops.
 
 Amend: the reviewer's edited design becomes a new proposal version (version + 1, `parent_id` = original,
 same round, strategy "amended"); the original gets an `amend` decision, and the new version is approved by
-the same reviewer and dispatched at once.
+the same reviewer and dispatched at once. An amendment must pass the planner's growth-floor check (organism
+model's growth corrected by the campaign's measured growth, `services.optimizer.feasibility`), else it is refused.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from schemas import (
 )
 from schemas.queries import ProposalRecord
 from services.domain.designcheck import DesignRefused, check_design
+from services.optimizer.feasibility import growth_floor_problem
 from services.review import dispatch
 from services.review.auth import Reviewer, ReviewerBook
 from services.review.names import describe
@@ -125,6 +127,7 @@ class ReviewGate:
             if action == ReviewAction.AMEND:
                 assert design is not None
                 design = await _buildable(design, spec)
+                await self._grows_enough(design, spec)
                 result = await self._amend(reviewer, proposal, spec, design, reason)
             else:
                 if action == ReviewAction.APPROVE:
@@ -146,6 +149,15 @@ class ReviewGate:
                 return True
             await asyncio.sleep(0.05)
         return False
+
+    async def _grows_enough(self, design: Design, spec: CampaignSpec) -> None:
+        """Refuse an amendment the growth-floor filter rejects (corrected by the campaign's measured growth)."""
+        if spec.is_function or spec.objective.growth_floor <= 0:
+            return
+        measurements = await self.tracker.measurements(spec.id)
+        problem = await asyncio.to_thread(growth_floor_problem, design, spec, measurements)
+        if problem is not None:
+            raise ReviewRefused("design", problem)
 
     async def _publish_decision(self, decision: ReviewDecision) -> ReviewDecision:
         ack = await self.bus.publish_event(decision)

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from schemas import CampaignSpec, Design, Measurement, ProposalStatus, Sense
+from schemas import CampaignSpec, Design, Measurement, ProposalStatus
 from schemas.queries import CampaignSummary
+from services.domain.floor import best_meeting_floor
 from services.tracker.repository import Repository, parse_spec
 from services.tracker.tables import (
     CampaignRow,
@@ -38,19 +39,15 @@ def measurements(repo: Repository, campaign_id: str) -> list[Measurement]:
 
 def best_measured(spec: CampaignSpec | None, items: list[Measurement]) -> tuple[float | None, Design | None]:
     """Best measured objective value and its design (sense from the spec), leaving out what the cleaning sets
-    aside as unreliable: runs with a failed QC flag and wild-type controls that are robust outliers."""
+    aside as unreliable (runs with a failed QC flag, wild-type controls that are robust outliers) and designs
+    whose measured growth is below the growth floor (`services.domain.floor`)."""
     if spec is None:
         return None, None
     from services.analysis.cleaning import set_aside_runs  # pandas: loaded on the first query, not at start-up
 
     set_aside = set_aside_runs(items, spec.objective.target)
-    scored = [(m.readout(spec.objective.target), m) for m in items if m.run_id not in set_aside]
-    valid = [(v, m) for v, m in scored if v is not None]
-    if not valid:
-        return None, None
-    pick = max if spec.objective.sense == Sense.MAXIMIZE else min
-    value, best = pick(valid, key=lambda vm: vm[0])
-    return value, best.design
+    value, best = best_meeting_floor(spec, [m for m in items if m.run_id not in set_aside])
+    return value, best.design if best is not None else None
 
 
 def summary(repo: Repository, campaign_id: str) -> CampaignSummary | None:

@@ -315,6 +315,37 @@ async def test_amend_that_cannot_be_built_is_refused_with_the_field_and_nothing_
     assert reply.work_order["design"]["expression"] == {"b3956": 2.0}
 
 
+async def test_amend_below_the_growth_floor_learned_from_measured_growth_is_refused(stack: Stack) -> None:
+    from schemas import Measurement, MeasurementSource, Value
+
+    bus = stack.bus
+    await bus.publish_event(created(spec_with("c12", ReviewMode.HUMAN)))
+    await bus.publish_event(proposal("c12", 0))
+    await stack.pending("c12", 1)
+    anaerobic = {"EX_o2_e": 0.0}  # FBA: 0.21 1/h, above its floor of 0.175; measured: far below
+    imported = [(Design(), 0.8), (Design(knockouts=["b2297"]), 0.78), (Design(knockouts=["b0903"]), 0.8),
+                (Design(medium=anaerobic), 0.02), (Design(knockouts=["b2297"], medium=anaerobic), 0.02)]
+    for i, (design, growth) in enumerate(imported):
+        await bus.publish_event(Measurement(
+            id=f"m-c12-{i}", campaign_id="c12", run_id=f"lab-{i}", design=design, growth_rate=Value(value=growth),
+            products={"EX_succ_e": Value(value=0.1)}, source=MeasurementSource.IMPORT))
+    await wait_until(lambda: _n_measured(stack, "c12", len(imported)))
+    edited = Design(knockouts=["b1380"], medium=anaerobic)
+    with pytest.raises(RpcFailed) as refused:
+        await stack.rpc("amend", AmendRequest(credentials=ALICE, proposal_id="p-c12-0", design=edited))
+    assert refused.value.detail.field == "design"
+    assert "below the campaign's growth floor" in refused.value.detail.reason
+    assert "corrected by measured growth" in refused.value.detail.reason
+    assert await work_queue(bus) == []
+    reply = await stack.rpc("amend", AmendRequest(credentials=ALICE, proposal_id="p-c12-0",
+                                                  design=Design(knockouts=["b1380"])))
+    assert reply.work_order["design"]["knockouts"] == ["b1380"]
+
+
+async def _n_measured(stack: Stack, campaign_id: str, n: int) -> bool:
+    return len(await stack.tracker.measurements(campaign_id)) >= n
+
+
 async def test_auto_review_rejects_a_proposal_that_cannot_be_built(stack: Stack) -> None:
     bus = stack.bus
     await bus.publish_event(created(spec_with("c8", ReviewMode.AUTO)))
