@@ -288,7 +288,8 @@ def summarise(traces: Sequence[CampaignTrace], budget: int) -> dict[str, Any]:
 
 
 def bench_landscape(name: str, seeds: int, budget: int, random_budget: int, epochs: int,
-                    strategies: Sequence[str] = STRATEGIES, recalibrate: bool = True) -> dict[str, Any]:
+                    strategies: Sequence[str] = STRATEGIES, recalibrate: bool = True,
+                    first_seed: int = 0) -> dict[str, Any]:
     """All strategies on one landscape over the same seeds."""
     out: dict[str, Any] = {}
     landscape = make_landscape(name, 0)
@@ -298,7 +299,7 @@ def bench_landscape(name: str, seeds: int, budget: int, random_budget: int, epoc
             continue
         limit = random_budget if strategy == str(Strategy.RANDOM) and not wide else budget
         traces = []
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             landscape = make_landscape(name, seed)
             traces.append(run_campaign(landscape, strategy, seed, limit, epochs, recalibrate))
             progress_console.log(f"{name} {strategy} seed {seed}: {traces[-1].fractions[-1]:.3f}")
@@ -312,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print one JSON object."""
     p = parser("Closed simulated DBTL campaigns per optimizer strategy (in-process, no NATS).")
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     p.add_argument("--budget", type=int, default=48, help="experiments per campaign on cells and 2-6-D functions")
     p.add_argument("--budget-10d", type=int, default=132, help="experiments per campaign on the 10-D functions")
     p.add_argument("--random-budget", type=int, default=400)
@@ -334,7 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         args.seeds, args.budget, args.budget_10d, args.random_budget, args.epochs = 1, 16, 32, 24, 30
     started = time.perf_counter()
     results = {name: bench_landscape(name, args.seeds, args.budget_10d if name in FUNCTIONS_10D else args.budget,
-                                     args.random_budget, args.epochs, strategies, args.sd_recalibration == "on")
+                                     args.random_budget, args.epochs, strategies, args.sd_recalibration == "on",
+                                     args.first_seed)
                for name in names}
     result = {"seeds": args.seeds, "landscapes": results, "wall_s": round(time.perf_counter() - started, 1)}
     emit(result, args.json, "loop benchmark")

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from schemas import Design, Measurement
-from services.predictor.prospective_calibration import Z95, ProspectiveCalibration, zscores
+from services.predictor.prospective_calibration import Z95, ProspectiveCalibration, conformal_scale, zscores
 
 
 @dataclass
@@ -28,6 +28,8 @@ class CoverageRecord:
     """(round, mean, raw sd, calibrated sd, reading)."""
     scales: list[float] = field(default_factory=list)
     """The objective's sd factor in force at each round with a model."""
+    first_round_scale: float | None = None
+    """The conformal factor the first model's own prospective z-scores called for (what a prior should be)."""
 
     def coverage(self, calibrated: bool, round_: int | None = None) -> float | None:
         """Share of readings inside mean +- 1.96 sd (None without rows)."""
@@ -82,6 +84,8 @@ class CalibrationTracker:
                 mean, sd = inner.raw_column([d for d, _ in rows], name)
                 fresh[name] = zscores([y for _, y in rows], mean, sd)
         self.calibration = self.calibration.with_round(fresh)
+        if self.record.first_round_scale is None and self.calibration.rounds.get(self.target):
+            self.record.first_round_scale = round(conformal_scale(self.calibration.rounds[self.target][0]), 4)
 
 
 def summarise_coverage(records: Sequence[CoverageRecord]) -> dict[str, Any]:
@@ -98,6 +102,7 @@ def summarise_coverage(records: Sequence[CoverageRecord]) -> dict[str, Any]:
         "coverage95_calibrated_by_seed": [r.coverage(True) for r in records],
         "coverage95_by_round": [{"round": k, "raw": med([r.coverage(False, k) for r in records]),
                                  "calibrated": med([r.coverage(True, k) for r in records])} for k in rounds],
+        "first_round_scale_by_seed": [r.first_round_scale for r in records],
         "sd_scale_final": med([r.scales[-1] if r.scales else None for r in records]),
         "n_scored": int(statistics.median(len(r.rows) for r in records)) if records else 0,
     }
