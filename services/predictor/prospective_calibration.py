@@ -36,6 +36,9 @@ PRIOR_WEIGHT = 8.0
 MIN_SHRINK_EVIDENCE = 40
 """Prospective results needed before the factor may go below 1 (narrow the model's own intervals)."""
 MAX_SCALE = 20.0
+WINDOW_ROUNDS = 2
+"""The factor is fitted on the latest rounds only: a campaign's first models (one in-silico batch of data) miss
+by far more than its later ones, and their z-scores would keep every later interval too wide."""
 
 
 def zscores(y: Iterable[float], mean: Iterable[float], sd: Iterable[float]) -> list[float]:
@@ -61,11 +64,14 @@ def conformal_scale(z: Sequence[float], level: float = 0.95) -> float:
 
 
 def fit_scale(z: Sequence[float], level: float = 0.95, prior: float = PRIOR_SCALE,
-              prior_weight: float = PRIOR_WEIGHT) -> float:
-    """The published-sd factor from the pooled prospective z-scores (prior-shrunk, floored at 1 without evidence)."""
-    n = len(z)
-    if n == 0:
+              prior_weight: float = PRIOR_WEIGHT, n_evidence: int | None = None) -> float:
+    """The published-sd factor from prospective z-scores (prior-shrunk, floored at 1 without evidence).
+
+    `n_evidence`: prospective results behind the estimate (default len(z); more when `z` is a recent window).
+    """
+    if not z:
         return prior
+    n = max(len(z), n_evidence or 0)
     fitted = conformal_scale(z, level)
     scale = (n * fitted + prior_weight * prior) / (n + prior_weight)
     if n < MIN_SHRINK_EVIDENCE:
@@ -94,8 +100,12 @@ class ProspectiveCalibration:
         return [z for r in self.rounds.get(name, []) for z in r]
 
     def scale(self, name: str) -> float:
-        """The factor to multiply an output's published sd by (the prior before any evidence)."""
-        return fit_scale(self.pooled(name))
+        """The factor to multiply an output's published sd by (the prior before any evidence).
+
+        Conformal on the latest WINDOW_ROUNDS rounds' z-scores, shrunk towards the prior by the evidence of all
+        rounds (the prior's weight fades as results accumulate, whatever the window holds)."""
+        recent = [z for r in self.rounds.get(name, [])[-WINDOW_ROUNDS:] for z in r]
+        return fit_scale(recent, n_evidence=len(self.pooled(name)))
 
     def with_round(self, zs: Mapping[str, Sequence[float]]) -> ProspectiveCalibration:
         """A copy with one more round of fresh results (outputs without any are left as they were)."""
