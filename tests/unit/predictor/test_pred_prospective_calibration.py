@@ -61,3 +61,13 @@ def test_round_trip_and_metrics() -> None:
     metrics = again.metrics({"EX_succ_e": "objective", "growth": "growth"})
     assert metrics["sd_scale_n_objective"] == 2 and metrics["sd_scale_growth"] == PRIOR_SCALE
     assert ProspectiveCalibration.from_bytes(b"not json") == ProspectiveCalibration()
+
+
+def test_a_first_models_misses_stop_widening_once_later_rounds_are_calibrated() -> None:
+    rng = np.random.default_rng(2)
+    calibration = ProspectiveCalibration().with_round({"y": list(np.abs(rng.normal(scale=8.0, size=8)))})
+    assert calibration.scale("y") > 3.0
+    for _ in range(3):
+        calibration = calibration.with_round({"y": list(np.abs(rng.normal(size=8)))})
+    assert 1.0 <= calibration.scale("y") < 2.0  # the latest rounds decide; the early misses no longer count
+    assert len(calibration.pooled("y")) == 32  # but are kept (and reported as evidence)
