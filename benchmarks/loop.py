@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.common import emit, parser, progress_console
+from benchmarks.loop_calibration import CalibrationTracker, CoverageRecord, summarise_coverage
 from benchmarks.loop_landscapes import ALL, CELLS, FUNCTIONS_10D, Landscape, make_landscape
 from schemas import Design, Measurement, Sense, Strategy
 from services.optimizer.context import History
@@ -81,11 +82,18 @@ class EnsembleSurrogate:
         started = time.perf_counter()
         self.model.train(landscape.features([m.design for m in measured]), y, names=self.names)
         self.train_s = time.perf_counter() - started
+        self.sd_scale: dict[str, float] = {}
+        """Output name -> factor on the published sd (the predictor service's prospective recalibration)."""
 
-    def _column(self, designs: Sequence[Design], name: str) -> tuple[np.ndarray, np.ndarray]:
+    def raw_column(self, designs: Sequence[Design], name: str) -> tuple[np.ndarray, np.ndarray]:
+        """One output's mean and the model's own sd (no recalibration)."""
         result = self.model.predict(self.landscape.features(designs))
         j = result.names.index(name)
         return result.mean[:, j], result.sd[:, j]
+
+    def _column(self, designs: Sequence[Design], name: str) -> tuple[np.ndarray, np.ndarray]:
+        mean, sd = self.raw_column(designs, name)
+        return mean, sd * self.sd_scale.get(name, 1.0)
 
     def predict(self, designs: Sequence[Design]) -> tuple[np.ndarray, np.ndarray]:
         """Objective mean and sd."""
@@ -117,6 +125,8 @@ class CampaignTrace:
     """Cells: proposals whose noise-free growth in the simulated cell is below the growth floor."""
     proposed: int = 0
     repeats: int = 0
+    coverage: CoverageRecord = field(default_factory=CoverageRecord)
+    """Proposals' published intervals against their readings (benchmarks.loop_calibration)."""
     """Experiments spent on a design measured before (plain Ax only; fluxlab's planner never repeats)."""
 
     def experiments_to(self, level: float, picked: bool = False) -> int | None:
@@ -144,18 +154,23 @@ def _score(landscape: Landscape, design: Design | None) -> float:
 
 
 def _train(landscape: Landscape, measured: Sequence[Measurement], seed: int, epochs: int,
-           trace: CampaignTrace) -> Surrogate | None:
+           trace: CampaignTrace) -> EnsembleSurrogate:
     kind = CellEnsembleSurrogate if landscape.organism is not None else EnsembleSurrogate
     ensemble = kind(landscape, measured, seed, epochs)
     trace.train_s.append(ensemble.train_s)
-    return within_envelope(landscape.spec, ensemble)
+    return ensemble
 
 
 class _Planner:
     """One strategy's proposals for a campaign: fluxlab's planner, the in-silico ranking or plain Ax."""
 
-    def __init__(self, landscape: Landscape, strategy: str, seed: int, epochs: int) -> None:
+    def __init__(self, landscape: Landscape, strategy: str, seed: int, epochs: int,
+                 recalibrate: bool = True) -> None:
         self.landscape, self.strategy, self.seed, self.epochs = landscape, strategy, seed, epochs
+        target = landscape.spec.objective.target
+        self.calibration = CalibrationTracker(target, [target, "growth"] if landscape.organism else [target],
+                                              recalibrate)
+        self.inner: EnsembleSurrogate | None = None
         self.rng = np.random.default_rng(seed)
         self.feasibility: FeasibilityFilter | None = feasibility_for(landscape.spec, landscape.organism)
         self.prior = insilico_for(landscape.spec, landscape.organism)
@@ -195,12 +210,15 @@ class _Planner:
         """Retrain the ensemble after a batch (not for random, in-silico, plain Ax or BayBE)."""
         if self.strategy in (str(Strategy.RANDOM), INSILICO, PLAIN_AX, BAYBE) or len(measured) < 2:
             return
-        self.surrogate = _train(self.landscape, measured, self.seed, self.epochs, trace)
+        self.inner = _train(self.landscape, measured, self.seed, self.epochs, trace)
+        self.inner.sd_scale = self.calibration.scales()
+        self.surrogate = within_envelope(self.landscape.spec, self.inner)
 
 
-def run_campaign(landscape: Landscape, strategy: str, seed: int, budget: int, epochs: int) -> CampaignTrace:
-    """Run one closed campaign and return its trace."""
-    planner = _Planner(landscape, strategy, seed, epochs)
+def run_campaign(landscape: Landscape, strategy: str, seed: int, budget: int, epochs: int,
+                 recalibrate: bool = True) -> CampaignTrace:
+    """Run one closed campaign and return its trace (`recalibrate`: plan with the recalibrated sd)."""
+    planner = _Planner(landscape, strategy, seed, epochs, recalibrate)
     target = landscape.spec.objective.target
     history, measured, trace = History(), list[Measurement](), CampaignTrace()
     seen: set[str] = set()
@@ -211,6 +229,8 @@ def run_campaign(landscape: Landscape, strategy: str, seed: int, budget: int, ep
         trace.batch_s.append(time.perf_counter() - started)
         if not designs:
             break
+        published = planner.calibration.published(planner.surrogate, planner.inner, designs)
+        results: dict[str, Measurement] = {}
         for i, design in enumerate(designs):
             trace.repeats += design.key() in seen
             trace.proposed += 1
@@ -223,9 +243,11 @@ def run_campaign(landscape: Landscape, strategy: str, seed: int, budget: int, ep
                 history.failed.append(design)
                 continue
             measured.append(result)
+            results[design.key()] = result
             history.measured.append((result.design, result.readout(target) or 0.0))
         if planner.feasibility is not None and planner.strategy != PLAIN_AX:
             planner.feasibility.calibrate_from(measured)  # as the optimizer service does before each plan
+        planner.calibration.observe(len(trace.experiments) + 1, published, designs, results, planner.inner)
         planner.retrain(measured, trace)
         eligible = _eligible(landscape, measured)
         # scores rise towards 1 for either sense, so the best found is the largest
@@ -233,6 +255,7 @@ def run_campaign(landscape: Landscape, strategy: str, seed: int, budget: int, ep
         trace.picked.append(_score(landscape, _best_reading(landscape, eligible)))
         trace.experiments.append(len(measured) + len(history.failed))
     trace.infeasible_rejected = planner.feasibility.n_rejected if planner.feasibility else 0
+    trace.coverage = planner.calibration.record
     return trace
 
 
@@ -279,6 +302,7 @@ def summarise(traces: Sequence[CampaignTrace], budget: int) -> dict[str, Any]:
         "repeats": int(statistics.median(t.repeats for t in traces)),
         "below_floor_fraction": round(sum(t.below_floor for t in traces) / max(1, sum(t.proposed for t in traces)), 4),
         "below_floor_by_seed": [t.below_floor for t in traces],
+        "prospective": summarise_coverage([t.coverage for t in traces]),
     }
 
 
@@ -289,7 +313,8 @@ def _baybe_skipped(landscape: Landscape) -> str | None:
 
 
 def bench_landscape(name: str, seeds: int, budget: int, random_budget: int, epochs: int,
-                    strategies: Sequence[str] = STRATEGIES) -> dict[str, Any]:
+                    strategies: Sequence[str] = STRATEGIES, recalibrate: bool = True,
+                    first_seed: int = 0) -> dict[str, Any]:
     """All strategies on one landscape over the same seeds."""
     out: dict[str, Any] = {}
     landscape = make_landscape(name, 0)
@@ -303,9 +328,9 @@ def bench_landscape(name: str, seeds: int, budget: int, random_budget: int, epoc
             progress_console.log(f"{name} {strategy}: skipped ({reason})")
             continue
         traces = []
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             landscape = make_landscape(name, seed)
-            traces.append(run_campaign(landscape, strategy, seed, limit, epochs))
+            traces.append(run_campaign(landscape, strategy, seed, limit, epochs, recalibrate))
             progress_console.log(f"{name} {strategy} seed {seed}: {traces[-1].fractions[-1]:.3f}")
         out[strategy] = summarise(traces, limit)
     return {"true_optimum": landscape.optimum, "optimum_method": landscape.optimum_method,
@@ -317,12 +342,16 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print one JSON object."""
     p = parser("Closed simulated DBTL campaigns per optimizer strategy (in-process, no NATS).")
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed .. first-seed + seeds - 1")
     p.add_argument("--budget", type=int, default=48, help="experiments per campaign on cells and 2-6-D functions")
     p.add_argument("--budget-10d", type=int, default=132, help="experiments per campaign on the 10-D functions")
     p.add_argument("--random-budget", type=int, default=400)
     p.add_argument("--epochs", type=int, default=150)
     p.add_argument("--landscapes", default=",".join(ALL), help=f"comma-separated subset of {', '.join(ALL)}")
     p.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated subset")
+    p.add_argument("--sd-recalibration", choices=("on", "off"), default="on", help=(
+        "plan with the sd recalibrated on earlier rounds' prospective results, as the predictor service "
+        "publishes it (on), or with the ensemble's own sd (off); coverage is reported both ways either way"))
     args = p.parse_args(argv)
     import torch
 
@@ -336,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
         args.seeds, args.budget, args.budget_10d, args.random_budget, args.epochs = 1, 16, 32, 24, 30
     started = time.perf_counter()
     results = {name: bench_landscape(name, args.seeds, args.budget_10d if name in FUNCTIONS_10D else args.budget,
-                                     args.random_budget, args.epochs, strategies)
+                                     args.random_budget, args.epochs, strategies, args.sd_recalibration == "on",
+                                     args.first_seed)
                for name in names}
     result = {"seeds": args.seeds, "landscapes": results, "wall_s": round(time.perf_counter() - started, 1)}
     emit(result, args.json, "loop benchmark")

@@ -48,6 +48,7 @@ from services.predictor import MIN_TRAINING_MEASUREMENTS, base_models
 from services.predictor.claims import TrainingClaims
 from services.predictor.errors import PredictorError
 from services.predictor.failures import TrainingFailures
+from services.predictor.prospective_calibration import ProspectiveCalibration, prospective_zscores
 from services.predictor.state import CampaignModel
 from services.predictor.trainset import offending_row, prospective_metrics, training_data
 from services.runtime.bus import Bus
@@ -215,6 +216,8 @@ class PredictorService(Service):
             cm.trained_on = cm.covered = 0
             return
         cm.model = await asyncio.to_thread(deep_model_class().from_bytes, obj.data)
+        with contextlib.suppress(ObjectNotFoundError):  # models saved before recalibration have none: the prior
+            cm.calibration = ProspectiveCalibration.from_bytes((await self.store.get(f"{cm.artifact}.sdscale")).data)
         log.info("%s: loaded model v%d (%d measurements)", campaign_id, cm.version, cm.trained_on)
 
     async def _trainer(self) -> None:
@@ -318,17 +321,23 @@ class PredictorService(Service):
                                                          f"measurements: {exc}") from exc
         unseen = [m for m in data if m.id not in cm.trained_ids] if cm.model is not None and cm.trained_ids else []
         prospective = await asyncio.to_thread(prospective_metrics, cm.model, unseen, spec.objective.target)
+        labels = {spec.objective.target: "objective", "growth": "growth"}
+        zs = await asyncio.to_thread(prospective_zscores, cm.model, unseen, list(labels))
+        calibration = cm.calibration.with_round(zs)
         artifact = f"{campaign_id}/v{version:04d}.pt"
         await self.store.put(artifact, await asyncio.to_thread(model.to_bytes))
+        await self.store.put(f"{artifact}.sdscale", calibration.to_bytes())
         metrics = {k: float(v) for k, v in report.items()
                    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
         metrics["train_s"] = time.perf_counter() - started
         metrics.update(prospective)
+        metrics.update(calibration.metrics(labels))
         event = ModelTrained(id=f"model-{campaign_id}-v{version}", campaign_id=campaign_id, version=version,
                              artifact=artifact, model_kind=model.config.kind, n_train=len(data), metrics=metrics,
                              covers=covers)
         await self.bus.publish_event(event)
         cm.model, cm.version, cm.trained_on, cm.artifact = model, version, len(data), artifact
+        cm.calibration = calibration
         cm.covered, cm.announced, cm.failed_at_model = covers, max(cm.announced, covers), failed
         cm.trained_ids = {m.id for m in data}
         cm.first_untrained_at = time.monotonic() if cm.new > 0 else None
@@ -350,7 +359,7 @@ class PredictorService(Service):
         cm = self.state.get(request.campaign_id)
         if cm is None or cm.model is None:
             raise RpcError("campaign_id", f"no model trained yet for campaign '{request.campaign_id}'")
-        model, version = cm.model, cm.version
+        model, version, calibration = cm.model, cm.version, cm.calibration
         async with cm.lock:
             try:
                 result = await asyncio.to_thread(model.predict, request.designs)
@@ -359,9 +368,9 @@ class PredictorService(Service):
             except PredictorError as exc:
                 raise RpcError(exc.field, exc.reason) from None
         wanted = set(request.outputs) if request.outputs else None
-        predictions = []
+        predictions, scales = [], {name: calibration.scale(name) for name in result.names}
         for i in range(len(request.designs)):
-            outputs = {name: Prediction(mean=m, sd=s) for name, (m, s) in result.row(i).items()
+            outputs = {name: Prediction(mean=m, sd=s * scales[name]) for name, (m, s) in result.row(i).items()
                        if (wanted is None or name in wanted) and math.isfinite(m) and math.isfinite(s)}
             predictions.append(DesignPrediction(outputs=outputs, unseen=result.unseen[i] if result.unseen else [],
                                                 attributions=attributions[i] if attributions else None))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from schemas import Measurement
 from services.domain.acceptance import Gate
+from services.predictor.prospective_calibration import ProspectiveCalibration
 
 if TYPE_CHECKING:
     from services.predictor.deepmodel import DeepModel
@@ -45,6 +46,8 @@ class CampaignModel:
     base: bytes | None = None
     """The campaign's base model (`CampaignSpec.base_model`), fetched once; every version fine-tunes it."""
     broker_retries: int = 0
+    calibration: ProspectiveCalibration = field(default_factory=ProspectiveCalibration)
+    """Earlier rounds' prospective z-scores: the factor on the published sd (saved next to each artifact)."""
     """Consecutive attempts a broker error (a restart, a lost leader) stopped; dead-lettered past the limit."""
 
     def training_data(self) -> list[Measurement]:

@@ -19,6 +19,7 @@ from services.domain import lifecycle
 from services.report.envelope import unit_of
 from services.review import bench, charts
 from services.review.auth import Reviewer, SessionSigner
+from services.review.coverage import coverage_by_round
 from services.review.explain import Explainer
 from services.review.forms import DesignInputError, design_form_values, design_from_form
 from services.review.gate import ReviewGate, ReviewRefused
@@ -282,14 +283,17 @@ def _add_dashboard_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner)
         reviewer, csrf = _session(request, gate, signer)
         spec = await _spec_or_404(gate, campaign_id)
         summaries = [c for c in await gate.tracker.campaigns() if c.campaign_id == campaign_id]
-        measured = await gate.tracker.measurements(campaign_id)
+        t = gate.tracker
+        measured, orders, proposals, models = await asyncio.gather(
+            t.measurements(campaign_id), t.work_orders(campaign_id), t.proposals(campaign_id), t.models(campaign_id))
+        coverage = coverage_by_round(spec, _plain(proposals), _plain(orders), measured, _plain(models))
         from services.analysis.views import effects_table  # statsmodels: seconds to import, once a page asks
 
         effects = await asyncio.to_thread(effects_table, spec, _plain(measured), by)
         return TEMPLATES.TemplateResponse(request, "dashboard.html", {
             "reviewer": reviewer, "csrf": csrf, "spec": spec, "campaign_id": campaign_id,
             "summary": summaries[0] if summaries else None, "charts": list(charts.CHARTS), "effects": effects,
-            "by": by,
+            "by": by, "coverage": coverage,
         })
 
     @app.get("/campaigns/{campaign_id}/charts/{name}.png")

@@ -59,6 +59,16 @@ async def test_replicas_train_each_version_once_and_answer_bad_requests_by_field
             campaign_id=spec.id, designs=[Design(knockouts=["b1380"])], outputs=["EX_succ_e"]), PredictReply)
         assert reply.model_version == 2 and "EX_succ_e" in reply.predictions[0].outputs
         assert reply.predictions[0].unseen == []
+        # v2 scored v1 on the second round's 8 fresh results: its factor on the published sd, in its metrics and
+        # in both replicas (the one that did not train it loaded it with the weights)
+        v2 = next(e for e in await _model_events(bus) if e.version == 2)
+        assert v2.metrics["sd_scale_n_objective"] == 8 and v2.metrics["sd_scale_objective"] >= 1.0
+        scale = a.campaign(spec.id).calibration.scale("EX_succ_e")
+        assert b.campaign(spec.id).calibration.scale("EX_succ_e") == scale
+        assert abs(v2.metrics["sd_scale_objective"] - scale) < 1e-4
+        raw = a.campaign(spec.id).model.predict([Design(knockouts=["b1380"])])  # type: ignore[union-attr]
+        raw_sd = float(raw.sd[0, raw.names.index("EX_succ_e")])
+        assert abs(reply.predictions[0].outputs["EX_succ_e"].sd - raw_sd * scale) < 1e-9 * max(1.0, raw_sd)
         # b0351 is in the organism model but neither a candidate nor in any run: answered, marked, wider.
         reply = await call(bus, bus.subjects.predict, PredictRequest(
             campaign_id=spec.id, designs=[Design(knockouts=["b1380"]), Design(knockouts=["b1380", "b0351"])],

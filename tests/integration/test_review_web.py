@@ -128,7 +128,7 @@ async def test_amend_then_bench_entry_and_csv_upload_then_dashboard(web: tuple[h
 
     dashboard = await client.get("/campaigns/c1/dashboard")
     assert dashboard.status_code == 200
-    assert 'charts/envelope.png' in dashboard.text
+    assert 'charts/envelope.png' in dashboard.text and "Prospective coverage" in dashboard.text
     for name in ("envelope", "best", "parity", "metrics"):
         png = await client.get(f"/campaigns/c1/charts/{name}.png")
         assert png.status_code == 200 and png.content.startswith(b"\x89PNG")

@@ -25,6 +25,9 @@ def test_loop_benchmark_quick_json(capsys: pytest.CaptureFixture[str]) -> None:
     for entry in kinetic["strategies"].values():
         assert set(entry) >= {"experiments_to_90", "experiments_to_95", "best_fraction_by_batch", "batch_s"}
         assert all(0.0 <= f <= 1.0 + 1e-6 for f in entry["best_fraction_by_batch"])
+    prospective = kinetic["strategies"]["hybrid"]["prospective"]  # the second batch, planned with a model
+    assert 0 < prospective["n_scored"] <= 8 and 0.0 <= prospective["coverage95_raw"] <= 1.0
+    assert prospective["coverage95_calibrated"] >= prospective["coverage95_raw"]  # the factor only widens here
     assert "insilico" not in landscapes["sin_cos"]["strategies"]  # no organism model to rank by
     assert landscapes["sin_cos"]["true_optimum"] == pytest.approx(2.0)
     ackley = landscapes["ackley10"]
