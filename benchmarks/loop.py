@@ -165,7 +165,7 @@ class _Planner:
     """One strategy's proposals for a campaign: fluxlab's planner, the in-silico ranking or plain Ax."""
 
     def __init__(self, landscape: Landscape, strategy: str, seed: int, epochs: int,
-                 recalibrate: bool = True) -> None:
+                 recalibrate: bool = False) -> None:
         self.landscape, self.strategy, self.seed, self.epochs = landscape, strategy, seed, epochs
         target = landscape.spec.objective.target
         self.calibration = CalibrationTracker(target, [target, "growth"] if landscape.organism else [target],
@@ -216,7 +216,7 @@ class _Planner:
 
 
 def run_campaign(landscape: Landscape, strategy: str, seed: int, budget: int, epochs: int,
-                 recalibrate: bool = True) -> CampaignTrace:
+                 recalibrate: bool = False) -> CampaignTrace:
     """Run one closed campaign and return its trace (`recalibrate`: plan with the recalibrated sd)."""
     planner = _Planner(landscape, strategy, seed, epochs, recalibrate)
     target = landscape.spec.objective.target
@@ -313,7 +313,7 @@ def _baybe_skipped(landscape: Landscape) -> str | None:
 
 
 def bench_landscape(name: str, seeds: int, budget: int, random_budget: int, epochs: int,
-                    strategies: Sequence[str] = STRATEGIES, recalibrate: bool = True,
+                    strategies: Sequence[str] = STRATEGIES, recalibrate: bool = False,
                     first_seed: int = 0) -> dict[str, Any]:
     """All strategies on one landscape over the same seeds."""
     out: dict[str, Any] = {}
@@ -349,9 +349,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=150)
     p.add_argument("--landscapes", default=",".join(ALL), help=f"comma-separated subset of {', '.join(ALL)}")
     p.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated subset")
-    p.add_argument("--sd-recalibration", choices=("on", "off"), default="on", help=(
+    p.add_argument("--sd-recalibration", choices=("on", "off"), default="off", help=(
         "plan with the sd recalibrated on earlier rounds' prospective results, as the predictor service "
-        "publishes it (on), or with the ensemble's own sd (off); coverage is reported both ways either way"))
+        "publishes it (on), or with the ensemble's own sd, as the optimizer service ranks (off, the default); "
+        "coverage of the published intervals is reported both ways either way"))
     args = p.parse_args(argv)
     import torch
 

@@ -90,4 +90,7 @@ class PredictReply(WireModel):
 
     model_version: int | None = None
     predictions: list[DesignPrediction] = Field(default_factory=list)
+    sd_scale: dict[str, float] = Field(default_factory=dict, description=(
+        "Per output, the factor already applied to each predicted sd by the prospective recalibration "
+        "(missing: 1). A planner that ranks by the model's own uncertainty divides it out."))
     error: ErrorDetail | None = None

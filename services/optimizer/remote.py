@@ -26,6 +26,9 @@ class RemoteSurrogate:
         self.target = target
         self.timeout_s = timeout_s
         self.model_version: int | None = None
+        self.sd_scale: dict[str, float] = {}
+        """The predictor's prospective recalibration factors of the last answer (`PredictReply.sd_scale`): the
+        planner ranks by the model's own sd (the answers divided by them), proposals publish the recalibrated one."""
 
     def _outputs(self, designs: Sequence[Design], name: str) -> tuple[np.ndarray, np.ndarray]:
         means: list[float] = []
@@ -37,14 +40,16 @@ class RemoteSurrogate:
                 ask(self.bus, PREDICT, request, self.timeout_s), self.loop)
             reply = future.result(self.timeout_s + 5)
             self.model_version = reply.model_version
+            self.sd_scale = dict(reply.sd_scale)
+            scale = reply.sd_scale.get(name, 1.0) or 1.0
             for prediction in reply.predictions:
                 value = prediction.outputs.get(name)
                 means.append(value.mean if value else np.nan)
-                sds.append(value.sd if value else np.nan)
+                sds.append(value.sd / scale if value else np.nan)
         return np.array(means), np.array(sds)
 
     def predict(self, designs: Sequence[Design]) -> tuple[np.ndarray, np.ndarray]:
-        """Objective mean and sd per design."""
+        """Objective mean and the model's own sd per design (the recalibration divided out)."""
         return self._outputs(designs, self.target)
 
     def predict_growth(self, designs: Sequence[Design]) -> tuple[np.ndarray, np.ndarray]:

@@ -44,6 +44,16 @@ from services.runtime.specfile import organism_problem
 from services.runtime.status import ping_services
 
 log = logging.getLogger(__name__)
+
+
+def published_intervals(planned: list[PlannedProposal], sd_scale: dict[str, float],
+                        target: str) -> list[PlannedProposal]:
+    """Proposals with the predictor's recalibrated sd: the planner ranked by the model's own (`RemoteSurrogate`)."""
+    objective, growth = sd_scale.get(target, 1.0), sd_scale.get("growth", 1.0)
+    if objective == 1.0 and growth == 1.0:
+        return planned
+    return [dataclasses.replace(p, sd=None if p.sd is None else p.sd * objective,
+                                growth_sd=None if p.growth_sd is None else p.growth_sd * growth) for p in planned]
 EVENT_KINDS = ("proposal", "review", "work", "measurement", "run_failed", "model", "model_declined")
 
 
@@ -225,6 +235,7 @@ class OptimizerService(Service):
         """Run the planner in a worker thread (the surrogate calls back into this loop over NATS)."""
         spec = ledger.spec
         surrogate = None
+        remote: RemoteSurrogate | None = None
         if ledger.model_version > 0:
             remote = RemoteSurrogate(self.bus, asyncio.get_running_loop(), campaign_id, spec.objective.target)
             surrogate = await asyncio.to_thread(within_envelope, spec, remote)
@@ -238,7 +249,7 @@ class OptimizerService(Service):
             plan_batch, spec, ledger.history(), surrogate, n, rng, feasibility, prior=prior, options=options))
         if feasibility is not None:
             self.rejected_infeasible[campaign_id] = feasibility.n_rejected
-        return planned
+        return published_intervals(planned, remote.sd_scale if remote is not None else {}, spec.objective.target)
 
     def _feasibility(self, campaign_id: str) -> FeasibilityFilter | None:
         spec = self.ledgers[campaign_id].spec

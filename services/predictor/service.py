@@ -374,7 +374,8 @@ class PredictorService(Service):
                        if (wanted is None or name in wanted) and math.isfinite(m) and math.isfinite(s)}
             predictions.append(DesignPrediction(outputs=outputs, unseen=result.unseen[i] if result.unseen else [],
                                                 attributions=attributions[i] if attributions else None))
-        return PredictReply(model_version=version, predictions=predictions)
+        return PredictReply(model_version=version, predictions=predictions,
+                            sd_scale={k: v for k, v in scales.items() if wanted is None or k in wanted})
 
     async def teardown(self) -> None:
         for sub in self._subs:

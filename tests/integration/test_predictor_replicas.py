@@ -69,6 +69,7 @@ async def test_replicas_train_each_version_once_and_answer_bad_requests_by_field
         raw = a.campaign(spec.id).model.predict([Design(knockouts=["b1380"])])  # type: ignore[union-attr]
         raw_sd = float(raw.sd[0, raw.names.index("EX_succ_e")])
         assert abs(reply.predictions[0].outputs["EX_succ_e"].sd - raw_sd * scale) < 1e-9 * max(1.0, raw_sd)
+        assert reply.sd_scale == {"EX_succ_e": scale}  # a planner divides it out to rank by the model's own sd
         # b0351 is in the organism model but neither a candidate nor in any run: answered, marked, wider.
         reply = await call(bus, bus.subjects.predict, PredictRequest(
             campaign_id=spec.id, designs=[Design(knockouts=["b1380"]), Design(knockouts=["b1380", "b0351"])],
