@@ -193,7 +193,7 @@ class OptimizerService(Service):
         if capacity <= 0:
             return
         if self._waiting_for_model(campaign_id, ledger) and not await self.predictor_gone():
-            self._fit_gp_ahead(campaign_id, ledger, capacity)
+            self._fit_gp_ahead(campaign_id, ledger)
             return
         planned = await self.plan(campaign_id, ledger, capacity)
         if not planned and not ledger.pending:
@@ -213,15 +213,15 @@ class OptimizerService(Service):
         digest = hashlib.sha256(f"{ledger.spec.seed}:{campaign_id}:{ledger.next_round}".encode()).digest()
         return int.from_bytes(digest[:8], "little")
 
-    def _fit_gp_ahead(self, campaign_id: str, ledger: CampaignLedger, n: int) -> None:
+    def _fit_gp_ahead(self, campaign_id: str, ledger: CampaignLedger) -> None:
         """While the model is on its way, start the GP fit the coming plan will ask for (no-op once started).
 
         Only once the round is all in (nothing pending): a fit for a round still arriving would be stale
         by the next measurement and hold the worker for the fit that counts.
         """
-        if ledger.pending:
+        if ledger.pending:  # (the capacity is read now: events folded while `step` awaited may have changed it)
             return
-        request = gp_request(ledger.spec, ledger.history(), n, self._round_seed(campaign_id, ledger),
+        request = gp_request(ledger.spec, ledger.history(), ledger.capacity(), self._round_seed(campaign_id, ledger),
                              self._planner_options(campaign_id))
         if request is not None:
             self.gp_ahead.start(campaign_id, *request)
