@@ -24,7 +24,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from schemas import Measurement
-    from services.predictor.deepmodel import DeepModel
+    from services.predictor.deepmodel import PredictionResult
 
 Z95 = 1.959964
 PRIOR_SCALE = 4.0
@@ -138,14 +138,11 @@ class ProspectiveCalibration:
         return cls(rounds)
 
 
-def prospective_zscores(model: DeepModel | None, unseen: list[Measurement],
+def prospective_zscores(result: PredictionResult | None, unseen: list[Measurement],
                         names: Sequence[str]) -> dict[str, list[float]]:
-    """The previous version's z-scores on the measurements it never saw, per output in `names`."""
-    if model is None or not unseen:
-        return {}
-    try:
-        result = model.predict([m.design for m in unseen])
-    except Exception:
+    """The previous version's z-scores on the measurements it never saw (`trainset.unseen_predictions` of
+    them), per output in `names`."""
+    if result is None:
         return {}
     out: dict[str, list[float]] = {}
     for name in names:

@@ -50,7 +50,7 @@ from services.predictor.errors import PredictorError
 from services.predictor.failures import TrainingFailures
 from services.predictor.prospective_calibration import ProspectiveCalibration, prospective_zscores
 from services.predictor.state import CampaignModel
-from services.predictor.trainset import offending_row, prospective_metrics, training_data
+from services.predictor.trainset import offending_row, prospective_metrics, training_data, unseen_predictions
 from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
 from services.runtime.replay import replay
@@ -320,9 +320,10 @@ class PredictorService(Service):
                     raise PredictorError("measurements", f"fewer than {MIN_TRAINING_MEASUREMENTS} usable "
                                                          f"measurements: {exc}") from exc
         unseen = [m for m in data if m.id not in cm.trained_ids] if cm.model is not None and cm.trained_ids else []
-        prospective = await asyncio.to_thread(prospective_metrics, cm.model, unseen, spec.objective.target)
+        previous = await asyncio.to_thread(unseen_predictions, cm.model, unseen)
+        prospective = prospective_metrics(previous, unseen, spec.objective.target)
         labels = {spec.objective.target: "objective", "growth": "growth"}
-        zs = await asyncio.to_thread(prospective_zscores, cm.model, unseen, list(labels))
+        zs = prospective_zscores(previous, unseen, list(labels))
         calibration = cm.calibration.with_round(zs)
         artifact = f"{campaign_id}/v{version:04d}.pt"
         await self.store.put(artifact, await asyncio.to_thread(model.to_bytes))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from schemas import CampaignSpec, Measurement
 
 if TYPE_CHECKING:
-    from services.predictor.deepmodel import DeepModel
+    from services.predictor.deepmodel import DeepModel, PredictionResult
 
 
 def training_data(spec: CampaignSpec, measurements: list[Measurement]) -> list[Measurement]:
@@ -26,13 +26,22 @@ def training_data(spec: CampaignSpec, measurements: list[Measurement]) -> list[M
     return normalise_measurements(measurements, spec.analysis.by).measurements
 
 
-def prospective_metrics(model: DeepModel | None, unseen: list[Measurement], target: str) -> dict[str, float]:
-    """How the previous version did on measurements it never saw (before they join the training set)."""
+def unseen_predictions(model: DeepModel | None, unseen: list[Measurement]) -> PredictionResult | None:
+    """The previous version's predictions for the measurements it never saw (None without a model or on failure).
+
+    One prediction feeds both `prospective_metrics` and the prospective recalibration's z-scores.
+    """
     if model is None or not unseen:
-        return {}
+        return None
     try:
-        result = model.predict([m.design for m in unseen])
+        return model.predict([m.design for m in unseen])
     except Exception:
+        return None
+
+
+def prospective_metrics(result: PredictionResult | None, unseen: list[Measurement], target: str) -> dict[str, float]:
+    """How the previous version did on measurements it never saw (`unseen_predictions` of them)."""
+    if result is None:
         return {}
     out: dict[str, float] = {}
     for name, label in ((target, "objective"), ("growth", "growth")):
