@@ -17,9 +17,8 @@ from torch import nn
 from schemas.campaign import SearchSpace
 from schemas.design import Design
 from schemas.measurement import Measurement
-from services.predictor import gnn, metrics
+from services.predictor import gnn
 from services.predictor.calibration import fit_calibration, held_out_batch, validation_split
-from services.predictor.capacity import estimate_capacities
 from services.predictor.config import DeepModelConfig
 from services.predictor.ensemble import (
     Calibration,
@@ -29,6 +28,7 @@ from services.predictor.ensemble import (
     typical_noise_sd,
 )
 from services.predictor.errors import PredictorError
+from services.predictor.evaluation import held_out_metrics
 from services.predictor.features import (
     FeatureSpace,
     OmicsList,
@@ -41,13 +41,11 @@ from services.predictor.outside import without_outside
 from services.predictor.persist import check_format, payload_of, restore
 from services.predictor.prior import (
     MechanisticPrior,
-    bounds_violation,
     load_organism_model,
-    mass_balance_violation,
     null_basis,
     shared_prior,
 )
-from services.predictor.reference import anchored_reference
+from services.predictor.prior_settings import fit_prior_settings
 from services.predictor.training import TrainSettings, fit_members
 from services.predictor.unseen import combine, stand_ins
 
@@ -210,26 +208,9 @@ class DeepModel:
                 "train_s": time.perf_counter() - started}
 
     def calibrate_prior(self, X: Inputs, y: np.ndarray) -> None:
-        """Hybrid with the MOMA prior: fit its settings to measurements (targets `y`, columns `self.names`).
-
-        The wild-type reference is anchored to the measured wild-type runs, then enzyme capacities are
-        estimated from measured fluxes of designs that lower a reaction's level. Both are saved with the model.
-        """
-        self.reference, self.capacities, self._prior = None, {}, None
-        cfg = self.config
-        if (cfg.kind != "hybrid" and not (cfg.kind == "gnn" and gnn.resolved_prior(self) == "design")) \
-                or cfg.prior != "moma":
-            return
-        designs = self.network_designs(list(X))
-        flux_index = [self.prior.flux_index(n) for n in self.names]
-        if cfg.anchor_reference:
-            self.reference = anchored_reference(self.organism, designs, y, flux_index)
-            self._prior = None
-        if cfg.fit_capacities and cfg.capacity_headroom:
-            wild_type = self.prior.wild_type_reference()
-            self.capacities = estimate_capacities(self.organism, designs, y, flux_index, wild_type,
-                                                  cfg.capacity_headroom)
-            self._prior = None
+        """Hybrid with the MOMA prior: fit its wild-type reference and enzyme capacities to measurements
+        (targets `y`, columns `self.names`; `prior_settings.fit_prior_settings`). Both are saved with the model."""
+        fit_prior_settings(self, X, y)
 
     def network_designs(self, designs: Sequence[Design]) -> list[Design]:
         """The designs as the organism model sees them: ids outside it (`config.outside_ids`) removed."""
@@ -386,21 +367,7 @@ class DeepModel:
     def evaluate(self, X: Inputs, y: np.ndarray, *, sd: np.ndarray | None = None,
                  omics: OmicsList | None = None) -> dict[str, float]:
         """Held-out metrics: R² (per output and overall), MSE, 68/95 % coverage, chi², mass balance."""
-        pred = self.predict(X, omics)
-        y = np.asarray(y, dtype=float)
-        out = metrics.regression_report(y, pred.mean, self.names)
-        out["coverage68"] = metrics.coverage(y, pred.mean, pred.sd, 1.0)
-        out["coverage95"] = metrics.coverage(y, pred.mean, pred.sd, 1.959964)
-        if sd is not None:
-            chi = metrics.chi_squared(y, pred.mean, np.asarray(sd, dtype=float))
-            out.update(chi2=chi["chi2"], reduced_chi2=chi["reduced_chi2"])
-        if self.config.kind == "hybrid" and not isinstance(X, np.ndarray):
-            flux = self.full_flux(list(X))
-            out["mass_balance_violation"] = mass_balance_violation(self.organism, flux)
-            out["bounds_violation"] = bounds_violation(self.prior.compute(self.network_designs(list(X))), flux)
-        elif self.config.kind == "gnn" and not isinstance(X, np.ndarray):
-            out["mass_balance_violation"] = mass_balance_violation(self.organism, self.full_flux(list(X)))
-        return out
+        return held_out_metrics(self, X, y, sd=sd, omics=omics)
 
     # ---- persistence --------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
