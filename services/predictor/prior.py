@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,9 +20,6 @@ PARALLEL_MIN = 64
 
 PARALLEL_REACTIONS = 500
 """Models with fewer reactions (E. coli core: LPs of ~1 ms) solve serially unless workers are asked for."""
-
-THREADS_MIN = 16
-"""Fewest new designs in one `compute` call of a small model that are solved on two threads."""
 
 PRIOR_METHODS = ("pfba", "moma")
 """pFBA of the design, or linear MOMA around a wild-type reference (pFBA, or anchored to measured wild-type runs)."""
@@ -80,10 +76,8 @@ class MechanisticPrior:
         by_index = {organism.reaction_index(rid): c for rid, c in (capacities or {}).items()}
         self.moma = (LinearMoma(organism, self.fba, base_medium, reference, headroom, by_index)
                      if method == "moma" else None)
-        self._moma_args = (base_medium, reference, headroom, by_index)
         self._cache: dict[str, tuple[np.ndarray, bool, np.ndarray, np.ndarray]] = {}
-        self._second: MechanisticPrior | None = None
-        """A twin with LPs of its own for the second solver thread (`compute`), made on first use."""
+        self._bounds_of: tuple[Design, np.ndarray, np.ndarray] | None = None
 
     @property
     def n_reactions(self) -> int:
@@ -97,6 +91,7 @@ class MechanisticPrior:
     def solve(self, design: Design) -> tuple[np.ndarray, bool]:
         """Prior flux of one design and whether its LP was feasible (no cache)."""
         lb, ub = self.organism.design_bounds(design, self.base_medium)
+        self._bounds_of = (design, lb, ub)  # `_store` of the same design takes them
         if self.moma is not None:
             return self.moma.solve(design, lb, ub)
         result = self.fba.pfba(lb, ub)
@@ -104,57 +99,10 @@ class MechanisticPrior:
         return (np.asarray(result.fluxes, dtype=float) if ok else np.zeros(self.n_reactions)), ok
 
     def _store(self, design: Design, flux: np.ndarray, ok: bool) -> None:
-        lb, ub = self.organism.design_bounds(design, self.base_medium)
+        held, self._bounds_of = self._bounds_of, None
+        lb, ub = held[1:] if held is not None and held[0] is design else \
+            self.organism.design_bounds(design, self.base_medium)
         self._cache[design.key()] = (flux, ok, np.asarray(lb, dtype=float), np.asarray(ub, dtype=float))
-
-    def _solve_into(self, designs: Sequence[Design], cache: dict[str, tuple[np.ndarray, bool, np.ndarray, np.ndarray]],
-                    keys: Sequence[str]) -> None:
-        """Solve ``designs`` with this prior's own LPs, writing (flux, ok, lb, ub) under ``keys`` of ``cache``."""
-        for key, design in zip(keys, designs, strict=True):
-            lb, ub = self.organism.design_bounds(design, self.base_medium)
-            lb, ub = np.asarray(lb, dtype=float), np.asarray(ub, dtype=float)
-            if self.moma is not None:
-                flux, ok = self.moma.solve(design, lb, ub)
-            else:
-                result = self.fba.pfba(lb, ub)
-                ok = result.status == "optimal"
-                flux = np.asarray(result.fluxes, dtype=float) if ok else np.zeros(self.n_reactions)
-            cache[key] = (flux, ok, lb, ub)
-
-    def _twin(self) -> MechanisticPrior:
-        """The second thread's prior: the same settings and wild-type references, its own LPs."""
-        if self._second is None:
-            base_medium, reference, headroom, by_index = self._moma_args
-            twin = MechanisticPrior(self.organism, base_medium, self.method, reference, headroom)
-            if twin.moma is not None and self.moma is not None:
-                twin.moma.capacities = dict(by_index)
-            self._second = twin
-        if self._second.moma is not None and self.moma is not None:
-            self._second.moma._references = self.moma._references  # filled before the threads start
-        return self._second
-
-    def _solve_on_threads(self, new: list[Design], keys: list[str]) -> None:
-        """Two solver threads (HiGHS releases the GIL while it solves), a strain always on the same one.
-
-        Designs of one strain (knockouts and medium) stay on one thread, in their order, so each thread's
-        warm-start bases stay local and the answers do not depend on the threads' timing.
-        """
-        from concurrent.futures import ThreadPoolExecutor
-
-        if self.moma is not None:
-            for design in new:  # the wild-type reference of each medium, once, before the threads share them
-                self.moma.reference(design)
-        lanes: list[tuple[list[Design], list[str]]] = [([], []), ([], [])]
-        for design, key in zip(new, keys, strict=True):
-            strain = repr((sorted(design.knockouts), sorted(design.medium.items())))
-            lane = lanes[zlib.crc32(strain.encode()) % 2]
-            lane[0].append(design)
-            lane[1].append(key)
-        twin = self._twin()
-        with ThreadPoolExecutor(1, thread_name_prefix="fluxlab-prior") as executor:
-            second = executor.submit(twin._solve_into, lanes[1][0], self._cache, lanes[1][1])
-            self._solve_into(lanes[0][0], self._cache, lanes[0][1])
-            second.result()
 
     def compute(self, designs: Sequence[Design], workers: int | None = None) -> PriorBatch:
         """Prior for each design, cached by `Design.key()`.
@@ -169,12 +117,8 @@ class MechanisticPrior:
             if key not in self._cache and key not in todo:
                 todo[key] = d
         new = list(todo.values())
-        small = self.n_reactions < PARALLEL_REACTIONS
         if workers is None:
-            workers = 1 if small else default_workers()
-            if small and len(new) >= THREADS_MIN and default_workers() > 1:
-                self._solve_on_threads(new, list(todo))
-                new = []
+            workers = default_workers() if self.n_reactions >= PARALLEL_REACTIONS else 1
         n_workers = min(max(1, workers), len(new))
         if n_workers > 1 and len(new) >= PARALLEL_MIN and "fork" in multiprocessing.get_all_start_methods():
             for d, (flux, ok) in zip(new, _solve_in_workers(self, new, n_workers), strict=True):
