@@ -45,7 +45,7 @@ def _signs(senses: Sequence[Sense] | None) -> np.ndarray:
     return np.array([1.0 if s == Sense.MAXIMIZE else -1.0 for s in (senses or [Sense.MAXIMIZE] * 2)])
 
 
-def hypervolume_2d(points: np.ndarray | Sequence[Sequence[float]], reference: Sequence[float],
+def hypervolume_2d(points: np.ndarray | Sequence[Sequence[float]], reference: np.ndarray | Sequence[float],
                    senses: Sequence[Sense] | None = None) -> float:
     """Area of objective space the points dominate and that dominates ``reference`` (two objectives).
 
@@ -68,7 +68,8 @@ def hypervolume_2d(points: np.ndarray | Sequence[Sequence[float]], reference: Se
     return volume
 
 
-def hypervolume_improvement(candidates: np.ndarray, front: np.ndarray, reference: Sequence[float]) -> np.ndarray:
+def hypervolume_improvement(candidates: np.ndarray, front: np.ndarray,
+                            reference: np.ndarray | Sequence[float]) -> np.ndarray:
     """Hypervolume each candidate point would add to ``front`` (both objectives maximised), vectorised.
 
     ``candidates`` is (..., 2); the answer has the leading shape. The region ``front`` dominates above the
