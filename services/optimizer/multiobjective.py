@@ -54,6 +54,9 @@ class ParetoConfig:
     """At most this many designs of one knockout set per batch."""
     local_top: int = 4
     """One-step moves around up to this many measured Pareto-set designs join the pool."""
+    local_share: float = 0.0
+    """Share of the batch picked first from those moves alone (the measured front refined, as the hybrid's
+    local slots refine the incumbent); 0: every pick from the whole pool."""
 
 
 def second_predictor(surrogate: Any, name: str) -> Predictor | None:
@@ -223,10 +226,14 @@ def reference_point(front: np.ndarray, candidates: np.ndarray) -> np.ndarray:
 
 def expected_batch(candidates: Sequence[Candidate], mean: np.ndarray, sd: np.ndarray, n: int, ctx: Context,
                    accept: Callable[[Candidate], bool], front: np.ndarray, reference: np.ndarray,
-                   config: ParetoConfig) -> list[Candidate]:
-    """Greedy batch by Monte-Carlo expected hypervolume improvement, each pick's mean then believed measured."""
+                   config: ParetoConfig, reserved: int = 0) -> list[Candidate]:
+    """Greedy batch by Monte-Carlo expected hypervolume improvement, each pick's mean then believed measured.
+
+    The first ``reserved`` picks come from the local moves only (origin ``pareto:local``), the rest from all.
+    """
     if not candidates or n <= 0:
         return []
+    is_local = np.array([c.origin.source == local.STRATEGY for c in candidates], dtype=bool)
     draws = mean[None] + sd[None] * ctx.rng.standard_normal((config.samples, *mean.shape))
     units = np.array([ctx.space.unit(c.design) for c in candidates]).reshape(len(candidates), ctx.space.dim)
     closest = np.full(len(candidates), np.inf)
@@ -243,6 +250,8 @@ def expected_batch(candidates: Sequence[Candidate], mean: np.ndarray, sd: np.nda
         gain = hypervolume_improvement(draws, believed, reference).mean(axis=0)
         score = gain + 1e-9 * max(float(gain.max()), 1e-12) * tiebreak
         score[~open_ | (closest < DUPLICATE_DISTANCE)] = -np.inf
+        if len(chosen) < reserved and np.isfinite(score[is_local]).any():
+            score[~is_local] = -np.inf
         best = int(np.argmax(score))
         if not np.isfinite(score[best]):
             break
@@ -298,4 +307,5 @@ def plan(spec: CampaignSpec, n: int, ctx: Context, accept: Callable[[Candidate],
     candidates = [Candidate(d, f"{PLANNER}:{s}", None, float(m), float(s1))
                   for (d, s), m, s1 in zip(pool, first_mean, sd[:, 0], strict=True)]
     reference = reference_point(front, mean)
-    return expected_batch(candidates, mean, sd, n, ctx, accept, front, reference, config)
+    reserved = int(config.local_share * n) if len(front) else 0
+    return expected_batch(candidates, mean, sd, n, ctx, accept, front, reference, config, reserved)
