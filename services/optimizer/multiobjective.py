@@ -6,10 +6,13 @@ the measurements and optimise a continuous relaxation, several seconds per batch
 GA's own operators (`services.optimizer.ga`) on two fitnesses, the optimistic bound (mean + beta sd, sign-adjusted)
 of each objective, with the growth-floor filter as a constraint (an infeasible design gets the worst fitness).
 
-The batch is chosen greedily from the NSGA-II archive, one-step moves around the measured Pareto set and random
-designs: each pick maximises the expected hypervolume improvement over the measured front, by Monte-Carlo over
-the model's sd (independent normal draws per objective), and its predicted mean then joins the front (the
-"Kriging believer"), so the next pick goes elsewhere along it. The acquisition's reference point is the
+A quarter of the batch (`ParetoConfig.target_share`, once something is measured) goes to the default planner
+for the target alone (the hybrid's GP, local and GA picks: the front's first-objective end, where a campaign's
+headline design lies). The rest is chosen greedily from the NSGA-II archive, one-step moves around the
+measured Pareto set and random designs: each pick maximises the expected hypervolume improvement over the
+measured front (and the picks before it), by Monte-Carlo over the model's sd (independent normal draws per
+objective), and its predicted mean then joins the front (the "Kriging believer"), so the next pick goes
+elsewhere along it. The acquisition's reference point is the
 measured front's nadir less a tenth of its range (the candidates' before anything is measured).
 """
 
@@ -54,6 +57,9 @@ class ParetoConfig:
     """At most this many designs of one knockout set per batch."""
     local_top: int = 4
     """One-step moves around up to this many measured Pareto-set designs join the pool."""
+    target_share: float = 0.25
+    """Share of the batch (once something is measured) the default planner picks for the target alone, the
+    front's first-objective end; the rest by expected hypervolume improvement. 0: every pick by the latter."""
     local_share: float = 0.0
     """Share of the batch picked first from those moves alone (the measured front refined, as the hybrid's
     local slots refine the incumbent); 0: every pick from the whole pool."""
@@ -276,10 +282,24 @@ def _distances(units: np.ndarray, point: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean((units - point) ** 2, axis=1))
 
 
+def applies(spec: CampaignSpec, ctx: Context) -> bool:
+    """True when the campaign has a second target and the surrogate predicts it (else: the target alone)."""
+    second_name = spec.objective.second_target
+    return bool(second_name) and ctx.surrogate is not None and second_predictor(ctx.surrogate, second_name) is not None
+
+
+def target_slots(n: int, ctx: Context, config: ParetoConfig) -> int:
+    """Picks of an n-design batch left to the default planner for the target alone (none before a measurement)."""
+    if not ctx.history.measured or n <= 1:
+        return 0
+    return min(n - 1, round(config.target_share * n))
+
+
 def plan(spec: CampaignSpec, n: int, ctx: Context, accept: Callable[[Candidate], bool],
-         config: ParetoConfig | None = None) -> list[Candidate] | None:
+         config: ParetoConfig | None = None, taken: Sequence[Candidate] = ()) -> list[Candidate] | None:
     """Up to ``n`` candidates for a two-objective campaign; None when the model has no second output (the
-    planner then plans for the target alone)."""
+    planner then plans for the target alone). ``taken``: the batch's picks made already (for the target alone),
+    believed on the front at their predicted means."""
     second_name = spec.objective.second_target
     if not second_name or ctx.surrogate is None or n <= 0:
         return None
@@ -289,6 +309,8 @@ def plan(spec: CampaignSpec, n: int, ctx: Context, accept: Callable[[Candidate],
     config = config or ParetoConfig()
     model = TwoObjectives(ctx, second, spec.objective.second_sense)
     front_designs, front = measured_front(ctx, model.signs)
+    ctx.excluded |= {c.design.key() for c in taken}
+    believed = np.vstack([front, model.predict([c.design for c in taken])[0]]) if taken else front
     on_front = [front_designs[i] for i in non_dominated(front)] if len(front) else []
     designs = nsga2(ctx, model, config, seeds=on_front)
     labelled = [(d, NSGA2) for d in designs]
@@ -308,4 +330,4 @@ def plan(spec: CampaignSpec, n: int, ctx: Context, accept: Callable[[Candidate],
                   for (d, s), m, s1 in zip(pool, first_mean, sd[:, 0], strict=True)]
     reference = reference_point(front, mean)
     reserved = int(config.local_share * n) if len(front) else 0
-    return expected_batch(candidates, mean, sd, n, ctx, accept, front, reference, config, reserved)
+    return expected_batch(candidates, mean, sd, n, ctx, accept, believed, reference, config, reserved)

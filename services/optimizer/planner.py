@@ -160,15 +160,28 @@ def plan_batch(
         return feasibility is None or feasibility.is_feasible(candidate.design)
 
     controls = _controls(spec, ctx, options, n) if spec.search_space.is_cell or strategy == Strategy.HYBRID else []
-    if spec.objective.second_target and strategy in (Strategy.GA, Strategy.HYBRID):
-        ctx.excluded |= {c.design.key() for c in controls}
-        two = multiobjective.plan(spec, n - len(controls), ctx, accept, options.pareto)
-        if two is not None:  # None: the model has no second output, so plan for the target alone
-            return _proposals(controls + _top_up(two, n - len(controls), ctx, accept), ctx)
+    two_objectives = spec.objective.second_target and strategy in (Strategy.GA, Strategy.HYBRID)
+    if two_objectives and multiobjective.applies(spec, ctx):
+        return _proposals(controls + _two_objectives(strategy, spec, n - len(controls), ctx, accept, options,
+                                                     controls), ctx)
     pool = _admissible(_pool(strategy, n - len(controls), ctx, options), ctx)
     pool = [c for c in pool if c.design.key() not in {k.design.key() for k in controls}]
     chosen = _top_up(_choose(strategy, pool, n - len(controls), ctx, accept, options), n - len(controls), ctx, accept)
     return _proposals(controls + chosen, ctx)
+
+
+def _two_objectives(strategy: Strategy, spec: CampaignSpec, n: int, ctx: Context,
+                    accept: Callable[[Candidate], bool], options: PlannerOptions,
+                    controls: list[Candidate]) -> list[Candidate]:
+    """A two-objective batch: a share planned for the target alone as usual, the rest by `multiobjective.plan`."""
+    ctx.excluded |= {c.design.key() for c in controls}
+    k = multiobjective.target_slots(n, ctx, options.pareto)
+    first: list[Candidate] = []
+    if k:
+        pool = _admissible(_pool(strategy, k, ctx, options), ctx)
+        first = _choose(strategy, pool, k, ctx, accept, options)
+    rest = multiobjective.plan(spec, n - len(first), ctx, accept, options.pareto, taken=first) or []
+    return _top_up(first + rest, n, ctx, accept)
 
 
 def gp_request(spec: CampaignSpec, history: History, n: int, seed: int,

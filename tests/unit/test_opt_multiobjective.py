@@ -53,14 +53,16 @@ def _history(spec: CampaignSpec, seed: int) -> History:
                    pareto_points=[(d, product(d), growth(d)) for d in designs if growth(d) >= 0.6])
 
 
-def _plan(seed: int, n: int = 6) -> tuple[list[Design], FeasibilityFilter, History]:
+def _plan(seed: int, n: int = 6, target_share: float = 0.0) -> tuple[list[Design], FeasibilityFilter, History]:
     spec = _spec()
     feasibility = FeasibilityFilter(growth_fn=growth, growth_floor=0.6, reference_growth=1.0)
-    options = PlannerOptions(pareto=ParetoConfig(population=24, generations=8, samples=32))
+    config = ParetoConfig(population=24, generations=8, samples=32, target_share=target_share)
+    options = PlannerOptions(pareto=config, hybrid_uses_bo=False)
     history = _history(spec, seed)
     proposals = plan_batch(spec, history, TradeOffModel(), n, np.random.default_rng(seed), feasibility,
                            options=options)
-    assert all(p.strategy.startswith("pareto:") for p in proposals)
+    mine = [p for p in proposals if p.strategy.startswith("pareto:")]
+    assert len(mine) == n - round(target_share * n)  # the rest: the default planner's, for the target alone
     return [p.design for p in proposals], feasibility, history
 
 
@@ -84,6 +86,12 @@ def test_proposals_are_new_valid_floor_respecting_and_non_dominated() -> None:
 
 def test_same_seed_same_batch() -> None:
     assert [d.key() for d in _plan(7)[0]] == [d.key() for d in _plan(7)[0]]
+
+
+def test_a_share_for_the_target_alone_and_the_floor_still_holds() -> None:
+    designs, feasibility, history = _plan(2, n=8, target_share=0.25)
+    assert len({d.key() for d in designs}) == 8 and not {d.key() for d in designs} & history.excluded_keys()
+    assert all(feasibility.is_feasible(d) for d in designs)
 
 
 def test_without_a_second_output_it_plans_for_the_target_alone() -> None:
