@@ -103,3 +103,22 @@ def test_without_a_second_output_it_plans_for_the_target_alone() -> None:
     proposals = plan_batch(_spec(), _history(_spec(), 0), TargetOnly(), 4, np.random.default_rng(0),
                            options=PlannerOptions(hybrid_uses_bo=False))
     assert len(proposals) == 4 and not any(p.strategy.startswith("pareto:") for p in proposals)
+
+
+def test_the_ledger_gives_the_planner_the_measured_points_meeting_the_floor() -> None:
+    from schemas import ExecutorKind, Measurement, Value, WorkOrder
+    from services.optimizer.ledger import CampaignLedger
+    from simulators.examples import succinate_core_spec
+
+    one = succinate_core_spec()
+    two = one.model_copy(update={"objective": one.objective.model_copy(update={"second_target": "growth"})})
+    designs = [Design(), Design(knockouts=["b0723"]), Design(knockouts=["b1241"])]
+    readings = [(0.0, 0.5), (9.0, 0.05), (3.0, 0.3)]  # the floor is 0.2 x the measured wild type's 0.5
+    for spec, expected in ((one, []), (two, [(designs[0], 0.0, 0.5), (designs[2], 3.0, 0.3)])):
+        ledger = CampaignLedger(spec)
+        for i, (design, (succ, growth_rate)) in enumerate(zip(designs, readings, strict=True)):
+            ledger.apply(WorkOrder(id=f"wo-{i}", campaign_id=spec.id, run_id=f"run-{i}", proposal_id="p",
+                                   design=design, queue=ExecutorKind.BENCH))
+            ledger.apply(Measurement(id=f"m{i}", campaign_id=spec.id, run_id=f"run-{i}", design=design,
+                                     growth_rate=Value(value=growth_rate), products={"EX_succ_e": Value(value=succ)}))
+        assert ledger.history().pareto_points == expected
