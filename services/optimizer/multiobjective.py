@@ -285,7 +285,9 @@ def _distances(units: np.ndarray, point: np.ndarray) -> np.ndarray:
 def applies(spec: CampaignSpec, ctx: Context) -> bool:
     """True when the campaign has a second target and the surrogate predicts it (else: the target alone)."""
     second_name = spec.objective.second_target
-    return bool(second_name) and ctx.surrogate is not None and second_predictor(ctx.surrogate, second_name) is not None
+    if not second_name or ctx.surrogate is None:
+        return False
+    return second_predictor(ctx.surrogate, second_name) is not None
 
 
 def target_slots(n: int, ctx: Context, config: ParetoConfig) -> int:
