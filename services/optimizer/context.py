@@ -27,6 +27,9 @@ class History:
     """Keys of rejected proposals (an amended design arrives as pending or measured under its own key)."""
     origins: dict[str, str] = field(default_factory=dict)
     """Design key -> the `strategy` (origin) of the proposal that put it in the lab, where known."""
+    pareto_points: list[tuple[Design, float, float]] = field(default_factory=list)
+    """Two-objective campaigns: measured designs that meet the growth floor, with their (target, second target)
+    readings (`services.optimizer.multiobjective` plans against the front they make)."""
 
     def excluded_keys(self) -> set[str]:
         """Keys that must not be proposed again: measured, pending, failed or rejected."""

@@ -21,7 +21,7 @@ from schemas import (
 )
 from services.domain import lifecycle
 from services.domain.acceptance import Gate
-from services.domain.floor import GrowthFloor, best_meeting_floor, growth_floor
+from services.domain.floor import GrowthFloor, best_meeting_floor, growth_floor, meeting_floor
 from services.optimizer.context import History
 
 
@@ -128,7 +128,17 @@ class CampaignLedger:
         failed_runs = {self.run_to_proposal.get(r) for r in self.failures}
         failed = [self.proposals[pid].design for pid in failed_runs if pid in self.proposals]
         return History(measured=self.observations(), pending=[p.design for p in self.pending], failed=failed,
-                       rejected_keys=rejected, origins={p.design.key(): p.strategy for p in self.proposals.values()})
+                       rejected_keys=rejected, origins={p.design.key(): p.strategy for p in self.proposals.values()},
+                       pareto_points=self.pareto_points())
+
+    def pareto_points(self) -> list[tuple[Design, float, float]]:
+        """Two-objective campaigns: measured designs meeting the growth floor with both readings (else none)."""
+        first, second = self.spec.objective.target, self.spec.objective.second_target
+        if not second:
+            return []
+        measured = meeting_floor(self.spec, list(self.measurements.values()), self.growth_floor())
+        return [(m.design, a, b) for m in measured
+                if (a := m.readout(first)) is not None and (b := m.readout(second)) is not None]
 
     def growth_floor(self) -> GrowthFloor:
         """The growth floor on measured growth (`services.domain.floor`)."""

@@ -253,7 +253,8 @@ class OptimizerService(Service):
         surrogate = None
         remote: RemoteSurrogate | None = None
         if ledger.model_version > 0:
-            remote = RemoteSurrogate(self.bus, asyncio.get_running_loop(), campaign_id, spec.objective.target)
+            remote = RemoteSurrogate(self.bus, asyncio.get_running_loop(), campaign_id, spec.objective.target,
+                                     second_target=spec.objective.second_target)
             surrogate = await asyncio.to_thread(within_envelope, spec, remote)
         feasibility = await asyncio.to_thread(self._feasibility, campaign_id)
         if feasibility is not None:  # learns from measured growth (`FeasibilityFilter.calibrate`)
