@@ -36,8 +36,10 @@ MIN_OBSERVATIONS = 3
 OPTIMIZER_KWARGS: dict[str, Any] = {"num_restarts": 2, "raw_samples": 64, "options": {"maxiter": 50}}
 """Fewer restarts and raw samples than Ax's defaults keep a batch within seconds on two cores."""
 MAX_ROUNDS = 2
-FIT_OPTIONS: dict[str, Any] = {"options": {"maxiter": 60}, "timeout_sec": 1.0}
-"""GP hyper-parameter fit limits (L-BFGS-B iterations, seconds)."""
+FIT_OPTIONS: dict[str, Any] = {"options": {"maxiter": 60}}
+"""GP hyper-parameter fit limit (L-BFGS-B iterations). No wall-clock limit: a fit cut short by time ends
+wherever a loaded machine left it, and the same campaign then gets another batch on a busier machine (the
+one-second cap made `test_opt_speculation` fail under load and the pareto benchmark's default vary)."""
 
 
 _ax_loaded = threading.Event()
