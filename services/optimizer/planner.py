@@ -18,6 +18,7 @@ from services.optimizer import bo, ga, hybrid, random_search
 from services.optimizer.acquisition import DEFAULT_BETA, Acquisition
 from services.optimizer.context import Candidate, Context, History, PlannedProposal
 from services.optimizer.feasibility import FeasibilityFilter
+from services.optimizer.replicates import plan_replicates
 from services.optimizer.selection import select_diverse
 from services.optimizer.space import DesignSpace
 from services.optimizer.surrogate import Surrogate
@@ -158,6 +159,7 @@ def plan_batch(
         return feasibility is None or feasibility.is_feasible(candidate.design)
 
     controls = _controls(spec, ctx, options, n) if spec.search_space.is_cell or strategy == Strategy.HYBRID else []
+    controls += plan_replicates(spec, ctx, n - len(controls), accept)  # re-proposals of the leaders, not new designs
     pool = _admissible(_pool(strategy, n - len(controls), ctx, options), ctx)
     pool = [c for c in pool if c.design.key() not in {k.design.key() for k in controls}]
     chosen = _top_up(_choose(strategy, pool, n - len(controls), ctx, accept, options), n - len(controls), ctx, accept)
@@ -179,6 +181,7 @@ def gp_request(spec: CampaignSpec, history: History, n: int, seed: int,
     ctx = Context(DesignSpace.from_spec(spec), history, np.random.default_rng(seed), None,
                   sense=spec.objective.sense, acquisition=options.acquisition, beta=options.beta)
     free = n - len(_controls(spec, ctx, options, n))
+    free -= len(plan_replicates(spec, ctx, free, lambda _: True))
     if free <= 0:
         return None
     gp_seed = int(np.random.default_rng(seed).integers(2**63))
