@@ -10,8 +10,9 @@ against), normal-normal:
 
 Without a prediction the posterior is the replicate mean with sd noise_sd / √n. The measurement noise is the
 within-design sd pooled over the campaign's replicated designs (≥ 2 degrees of freedom), else the median sd
-the lab reported with its readings, else unknown (the reading mean, no interval). The best is the design with the
-best posterior mean among designs meeting the growth floor (`services.domain.floor`).
+the lab reported with its readings, else unknown (the reading mean, no interval). The 95 % interval is mean ± q·sd
+with q Student's t quantile on the pooled sd's degrees of freedom (1.96 with a reported sd). The best is the
+design with the best posterior mean among designs meeting the growth floor (`services.domain.floor`).
 """
 
 from __future__ import annotations
@@ -39,10 +40,14 @@ class Prior:
 
 @dataclass(frozen=True)
 class Noise:
-    """The measurement noise sd of one reading, and where it came from, in words (sd None: unknown)."""
+    """The measurement noise sd of one reading, and where it came from, in words (sd None: unknown).
+
+    ``dof``: the degrees of freedom of a pooled replicate sd (its intervals use Student's t), None otherwise.
+    """
 
     sd: float | None
     source: str
+    dof: int | None = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class Posterior:
     prior: Prior | None
     mean: float
     sd: float | None
+    dof: int | None = None
+    """Degrees of freedom of the noise estimate (pooled replicate spread), None when it was not estimated so."""
 
     @property
     def n(self) -> int:
@@ -66,9 +73,13 @@ class Posterior:
         """Mean of the readings."""
         return sum(self.readings) / len(self.readings)
 
-    def interval(self, z: float = Z95) -> tuple[float, float] | None:
-        """The central interval mean ± z·sd (95 % by default); None when the noise is unknown."""
-        return None if self.sd is None else (self.mean - z * self.sd, self.mean + z * self.sd)
+    def interval(self, z: float | None = None) -> tuple[float, float] | None:
+        """The central 95 % interval mean ± q·sd, q Student's t quantile on the noise's degrees of freedom (1.96
+        without them; ``z`` overrides); None when the noise is unknown."""
+        if self.sd is None:
+            return None
+        q = z if z is not None else t95(self.dof)
+        return self.mean - q * self.sd, self.mean + q * self.sd
 
     def as_json(self) -> dict[str, Any]:
         """The summary's `best_posterior` record."""
@@ -77,8 +88,18 @@ class Posterior:
                 "mean": self.mean, "sd": self.sd, "low95": interval[0] if interval else None,
                 "high95": interval[1] if interval else None, "n_readings": self.n,
                 "reading_mean": self.reading_mean, "readings": list(self.readings), "noise_sd": self.noise_sd,
+                "noise_dof": self.dof,
                 "prior_mean": self.prior.mean if self.prior else None,
                 "prior_sd": self.prior.sd if self.prior else None}
+
+
+def t95(dof: int | None) -> float:
+    """The two-sided 95 % quantile of Student's t on ``dof`` degrees of freedom (the normal's 1.96 without)."""
+    if dof is None or dof <= 0:
+        return Z95
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, dof))
 
 
 def shrink(readings: Sequence[float], noise_sd: float | None, prior: Prior | None) -> tuple[float, float | None]:
@@ -123,7 +144,8 @@ def noise_estimate(target: str, measurements: Sequence[Measurement]) -> Noise:
     groups = [v for _, v in readings_by_design(target, measurements).values()]
     sd, dof = pooled_noise(groups)
     if sd is not None and dof >= MIN_POOLED_DOF and sd > 0:
-        return Noise(sd, f"replicate spread pooled over designs measured more than once ({dof} degrees of freedom)")
+        return Noise(sd, f"replicate spread pooled over designs measured more than once ({dof} degrees of freedom)",
+                     dof)
     reported = [s for m in measurements if (s := _reported_sd(m, target)) is not None and s > 0]
     if reported:
         return Noise(statistics.median(reported), f"median sd reported with {len(reported)} reading(s)")
@@ -166,7 +188,7 @@ def posteriors(spec: CampaignSpec, measurements: Sequence[Measurement], priors: 
     for key, (design, readings) in readings_by_design(target, meeting_floor(spec, measurements, floor)).items():
         prior = priors.get(key)
         mean, sd = shrink(readings, noise.sd, prior)
-        out.append(Posterior(design, tuple(readings), noise.sd, prior, mean, sd))
+        out.append(Posterior(design, tuple(readings), noise.sd, prior, mean, sd, noise.dof))
     sign = 1.0 if spec.objective.sense == Sense.MAXIMIZE else -1.0
     return sorted(out, key=lambda p: -sign * p.mean)
 

@@ -65,6 +65,16 @@ def test_noise_is_the_pooled_replicate_spread_else_the_reported_sd() -> None:
     assert noise.sd == pytest.approx(math.sqrt((0.02 + 0.02) / 2)) and "pooled" in noise.source
 
 
+def test_an_interval_on_a_pooled_sd_uses_students_t() -> None:
+    pooled = [_m(0, A, 4.0), _m(1, A, 4.2), _m(2, B, 3.0), _m(3, B, 3.2)]
+    best = posterior_best(_spec(), pooled, {}, GrowthFloor(None, "none"))
+    assert best is not None and best.dof == 2
+    low, high = best.interval() or (0.0, 0.0)
+    assert (high - low) / 2 == pytest.approx(4.302652729911275 * 0.1414213562 / math.sqrt(2), rel=1e-6)
+    reported = posterior_best(_spec(), [_m(0, A, 4.0, sd=0.2)], {}, GrowthFloor(None, "none"))
+    assert reported is not None and reported.interval() == pytest.approx((4.0 - 1.959964 * 0.2, 4.0 + 1.959964 * 0.2))
+
+
 def test_posterior_best_prefers_a_replicated_design_to_one_lucky_reading() -> None:
     runs = [_m(0, A, 4.3), _m(1, B, 3.95), _m(2, B, 4.05), _m(3, C, 2.0)]
     priors = {A.key(): Prior(3.5, 0.15), B.key(): Prior(4.0, 0.3)}
