@@ -77,6 +77,9 @@ class EnsembleSurrogate:
         self.landscape = landscape
         target = landscape.spec.objective.target
         self.names = [target, "growth"] if landscape.organism is not None else [target]
+        second = landscape.spec.objective.second_target
+        if second is not None and second not in self.names:
+            self.names.append(second)
         y = np.array([[m.readout(n) if m.readout(n) is not None else np.nan for n in self.names] for m in measured])
         organism = "textbook" if landscape.organism is not None else None
         self.model = DeepModel(kind=kind if organism else "mlp", organism=organism,
@@ -100,6 +103,10 @@ class EnsembleSurrogate:
     def predict(self, designs: Sequence[Design]) -> tuple[np.ndarray, np.ndarray]:
         """Objective mean and sd."""
         return self._column(designs, self.names[0])
+
+    def predict_output(self, designs: Sequence[Design], name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Any output the ensemble was trained on (a two-objective campaign's second target)."""
+        return self._column(designs, name)
 
 
 

@@ -51,7 +51,8 @@ class Objective(WireModel):
         description="Minimum growth as a fraction of wild-type growth (dimensionless); 0 disables.",
     )
     second_target: Identifier | None = Field(
-        default=None, description="Optional second readout; two objectives give a Pareto set."
+        default=None, description="Optional second readout to optimise with the target: the optimizer plans for both "
+        "(expected hypervolume improvement), the summary gives the Pareto set and the hypervolume by round."
     )
     second_sense: Sense = Sense.MAXIMIZE
 

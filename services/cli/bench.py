@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 def bench(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(
-        help="ingest, simulator, predictor, predictor-real, predictor-genome, biolog-fba-probe, loop, latency, "
+        help="ingest, simulator, predictor, predictor-real, predictor-genome, biolog-fba-probe, loop, pareto, latency, "
              "faults, soak, stats")],
 ) -> None:
     """Run a benchmark; pass `--json` for one JSON object on stdout (other flags go to the benchmark)."""

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from schemas import CampaignSpec, Measurement, Sense
 from services.domain.floor import GrowthFloor, below_floor, best_meeting_floor, growth_floor, meeting_floor
-from services.domain.pareto import pareto_front
+from services.domain.pareto import hypervolume_2d, pareto_front
 from services.domain.posterior import noise_estimate, posterior_best, priors_from_proposals
 
 
@@ -71,7 +71,43 @@ def campaign_summary(spec: CampaignSpec, proposals: list[dict[str, Any]], work_o
     }
     if spec.objective.second_target:
         summary["pareto"] = pareto_set(spec, measurements)
+        summary["hypervolume"] = hypervolume_by_round(spec, proposals, work_orders, measurements, floor)
     return summary
+
+
+def hypervolume_by_round(spec: CampaignSpec, proposals: list[dict[str, Any]], work_orders: list[dict[str, Any]],
+                         measurements: list[Measurement], floor: GrowthFloor | None = None) -> dict[str, Any]:
+    """Hypervolume of the measured (target, second target) readings after each proposal round.
+
+    Designs below the growth floor (mean measured growth) are left out, as for the best. One reference point
+    serves every round, so the series only rises: per objective, the worst reading among those designs over
+    the whole campaign; for growth as an objective, the floor itself where it is known. None: no reading yet.
+    """
+    first, second = spec.objective.target, spec.objective.second_target or ""
+    senses = [spec.objective.sense, spec.objective.second_sense]
+    floor = floor or growth_floor(spec, measurements)
+    excluded = below_floor(measurements, floor)
+    round_of = {p["id"]: p["round"] for p in proposals}
+    proposal_of = {w["run_id"]: w["proposal_id"] for w in work_orders}
+    points: list[tuple[int, float, float]] = []
+    for m in measurements:
+        a, b = m.readout(first), m.readout(second)
+        round_ = round_of.get(proposal_of.get(m.run_id, ""))
+        if m.design.key() not in excluded and a is not None and b is not None and round_ is not None:
+            points.append((round_, a, b))
+    rounds = sorted({p["round"] for p in proposals})
+    if not points:
+        return {"reference": None, "by_round": [None] * len(rounds), "rounds": rounds}
+    reference = [_worst([p[1 + j] for p in points], senses[j]) for j in range(2)]
+    for j, name in enumerate((first, second)):
+        if name == "growth" and floor.threshold is not None and senses[j] == Sense.MAXIMIZE:
+            reference[j] = floor.threshold
+    by_round = [hypervolume_2d([(a, b) for r, a, b in points if r <= round_], reference, senses) for round_ in rounds]
+    return {"reference": {first: reference[0], second: reference[1]}, "by_round": by_round, "rounds": rounds}
+
+
+def _worst(values: list[float], sense: Sense) -> float:
+    return min(values) if sense == Sense.MAXIMIZE else max(values)
 
 
 def pareto_set(spec: CampaignSpec, measurements: list[Measurement]) -> list[dict[str, Any]]:

@@ -31,6 +31,9 @@ class History:
     """The sd the lab reported with its readings of the objective (median), where it reports one."""
     below_floor: set[str] = field(default_factory=set)
     """Keys of measured designs whose mean measured growth is below the growth floor (never replicated)."""
+    pareto_points: list[tuple[Design, float, float]] = field(default_factory=list)
+    """Two-objective campaigns: measured designs that meet the growth floor, with their (target, second target)
+    readings (`services.optimizer.multiobjective` plans against the front they make)."""
 
     def excluded_keys(self) -> set[str]:
         """Keys that must not be proposed again: measured, pending, failed or rejected."""

@@ -36,6 +36,16 @@ class InSilicoSurrogate:
         mean = np.where(batch.feasible, batch.flux[:, self.index], 0.0) if len(designs) else np.zeros(0)
         return mean, np.zeros(len(designs))
 
+    def predict_output(self, designs: Sequence[Design], name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Any reaction's flux (or 'growth') per design, sd 0; NaN when the model has no such reaction."""
+        index = self.prior.flux_index(name)
+        if index < 0:
+            nan = np.full(len(designs), np.nan)
+            return nan, nan
+        batch = self.prior.compute(list(designs))
+        mean = np.where(batch.feasible, batch.flux[:, index], 0.0) if len(designs) else np.zeros(0)
+        return mean, np.zeros(len(designs))
+
 
 def insilico_for(spec: CampaignSpec, organism: Any) -> InSilicoSurrogate | None:
     """The in-silico surrogate of a cell campaign whose target is a model reaction (or growth); else None."""

@@ -21,7 +21,7 @@ from schemas import (
 )
 from services.domain import lifecycle
 from services.domain.acceptance import Gate
-from services.domain.floor import GrowthFloor, below_floor, best_meeting_floor, growth_floor
+from services.domain.floor import GrowthFloor, below_floor, best_meeting_floor, growth_floor, meeting_floor
 from services.domain.posterior import Posterior, Prior, noise_estimate, posterior_best, priors_from_proposals
 from services.optimizer.context import History
 from services.optimizer.replicates import REPLICATE
@@ -134,7 +134,7 @@ class CampaignLedger:
         return History(measured=self.observations(), pending=[p.design for p in self.pending], failed=failed,
                        rejected_keys=rejected, origins=self.origins(),
                        noise_sd=noise.sd if noise.sd is not None and noise.source.startswith("median sd") else None,
-                       below_floor=below_floor(measurements, self.growth_floor()))
+                       below_floor=below_floor(measurements, self.growth_floor()), pareto_points=self.pareto_points())
 
     def origins(self) -> dict[str, str]:
         """Design key -> the strategy of the proposal that first put it in the lab (a replicate is not an origin)."""
@@ -150,6 +150,15 @@ class CampaignLedger:
                                      ({"design": p.design, "round": p.round,
                                        "predicted": {k: v.model_dump() for k, v in p.predicted.items()}}
                                       for p in self.proposals.values()))
+
+    def pareto_points(self) -> list[tuple[Design, float, float]]:
+        """Two-objective campaigns: measured designs meeting the growth floor with both readings (else none)."""
+        first, second = self.spec.objective.target, self.spec.objective.second_target
+        if not second:
+            return []
+        measured = meeting_floor(self.spec, list(self.measurements.values()), self.growth_floor())
+        return [(m.design, a, b) for m in measured
+                if (a := m.readout(first)) is not None and (b := m.readout(second)) is not None]
 
     def growth_floor(self) -> GrowthFloor:
         """The growth floor on measured growth (`services.domain.floor`)."""

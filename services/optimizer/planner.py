@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from schemas import CampaignSpec, Design, Strategy
-from services.optimizer import bo, ga, hybrid, random_search
+from services.optimizer import bo, ga, hybrid, multiobjective, random_search
 from services.optimizer.acquisition import DEFAULT_BETA, Acquisition
 from services.optimizer.context import Candidate, Context, History, PlannedProposal
 from services.optimizer.feasibility import FeasibilityFilter
@@ -60,6 +60,8 @@ class PlannerOptions:
     """Black-box campaigns (parameters only), hybrid strategy: the first batch includes the centre of the box,
     the design of experiments' centre point (Ax's default generation strategy also starts there); the cells'
     counterpart is the wild-type control."""
+    pareto: multiobjective.ParetoConfig = field(default_factory=multiobjective.ParetoConfig)
+    """Two-objective campaigns (`objective.second_target`): the NSGA-II planner's settings (`multiobjective`)."""
 
 
 def _pool(strategy: Strategy, n: int, ctx: Context, options: PlannerOptions) -> list[Candidate]:
@@ -159,11 +161,30 @@ def plan_batch(
         return feasibility is None or feasibility.is_feasible(candidate.design)
 
     controls = _controls(spec, ctx, options, n) if spec.search_space.is_cell or strategy == Strategy.HYBRID else []
-    controls += plan_replicates(spec, ctx, n - len(controls), accept)  # re-proposals of the leaders, not new designs
+    two_objectives = spec.objective.second_target and strategy in (Strategy.GA, Strategy.HYBRID)
+    if not two_objectives:  # replicates of the target's leaders: re-proposals, not new designs
+        controls += plan_replicates(spec, ctx, n - len(controls), accept)
+    if two_objectives and multiobjective.applies(spec, ctx):
+        return _proposals(controls + _two_objectives(strategy, spec, n - len(controls), ctx, accept, options,
+                                                     controls), ctx)
     pool = _admissible(_pool(strategy, n - len(controls), ctx, options), ctx)
     pool = [c for c in pool if c.design.key() not in {k.design.key() for k in controls}]
     chosen = _top_up(_choose(strategy, pool, n - len(controls), ctx, accept, options), n - len(controls), ctx, accept)
     return _proposals(controls + chosen, ctx)
+
+
+def _two_objectives(strategy: Strategy, spec: CampaignSpec, n: int, ctx: Context,
+                    accept: Callable[[Candidate], bool], options: PlannerOptions,
+                    controls: list[Candidate]) -> list[Candidate]:
+    """A two-objective batch: a share planned for the target alone as usual, the rest by `multiobjective.plan`."""
+    ctx.excluded |= {c.design.key() for c in controls}
+    k = multiobjective.target_slots(n, ctx, options.pareto)
+    first: list[Candidate] = []
+    if k:
+        pool = _admissible(_pool(strategy, k, ctx, options), ctx)
+        first = _choose(strategy, pool, k, ctx, accept, options)
+    rest = multiobjective.plan(spec, n - len(first), ctx, accept, options.pareto, taken=first) or []
+    return _top_up(first + rest, n, ctx, accept)
 
 
 def gp_request(spec: CampaignSpec, history: History, n: int, seed: int,
@@ -181,7 +202,8 @@ def gp_request(spec: CampaignSpec, history: History, n: int, seed: int,
     ctx = Context(DesignSpace.from_spec(spec), history, np.random.default_rng(seed), None,
                   sense=spec.objective.sense, acquisition=options.acquisition, beta=options.beta)
     free = n - len(_controls(spec, ctx, options, n))
-    free -= len(plan_replicates(spec, ctx, free, lambda _: True))
+    if not spec.objective.second_target:
+        free -= len(plan_replicates(spec, ctx, free, lambda _: True))
     if free <= 0:
         return None
     gp_seed = int(np.random.default_rng(seed).integers(2**63))

@@ -98,6 +98,8 @@ class OptimizerService(Service):
         """Set by the events consumer: the planner loop looks at once."""
         self._predictor_seen_at = time.monotonic()
         self._predictor_pinged_at = 0.0
+        self._ping: asyncio.Task[None] | None = None
+        self._ping_done_at = -1e9
 
     def ledger(self, campaign_id: str) -> CampaignLedger | None:
         """The campaign's ledger, once its spec is known."""
@@ -170,14 +172,28 @@ class OptimizerService(Service):
 
         A model that a dead predictor will not deliver is not worth waiting `model_wait_s` for: the batch is
         planned with the model at hand (a restarted predictor trains the new data for the next round).
-        Pings at most once a second, only while a campaign waits for a model.
+        Pings at most once a second, only while a campaign waits for a model, in a task of its own: a ping
+        collects answers for half a second, and the planner loop must not sit in it when the model event it
+        waits for arrives (that cost a round up to 0.5 s). Until a ping of the last two seconds has come
+        back the answer is False (not known to be gone).
         """
         now = time.monotonic()
-        if now - self._predictor_pinged_at >= 1.0:
+        if now - self._predictor_pinged_at >= 1.0 and (self._ping is None or self._ping.done()):
             self._predictor_pinged_at = now
+            self._ping = asyncio.create_task(self._ping_predictor())
+        now = time.monotonic()
+        fresh = now - self._ping_done_at < 2.0
+        return fresh and now - self._predictor_seen_at > self.options.predictor_gone_s
+
+    async def _ping_predictor(self) -> None:
+        """One `$SRV.PING`; a predictor's answer marks it seen."""
+        try:
             if PREDICTOR_NATS_NAME in {s["name"] for s in await ping_services(self.bus, wait_s=0.5)}:
                 self._predictor_seen_at = time.monotonic()
-        return time.monotonic() - self._predictor_seen_at > self.options.predictor_gone_s
+        except Exception as exc:  # a broker hiccup: no news, the next ping asks again
+            log.debug("predictor ping failed: %r", exc)
+        finally:
+            self._ping_done_at = time.monotonic()
 
     async def step(self, campaign_id: str, ledger: CampaignLedger) -> None:
         """Complete the campaign, or propose up to its free capacity."""
@@ -238,7 +254,8 @@ class OptimizerService(Service):
         surrogate = None
         remote: RemoteSurrogate | None = None
         if ledger.model_version > 0:
-            remote = RemoteSurrogate(self.bus, asyncio.get_running_loop(), campaign_id, spec.objective.target)
+            remote = RemoteSurrogate(self.bus, asyncio.get_running_loop(), campaign_id, spec.objective.target,
+                                     second_target=spec.objective.second_target)
             surrogate = await asyncio.to_thread(within_envelope, spec, remote)
         feasibility = await asyncio.to_thread(self._feasibility, campaign_id)
         if feasibility is not None:  # learns from measured growth (`FeasibilityFilter.calibrate`)
@@ -327,6 +344,8 @@ class OptimizerService(Service):
         log.info("%s: completed (%s), best %s", campaign_id, why, value)
 
     async def teardown(self) -> None:
+        if self._ping is not None:
+            self._ping.cancel()
         self.gp_ahead.shutdown()
         if self.directory is not None:
             with contextlib.suppress(Exception):

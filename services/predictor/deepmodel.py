@@ -47,7 +47,7 @@ from services.predictor.prior import (
 )
 from services.predictor.prior_settings import fit_prior_settings
 from services.predictor.training import TrainSettings, fit_members
-from services.predictor.unseen import combine, stand_ins
+from services.predictor.unseen import combine, predict_stand_ins, stand_ins
 
 Inputs = Sequence[Design] | np.ndarray
 
@@ -349,7 +349,7 @@ class DeepModel:
             return PredictionResult(mean, self.calibration.predictive_sd(ens_sd), list(self.names), ens_sd, unseen)
         assert self.features is not None and self.x_scaler is not None and self.y_scaler is not None
         subs = stand_ins(self.features, self.x_scaler, batch.x.cpu().numpy(), list(X), unseen, seed=self.config.seed)
-        raw = [self._raw_predict(batch.with_inputs(_f32(x).to(self.device))) for x in subs.matrices]
+        raw = predict_stand_ins(self._raw_predict, batch, subs.matrices)
         mean, ens_sd, between = combine([r[0] for r in raw], [r[1] for r in raw])
         extra = between + np.outer(subs.no_pool, self.y_scaler.sd**2)
         sd = self.calibration.predictive_sd(ens_sd, extra)

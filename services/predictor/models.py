@@ -51,6 +51,14 @@ class Batch:
         return replace(self, x=x, prior=self.prior if prior is None else prior,
                        omics_mask=self.omics_mask if omics_mask is None else omics_mask)
 
+    def repeat(self, k: int) -> Batch:
+        """The batch stacked ``k`` times along the rows (one forward pass for several feature variants)."""
+        def tile(t: Tensor | None) -> Tensor | None:
+            return None if t is None else torch.cat([t] * k)
+
+        return Batch(torch.cat([self.x] * k), torch.cat([self.omics_mask] * k), tile(self.prior),
+                     tile(self.feasible), tile(self.lb), tile(self.ub))
+
     def __len__(self) -> int:
         return int(self.x.shape[0])
 

@@ -77,6 +77,7 @@ class MechanisticPrior:
         self.moma = (LinearMoma(organism, self.fba, base_medium, reference, headroom, by_index)
                      if method == "moma" else None)
         self._cache: dict[str, tuple[np.ndarray, bool, np.ndarray, np.ndarray]] = {}
+        self._bounds_of: tuple[Design, np.ndarray, np.ndarray] | None = None
 
     @property
     def n_reactions(self) -> int:
@@ -90,6 +91,7 @@ class MechanisticPrior:
     def solve(self, design: Design) -> tuple[np.ndarray, bool]:
         """Prior flux of one design and whether its LP was feasible (no cache)."""
         lb, ub = self.organism.design_bounds(design, self.base_medium)
+        self._bounds_of = (design, lb, ub)  # `_store` of the same design takes them
         if self.moma is not None:
             return self.moma.solve(design, lb, ub)
         result = self.fba.pfba(lb, ub)
@@ -97,7 +99,9 @@ class MechanisticPrior:
         return (np.asarray(result.fluxes, dtype=float) if ok else np.zeros(self.n_reactions)), ok
 
     def _store(self, design: Design, flux: np.ndarray, ok: bool) -> None:
-        lb, ub = self.organism.design_bounds(design, self.base_medium)
+        held, self._bounds_of = self._bounds_of, None
+        lb, ub = held[1:] if held is not None and held[0] is design else \
+            self.organism.design_bounds(design, self.base_medium)
         self._cache[design.key()] = (flux, ok, np.asarray(lb, dtype=float), np.asarray(ub, dtype=float))
 
     def compute(self, designs: Sequence[Design], workers: int | None = None) -> PriorBatch:

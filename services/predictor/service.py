@@ -31,6 +31,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from schemas import (
     CampaignEvent,
+    CampaignEventKind,
     CampaignSpec,
     DeclineCause,
     DesignPrediction,
@@ -51,6 +52,7 @@ from services.predictor.failures import TrainingFailures
 from services.predictor.prospective_calibration import ProspectiveCalibration, prospective_zscores
 from services.predictor.state import CampaignModel
 from services.predictor.trainset import offending_row, prospective_metrics, training_data, unseen_predictions
+from services.predictor.warmup import warm_imports, warm_organism
 from services.runtime.bus import Bus
 from services.runtime.campaigns import CampaignDirectory
 from services.runtime.replay import replay
@@ -106,6 +108,8 @@ class PredictorService(Service):
         self._subs: list[Any] = []
         self._new_data = asyncio.Event()
         """Set by the feed when a campaign gained accepted measurements (or a run failed): the trainer looks."""
+        self._warmed: set[str] = set()
+        """Organism models loaded ahead of their campaigns' first training (`warmup`)."""
 
     def campaign(self, campaign_id: str) -> CampaignModel:
         """State of a campaign (created on first use)."""
@@ -152,9 +156,14 @@ class PredictorService(Service):
             stream=subjects.events_stream, deliver_policy=DeliverPolicy.NEW))
         self._new_data.set()
         self.spawn(self._trainer())
+        self.spawn(asyncio.to_thread(warm_imports))
 
     async def _on_campaign(self, event: CampaignEvent) -> None:
-        """A new campaign seeded from a base model: the trainer announces the base as its first model."""
+        """A new campaign: its organism model is loaded ahead; one seeded from a base model gets that as its first."""
+        if event.spec is not None and event.kind == CampaignEventKind.CREATED \
+                and event.spec.organism.model not in self._warmed:
+            self._warmed.add(event.spec.organism.model)
+            self.spawn(asyncio.to_thread(warm_organism, event.spec))
         if event.spec is not None and event.spec.base_model:
             self.campaign(event.campaign_id)
             self._new_data.set()

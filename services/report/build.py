@@ -148,7 +148,7 @@ def _draw(out: Path, spec: CampaignSpec, records: CampaignRecords, measurements:
     if spec.objective.second_target:
         missing["pareto"] = _draw_or_say(
             bool(full.get("pareto")), out / "pareto.png",
-            lambda path: plots.pareto(spec, measurements, full["pareto"], path),
+            lambda path: plots.pareto(spec, measurements, full["pareto"], path, full.get("hypervolume")),
             f"No Pareto front yet: no run has both {target} and {spec.objective.second_target} measured.")
     full["plots_missing"] = {name: why for name, why in missing.items() if why}
     if not spec.is_function:

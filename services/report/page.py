@@ -142,7 +142,15 @@ def _pareto_html(spec: CampaignSpec, s: dict[str, Any], model: str | None) -> st
     first = spec.objective.target
     rows = [[describe(Design.model_validate(p["design"]), model), p[first], p[second]] for p in s.get("pareto", [])]
     table = _table(["design", first, second], rows) if rows else ""
-    return f"<h2>Pareto front ({first} and {second})</h2>{_figure_or_sentence(s, 'pareto', 'Pareto front')}{table}"
+    hv = s.get("hypervolume") or {}
+    hv_rows = [[r, v] for r, v in zip(hv.get("rounds", []), hv.get("by_round", []), strict=False)]
+    ref = hv.get("reference")
+    hv_html = (f"<p>Hypervolume of the measured front (designs meeting the growth floor) above the reference point "
+               f"{html.escape(first)} = {fmt(ref[first])}, {html.escape(second)} = {fmt(ref[second])} "
+               f"(the worst reading of each, the growth floor for growth), after each round:</p>"
+               + _table(["round", "hypervolume"], hv_rows)) if ref and hv_rows else ""
+    return (f"<h2>Pareto front ({first} and {second})</h2>{_figure_or_sentence(s, 'pareto', 'Pareto front')}"
+            f"{hv_html}{table}")
 
 
 def render(spec: CampaignSpec, s: dict[str, Any], measurements: list[Measurement], effects: EffectsTable,

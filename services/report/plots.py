@@ -13,6 +13,7 @@ import numpy as np
 
 from schemas import CampaignSpec, Measurement
 from services.report import envelope
+from services.report.front import draw_front, draw_hypervolume
 from services.report.prospective import Pair
 
 
@@ -114,19 +115,16 @@ def model_metrics(models: list[dict[str, Any]], path: Path, max_panels: int = 4)
     plt.close(fig)
 
 
-def pareto(spec: CampaignSpec, measurements: list[Measurement], front: list[dict[str, Any]], path: Path) -> None:
-    """Every measured design in (target, second target), the non-dominated ones joined as the front."""
+def pareto(spec: CampaignSpec, measurements: list[Measurement], front: list[dict[str, Any]], path: Path,
+           hypervolume: dict[str, Any] | None = None) -> None:
+    """Every measured design in (target, second target), the non-dominated ones joined as the front, and the
+    hypervolume by round beside it."""
     first, second = spec.objective.target, spec.objective.second_target or ""
     points = [(a, b) for m in measurements if (a := m.readout(first)) is not None and (b := m.readout(second))
               is not None]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    ax.scatter([a for a, _ in points], [b for _, b in points], s=12, color="0.6", label="measured")
-    best = sorted((p[first], p[second]) for p in front)
-    ax.plot([a for a, _ in best], [b for _, b in best], "o-", color="C1", label="Pareto front")
-    ax.set_xlabel(f"{first} ({spec.objective.sense.value})")
-    ax.set_ylabel(f"{second} ({spec.objective.second_sense.value})")
-    ax.set_title("Pareto front of the measured designs")
-    ax.legend(fontsize=8)
+    fig, (ax, hv_ax) = plt.subplots(1, 2, figsize=(10.4, 4.2), gridspec_kw={"width_ratios": [3, 2]})
+    draw_front(ax, spec, points, front, (hypervolume or {}).get("reference"))
+    draw_hypervolume(hv_ax, hypervolume)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

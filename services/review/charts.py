@@ -30,6 +30,12 @@ class DashboardData:
     spec: CampaignSpec | None = None
     growth_and_objective: list[tuple[float, float]] = field(default_factory=list)
     """(growth 1/h, objective) per measured run: the production envelope's points."""
+    two_objectives: list[tuple[float, float]] = field(default_factory=list)
+    """Two-objective campaigns: (target, second target) per measured run with both readings."""
+    pareto: list[dict[str, Any]] = field(default_factory=list)
+    """The measured Pareto set (`services.domain.summary.pareto_set`)."""
+    hypervolume: dict[str, Any] | None = None
+    """Hypervolume by round (`services.domain.summary.hypervolume_by_round`)."""
 
 
 def dashboard_data(spec: CampaignSpec, measurements: list[dict[str, Any]], work_orders: list[dict[str, Any]],
@@ -65,7 +71,20 @@ def dashboard_data(spec: CampaignSpec, measurements: list[dict[str, Any]], work_
                 data.model_metrics.setdefault(name, []).append(float(value))
     n = len(data.model_versions)
     data.model_metrics = {k: v for k, v in data.model_metrics.items() if len(v) == n}
+    if spec.objective.second_target:
+        _add_two_objectives(data, spec, parsed, work_orders, proposals)
     return data
+
+
+def _add_two_objectives(data: DashboardData, spec: CampaignSpec, measurements: list[Measurement],
+                        work_orders: list[dict[str, Any]], proposals: list[dict[str, Any]]) -> None:
+    from services.domain.summary import hypervolume_by_round, pareto_set
+
+    first, second = spec.objective.target, spec.objective.second_target or ""
+    data.two_objectives = [(a, b) for m in measurements
+                           if (a := m.readout(first)) is not None and (b := m.readout(second)) is not None]
+    data.pareto = pareto_set(spec, measurements)
+    data.hypervolume = hypervolume_by_round(spec, proposals, work_orders, measurements)
 
 
 def _png(fig: Figure) -> bytes:
@@ -155,5 +174,28 @@ def envelope_png(data: DashboardData) -> bytes:
     return _png(fig)
 
 
+def pareto_png(data: DashboardData) -> bytes:
+    """Two objectives: the measured Pareto front and the hypervolume by round (the report's figure)."""
+    from matplotlib.figure import Figure
+
+    from services.report.front import draw_front, draw_hypervolume
+
+    fig = Figure(figsize=(9.0, 3.6))
+    ax, hv_ax = fig.subplots(1, 2, gridspec_kw={"width_ratios": [3, 2]})
+    if data.spec is None or not data.spec.objective.second_target:
+        _empty(ax, "one objective: no Pareto front")
+    elif not data.two_objectives:
+        _empty(ax, "no run with both readings yet")
+    else:
+        draw_front(ax, data.spec, data.two_objectives, data.pareto, (data.hypervolume or {}).get("reference"))
+    draw_hypervolume(hv_ax, data.hypervolume)
+    return _png(fig)
+
+
 CHARTS = {"envelope": envelope_png, "best": best_so_far_png, "parity": predicted_vs_measured_png,
-          "metrics": model_metrics_png}
+          "metrics": model_metrics_png, "pareto": pareto_png}
+
+
+def charts_for(spec: CampaignSpec) -> list[str]:
+    """The dashboard's charts for a campaign (the Pareto front only with a second target)."""
+    return [name for name in CHARTS if name != "pareto" or spec.objective.second_target]

@@ -292,7 +292,7 @@ def _add_dashboard_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner)
         effects = await asyncio.to_thread(effects_table, spec, _plain(measured), by)
         return TEMPLATES.TemplateResponse(request, "dashboard.html", {
             "reviewer": reviewer, "csrf": csrf, "spec": spec, "campaign_id": campaign_id,
-            "summary": summaries[0] if summaries else None, "charts": list(charts.CHARTS), "effects": effects,
+            "summary": summaries[0] if summaries else None, "charts": charts.charts_for(spec), "effects": effects,
             "by": by, "coverage": coverage,
         })
 

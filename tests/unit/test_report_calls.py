@@ -125,3 +125,7 @@ def test_two_objectives_get_the_pareto_front_drawn_and_listed(tmp_path: Path) ->
     assert (tmp_path / "out" / "pareto.png").read_bytes().startswith(b"\x89PNG")
     page = (tmp_path / "out" / "report.html").read_text()
     assert "Pareto front (EX_succ_e and growth)" in page and 'src="pareto.png"' in page
+    hv = full["hypervolume"]
+    assert hv["reference"] is not None and len(hv["by_round"]) == len(hv["rounds"])
+    assert all(a <= b for a, b in zip(hv["by_round"], hv["by_round"][1:], strict=False))  # one reference: it rises
+    assert "Hypervolume of the measured front" in page

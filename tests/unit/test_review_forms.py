@@ -95,3 +95,21 @@ def test_plate_map_template_round_trips_through_the_upload() -> None:
     filled = "\n".join([lines[0], lines[2].replace(",,,,", ",0.5,0.01,2.5,0.1")]) + "\n"
     (m,) = bench.csv_bench_measurements(filled, spec, {o["run_id"]: o for o in orders})  # type: ignore[misc]
     assert m.run_id == "run-1" and m.readout("EX_succ_e") == 2.5 and m.well == "A2"
+
+
+def test_two_objective_dashboard_draws_the_front_and_the_hypervolume() -> None:
+    one = campaign_spec("c1")
+    spec = one.model_copy(update={"objective": one.objective.model_copy(update={"second_target": "growth"})})
+    assert "pareto" in charts.charts_for(spec) and "pareto" not in charts.charts_for(one)
+    values = [(0.0, 0.9), (3.0, 0.4), (2.0, 0.6)]
+    measurements = [Measurement(id=f"m{i}", campaign_id="c1", run_id=f"run-{i}",
+                                design=Design() if i == 0 else Design(knockouts=[f"b000{i}"]),
+                                growth_rate=Value(value=g), products={"EX_succ_e": Value(value=v)}
+                                ).model_dump(mode="json") for i, (v, g) in enumerate(values)]
+    orders = [{"run_id": f"run-{i}", "proposal_id": f"p{i}"} for i in range(3)]
+    proposals = [{"id": f"p{i}", "round": 1 + i // 2} for i in range(3)]
+    data = charts.dashboard_data(spec, measurements, orders, proposals, [])
+    assert data.two_objectives == values and len(data.pareto) == 3
+    assert data.hypervolume is not None and data.hypervolume["rounds"] == [1, 2]
+    assert data.hypervolume["by_round"][1] > data.hypervolume["by_round"][0] > 0
+    assert charts.pareto_png(data).startswith(b"\x89PNG")

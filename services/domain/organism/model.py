@@ -50,6 +50,10 @@ def _read_model(spec: str) -> cobra.Model:
         raise OrganismError("organism.model", f"could not read {path}: {exc}") from exc
 
 
+LEVELS_CACHE = 65536
+"""Gene-level combinations whose reaction levels an organism keeps (then it starts afresh)."""
+
+
 @functools.lru_cache(maxsize=8)
 def load_organism(spec: str = "textbook") -> Organism:
     """Load (once per process) a bundled model name or an SBML/JSON file path as an Organism."""
@@ -75,6 +79,8 @@ class Organism:
         self.ub = np.array([r.upper_bound for r in model.reactions], dtype=float)
         self._rindex = {rid: i for i, rid in enumerate(self.reaction_ids)}
         self._genes = set(self.gene_ids)
+        self._levels: dict[tuple[tuple[str, float], ...], dict[int, float]] = {}
+        """`reaction_levels` answers by gene levels (a design's bounds, MOMA target and features ask alike)."""
         self._exchanges = set(self.exchange_ids)
         self.biomass_id = self._find_biomass(model)
         self.biomass_index = self._rindex[self.biomass_id]
@@ -151,6 +157,10 @@ class Organism:
 
     def reaction_levels(self, gene_levels: Mapping[str, float]) -> dict[int, float]:
         """Relative capacity of every reaction touched by `gene_levels` (see gpr module for the rule)."""
+        key = tuple(sorted(gene_levels.items()))
+        known = self._levels.get(key)
+        if known is not None:
+            return dict(known)
         touched = {r for g in gene_levels for r in self.gene_reactions.get(g, ())}
         out: dict[int, float] = {}
         for r in sorted(touched):
@@ -159,6 +169,9 @@ class Organism:
                 continue
             base = gpr_level(rule, {})
             out[r] = gpr_level(rule, gene_levels) / base if base > 0 else 1.0
+        if len(self._levels) >= LEVELS_CACHE:
+            self._levels.clear()
+        self._levels[key] = dict(out)
         return out
 
     def medium_bounds(self, lb: np.ndarray, ub: np.ndarray, medium: Mapping[str, float]) -> None:

@@ -84,3 +84,16 @@ def test_ids_outside_the_organism_model_stay_errors(core_organism) -> None:  # t
     with pytest.raises(PredictorError) as err:
         model.predict([Design(), Design(knockouts=["b9999"])])
     assert err.value.field == "designs[1].knockouts[0]" and "b9999" in err.value.reason
+
+
+def test_stand_ins_in_one_stacked_pass_answer_as_one_pass_each(ko_model: DeepModel,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from services.predictor import unseen
+
+    new, _ = _data(40, GENES[25:], seed=3)
+    stacked = ko_model.predict(new)  # 40 designs x 8 stand-ins: one forward pass
+    monkeypatch.setattr(unseen, "STACKED_ROWS", 0)  # every stand-in alone, as before
+    alone = ko_model.predict(new)
+    assert stacked.unseen == alone.unseen and all(stacked.unseen)
+    assert np.allclose(stacked.mean, alone.mean, rtol=1e-5, atol=1e-6)
+    assert np.allclose(stacked.sd, alone.sd, rtol=1e-5, atol=1e-6)
