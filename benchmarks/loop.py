@@ -47,12 +47,14 @@ import numpy as np
 from benchmarks.common import emit, parser, progress_console
 from benchmarks.loop_calibration import CalibrationTracker, CoverageRecord, summarise_coverage
 from benchmarks.loop_landscapes import ALL, CELLS, FUNCTIONS_10D, Landscape, make_landscape
+from benchmarks.loop_replicates import NamedBest, summarise_named, update_history
 from schemas import Design, Measurement, Sense, Strategy
 from services.optimizer.context import History
 from services.optimizer.envelope import within_envelope
 from services.optimizer.feasibility import FeasibilityFilter, feasibility_for
 from services.optimizer.insilico import insilico_for
 from services.optimizer.planner import PlannerOptions, plan_batch
+from services.optimizer.replicates import REPLICATE
 from services.optimizer.surrogate import Surrogate
 
 INSILICO, PLAIN_AX, BAYBE, LOCAL, ADAPTIVE = "insilico", "ax", "baybe", "local", "adaptive"
@@ -133,8 +135,11 @@ class CampaignTrace:
     proposed: int = 0
     repeats: int = 0
     coverage: CoverageRecord = field(default_factory=CoverageRecord)
+    named: NamedBest = field(default_factory=NamedBest)
+    """The posterior best the campaign names after each batch (benchmarks.loop_replicates)."""
     """Proposals' published intervals against their readings (benchmarks.loop_calibration)."""
-    """Experiments spent on a design measured before (plain Ax only; fluxlab's planner never repeats)."""
+    """Experiments spent on a design measured before (plain Ax; fluxlab's planner repeats a design only as a
+    replicate, counted in `named.replicates`)."""
 
     def experiments_to(self, level: float, picked: bool = False) -> int | None:
         """Experiments spent when the best (or the picked) design first reached ``level`` of the optimum."""
@@ -182,6 +187,8 @@ class _Planner:
         self.feasibility: FeasibilityFilter | None = feasibility_for(landscape.spec, landscape.organism)
         self.prior = insilico_for(landscape.spec, landscape.organism)
         self.surrogate: Surrogate | None = None
+        self.replicate_keys: set[str] = set()
+        """Keys of the last batch's replicates (allowed re-proposals, not repeats)."""
         self.ax: Any = None
         if strategy == PLAIN_AX:
             from benchmarks.loop_peers import PlainAx
@@ -205,7 +212,8 @@ class _Planner:
         options = PlannerOptions(adaptive_shares=self.strategy == ADAPTIVE)
         proposals = plan_batch(self.landscape.spec, history, self.surrogate, n, self.rng,
                                feasibility=self.feasibility, strategy=strategy, options=options, prior=self.prior)
-        history.origins.update({p.design.key(): p.strategy for p in proposals})
+        history.origins.update({p.design.key(): p.strategy for p in proposals if p.strategy != REPLICATE})
+        self.replicate_keys = {p.design.key() for p in proposals if p.strategy == REPLICATE}
         return [p.design for p in proposals]
 
     def learn(self, design: Design, result: Measurement | None, history: History) -> None:
@@ -237,9 +245,12 @@ def run_campaign(landscape: Landscape, strategy: str, seed: int, budget: int, ep
         if not designs:
             break
         published = planner.calibration.published(planner.surrogate, planner.inner, designs)
+        trace.named.remember(designs, published)
         results: dict[str, Measurement] = {}
         for i, design in enumerate(designs):
-            trace.repeats += design.key() in seen
+            replicate = design.key() in planner.replicate_keys
+            trace.repeats += design.key() in seen and not replicate
+            trace.named.replicates += replicate
             trace.proposed += 1
             if landscape.true_growth is not None:
                 trace.below_floor += int(landscape.true_growth(design) < landscape.growth_floor_abs - 1e-12)
@@ -256,6 +267,8 @@ def run_campaign(landscape: Landscape, strategy: str, seed: int, budget: int, ep
             planner.feasibility.calibrate_from(measured)  # as the optimizer service does before each plan
         planner.calibration.observe(len(trace.experiments) + 1, published, designs, results, planner.inner)
         planner.retrain(measured, trace)
+        update_history(landscape, history, measured)
+        trace.named.after_batch(landscape, measured)
         eligible = _eligible(landscape, measured)
         # scores rise towards 1 for either sense, so the best found is the largest
         trace.fractions.append(max((_score(landscape, m.design) for m in eligible), default=_score(landscape, None)))
@@ -310,6 +323,7 @@ def summarise(traces: Sequence[CampaignTrace], budget: int) -> dict[str, Any]:
         "below_floor_fraction": round(sum(t.below_floor for t in traces) / max(1, sum(t.proposed for t in traces)), 4),
         "below_floor_by_seed": [t.below_floor for t in traces],
         "prospective": summarise_coverage([t.coverage for t in traces]),
+        **summarise_named([t.named for t in traces]),
     }
 
 

@@ -197,6 +197,12 @@ class AnalysisSpec(WireModel):
     by: Literal["batch_id", "plate_id"] = Field(
         default="batch_id", description="The group whose wild-type control normalises a run: batch_id or plate_id.",
     )
+    replicates: int = Field(
+        default=2, ge=0, le=1000,
+        description="At most this many of a batch's slots (and never more than a quarter of the batch) go to "
+        "replicates of the leading designs while their readings lie within measurement noise of each other; the "
+        "campaign names its best by the posterior (replicate mean shrunk by the model). 0: no replicates.",
+    )
 
 
 class CampaignSpec(WireModel):

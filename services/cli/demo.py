@@ -87,7 +87,8 @@ def demo(
 
 
 def final_line(spec: CampaignSpec, full: dict[str, Any], report: Path) -> str:
-    """'best reading 3.793 mmol/gDW/h, true value 3.68, true optimum 4.065 (ΔsdhA (b0723) …); report: …'."""
+    """'best (posterior) 3.75 mmol/gDW/h (95 % 3.6 to 3.9, 3 reading(s)), true value 3.68, true optimum 4.065
+    (ΔsdhA (b0723) …); report: …'."""
     from services.report.envelope import unit_of
     from services.review.names import describe
 
@@ -96,9 +97,12 @@ def final_line(spec: CampaignSpec, full: dict[str, Any], report: Path) -> str:
     design = describe(Design.model_validate(best), None if spec.is_function else spec.organism.model) \
         if best is not None else "no design measured"
     value = "–" if full.get("best_value") is None else f"{full['best_value']:.4g} {unit}"
+    interval = full.get("best_interval95")
+    if interval is not None and full.get("best_value") is not None:
+        value += f" (95 % {interval[0]:.4g} to {interval[1]:.4g}, {full['best_posterior']['n_readings']} reading(s))"
     true_text = "" if full.get("best_true_value") is None else f", true value {full['best_true_value']:.4g}"
     optimum = "" if full.get("true_optimum") is None else f", true optimum {full['true_optimum']:.4g}"
-    return f"best reading {value}{true_text}{optimum} ({design}); report: {report}"
+    return f"best (posterior) {value}{true_text}{optimum} ({design}); report: {report}"
 
 
 async def _campaign(settings: Settings, spec: CampaignSpec, quiet: bool) -> CampaignRecords:

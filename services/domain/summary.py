@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 from schemas import CampaignSpec, Measurement, Sense
-from services.domain.floor import GrowthFloor, below_floor, best_meeting_floor, growth_floor
+from services.domain.floor import GrowthFloor, below_floor, best_meeting_floor, growth_floor, meeting_floor
 from services.domain.pareto import hypervolume_2d, pareto_front
+from services.domain.posterior import noise_estimate, posterior_best, priors_from_proposals
 
 
 def best_by_batch(spec: CampaignSpec, proposals: list[dict[str, Any]], work_orders: list[dict[str, Any]],
@@ -37,23 +38,36 @@ def best_by_batch(spec: CampaignSpec, proposals: list[dict[str, Any]], work_orde
 def campaign_summary(spec: CampaignSpec, proposals: list[dict[str, Any]], work_orders: list[dict[str, Any]],
                      measurements: list[Measurement], failures: int, reviews: list[dict[str, Any]],
                      models: list[dict[str, Any]]) -> dict[str, Any]:
-    """The JSON summary of `fluxlab campaign run`: the best is the best reading among designs meeting the floor."""
+    """The JSON summary of `fluxlab campaign run`: the named best is the posterior best among designs meeting the
+    floor (`services.domain.posterior`: replicate mean shrunk toward the model's prediction, with its interval);
+    the best single reading is kept beside it (`best_reading`)."""
     floor = growth_floor(spec, measurements)
-    best_value, best = best_meeting_floor(spec, measurements, floor)
+    reading_value, reading = best_meeting_floor(spec, measurements, floor)
+    noise = noise_estimate(spec.objective.target, meeting_floor(spec, measurements, floor))
+    best = posterior_best(spec, measurements, priors_from_proposals(spec.objective.target, proposals), floor)
+    interval = best.interval() if best is not None else None
+    floor_rule = " among designs whose mean measured growth meets the growth floor" if floor.threshold is not None \
+        else ""
     summary: dict[str, Any] = {
         "campaign_id": spec.id,
-        "best_value": best_value,
+        "best_value": best.mean if best else None,
         "best_design": best.design.model_dump(mode="json") if best else None,
         "best_design_text": best.design.describe() if best else None,
+        "best_interval95": list(interval) if interval else None,
+        "best_posterior": best.as_json() if best else None,
+        "best_noise": {"sd": noise.sd, "source": noise.source},
+        "best_reading": reading_value,
+        "best_reading_design": reading.design.model_dump(mode="json") if reading else None,
         "best_by_batch": best_by_batch(spec, proposals, work_orders, measurements, floor),
-        "best_rule": "best reading among designs whose mean measured growth meets the growth floor"
-                     if floor.threshold is not None else "best reading",
+        "best_rule": "best posterior mean (replicate mean shrunk toward the model's prediction made before the "
+                     f"design was measured){floor_rule}",
         "growth_floor_measured": {"threshold_per_h": floor.threshold, "source": floor.source,
                                   "n_designs_below": len(below_floor(measurements, floor))},
         "n_measurements": len(measurements),
         "n_failed": failures,
         "n_rejected": sum(1 for r in reviews if r["action"] == "reject"),
         "model_versions": len(models),
+        "n_replicate_runs": sum(1 for p in proposals if p.get("strategy") == "replicate"),
     }
     if spec.objective.second_target:
         summary["pareto"] = pareto_set(spec, measurements)

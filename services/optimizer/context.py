@@ -27,6 +27,10 @@ class History:
     """Keys of rejected proposals (an amended design arrives as pending or measured under its own key)."""
     origins: dict[str, str] = field(default_factory=dict)
     """Design key -> the `strategy` (origin) of the proposal that put it in the lab, where known."""
+    noise_sd: float | None = None
+    """The sd the lab reported with its readings of the objective (median), where it reports one."""
+    below_floor: set[str] = field(default_factory=set)
+    """Keys of measured designs whose mean measured growth is below the growth floor (never replicated)."""
     pareto_points: list[tuple[Design, float, float]] = field(default_factory=list)
     """Two-objective campaigns: measured designs that meet the growth floor, with their (target, second target)
     readings (`services.optimizer.multiobjective` plans against the front they make)."""

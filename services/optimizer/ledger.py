@@ -21,8 +21,10 @@ from schemas import (
 )
 from services.domain import lifecycle
 from services.domain.acceptance import Gate
-from services.domain.floor import GrowthFloor, best_meeting_floor, growth_floor, meeting_floor
+from services.domain.floor import GrowthFloor, below_floor, best_meeting_floor, growth_floor, meeting_floor
+from services.domain.posterior import Posterior, Prior, noise_estimate, posterior_best, priors_from_proposals
 from services.optimizer.context import History
+from services.optimizer.replicates import REPLICATE
 
 
 @dataclass
@@ -127,9 +129,27 @@ class CampaignLedger:
                     if s == ProposalStatus.REJECTED and pid in self.proposals}
         failed_runs = {self.run_to_proposal.get(r) for r in self.failures}
         failed = [self.proposals[pid].design for pid in failed_runs if pid in self.proposals]
+        measurements = list(self.measurements.values())
+        noise = noise_estimate(self.spec.objective.target, measurements)
         return History(measured=self.observations(), pending=[p.design for p in self.pending], failed=failed,
-                       rejected_keys=rejected, origins={p.design.key(): p.strategy for p in self.proposals.values()},
-                       pareto_points=self.pareto_points())
+                       rejected_keys=rejected, origins=self.origins(),
+                       noise_sd=noise.sd if noise.sd is not None and noise.source.startswith("median sd") else None,
+                       below_floor=below_floor(measurements, self.growth_floor()), pareto_points=self.pareto_points())
+
+    def origins(self) -> dict[str, str]:
+        """Design key -> the strategy of the proposal that first put it in the lab (a replicate is not an origin)."""
+        out: dict[str, str] = {}
+        for p in sorted(self.proposals.values(), key=lambda p: p.round):
+            if p.strategy != REPLICATE:
+                out.setdefault(p.design.key(), p.strategy)
+        return out
+
+    def priors(self) -> dict[str, Prior]:
+        """Design key -> the model's prediction published with its first proposal (`services.domain.posterior`)."""
+        return priors_from_proposals(self.spec.objective.target,
+                                     ({"design": p.design, "round": p.round,
+                                       "predicted": {k: v.model_dump() for k, v in p.predicted.items()}}
+                                      for p in self.proposals.values()))
 
     def pareto_points(self) -> list[tuple[Design, float, float]]:
         """Two-objective campaigns: measured designs meeting the growth floor with both readings (else none)."""
@@ -148,6 +168,10 @@ class CampaignLedger:
         """Best measured value and design (by the objective's sense) among designs meeting the growth floor."""
         value, best = best_meeting_floor(self.spec, list(self.measurements.values()), self.growth_floor())
         return value, best.design if best is not None else None
+
+    def best_posterior(self) -> Posterior | None:
+        """The campaign's named best: the best posterior among designs meeting the floor (`domain.posterior`)."""
+        return posterior_best(self.spec, list(self.measurements.values()), self.priors(), self.growth_floor())
 
     @property
     def budget_spent(self) -> bool:

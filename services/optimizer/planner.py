@@ -18,6 +18,7 @@ from services.optimizer import bo, ga, hybrid, multiobjective, random_search
 from services.optimizer.acquisition import DEFAULT_BETA, Acquisition
 from services.optimizer.context import Candidate, Context, History, PlannedProposal
 from services.optimizer.feasibility import FeasibilityFilter
+from services.optimizer.replicates import plan_replicates
 from services.optimizer.selection import select_diverse
 from services.optimizer.space import DesignSpace
 from services.optimizer.surrogate import Surrogate
@@ -161,6 +162,8 @@ def plan_batch(
 
     controls = _controls(spec, ctx, options, n) if spec.search_space.is_cell or strategy == Strategy.HYBRID else []
     two_objectives = spec.objective.second_target and strategy in (Strategy.GA, Strategy.HYBRID)
+    if not two_objectives:  # replicates of the target's leaders: re-proposals, not new designs
+        controls += plan_replicates(spec, ctx, n - len(controls), accept)
     if two_objectives and multiobjective.applies(spec, ctx):
         return _proposals(controls + _two_objectives(strategy, spec, n - len(controls), ctx, accept, options,
                                                      controls), ctx)
@@ -199,6 +202,8 @@ def gp_request(spec: CampaignSpec, history: History, n: int, seed: int,
     ctx = Context(DesignSpace.from_spec(spec), history, np.random.default_rng(seed), None,
                   sense=spec.objective.sense, acquisition=options.acquisition, beta=options.beta)
     free = n - len(_controls(spec, ctx, options, n))
+    if not spec.objective.second_target:
+        free -= len(plan_replicates(spec, ctx, free, lambda _: True))
     if free <= 0:
         return None
     gp_seed = int(np.random.default_rng(seed).integers(2**63))

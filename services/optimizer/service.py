@@ -32,6 +32,7 @@ from services.optimizer.insilico import InSilicoSurrogate, insilico_for
 from services.optimizer.ledger import CampaignLedger
 from services.optimizer.planner import CONTROL, PlannerOptions, gp_request, plan_batch
 from services.optimizer.remote import RemoteSurrogate
+from services.optimizer.replicates import REPLICATE
 from services.optimizer.speculation import GPAhead
 from services.registry import PREDICTOR_NATS_NAME
 from services.runtime.bus import Bus
@@ -305,8 +306,8 @@ class OptimizerService(Service):
                 and np.isfinite(item.growth_sd):
             predicted["growth"] = Prediction(mean=item.growth_mean, sd=max(item.growth_sd, 0.0))
         key = item.design.key()
-        if item.strategy == CONTROL and ledger.spec.analysis.control_per_batch:
-            key += f"#round{round_}"  # the same control again in each batch: its own proposal and run id
+        if (item.strategy == CONTROL and ledger.spec.analysis.control_per_batch) or item.strategy == REPLICATE:
+            key += f"#round{round_}"  # the same design again in a later batch: its own proposal and run id
         digest = hashlib.sha256(key.encode()).hexdigest()[:20]
         acquisition = item.acquisition if item.acquisition is not None and np.isfinite(item.acquisition) else None
         return Proposal(id=f"prop-{campaign_id}-{digest}", campaign_id=campaign_id, round=round_,
@@ -323,12 +324,18 @@ class OptimizerService(Service):
 
     async def complete(self, campaign_id: str, ledger: CampaignLedger, why: str) -> None:
         """Publish completion with the best measured design (idempotent id)."""
-        value, design = ledger.best()
+        best = ledger.best_posterior()
+        value, design = (best.mean, best.design) if best is not None else (None, None)
+        interval = best.interval() if best is not None else None
+        named = "" if best is None else (
+            f"; named best by the posterior (replicate mean shrunk by the model) {best.mean:.4g}"
+            + (f", 95 % interval {interval[0]:.4g} to {interval[1]:.4g}" if interval else ", noise unknown")
+            + f", {best.n} reading(s)")
         event = CampaignEvent(
             id=f"complete-{campaign_id}", campaign_id=campaign_id, kind=CampaignEventKind.COMPLETED,
             detail=f"{why}; {ledger.used} experiments; infeasible designs filtered: "
                    f"{self.rejected_infeasible.get(campaign_id, 0)}; best among designs meeting the growth floor "
-                   f"{ledger.growth_floor().describe()}",
+                   f"{ledger.growth_floor().describe()}{named}",
             best_value=value, best_design_key=design.key() if design else None,
         )
         await self.bus.publish_event(event)

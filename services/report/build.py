@@ -79,19 +79,22 @@ def build_report(out: Path, records: CampaignRecords, truth: Truth | None = None
     full["growth_floor_per_h"], full["growth_floor_source"] = floor.threshold, floor.source
     full["warnings"] = _warnings(spec, full, measurements)
     (out / "summary.json").write_text(json.dumps(full, indent=2) + "\n")
-    (out / "report.html").write_text(render(spec, full, measurements, effects, _best(spec, measurements)))
+    (out / "report.html").write_text(render(spec, full, measurements, effects, _best(spec, measurements, full)))
     return full
 
 
 def _truth_figures(summary: dict[str, Any], truth: Truth | None) -> dict[str, Any]:
-    """The true optimum, and the true value of the best-read design (a reading can exceed the optimum)."""
+    """The true optimum, the true value of the design named best, and whether its interval covers that value."""
     optimum = truth.optimum if truth else None
     best, best_value = summary.get("best_design"), summary.get("best_value")
     true_value = (truth.value_of(Design.model_validate(best))
                   if truth is not None and truth.value_of is not None and best is not None else None)
+    interval = summary.get("best_interval95")
     return {"true_optimum": optimum,
             "best_fraction_of_optimum": best_value / optimum if optimum and best_value is not None else None,
             "best_true_value": true_value,
+            "best_interval_covers_true_value": (interval[0] <= true_value <= interval[1]
+                                                if interval and true_value is not None else None),
             "best_true_fraction_of_optimum": true_value / optimum if optimum and true_value is not None else None}
 
 
@@ -170,14 +173,20 @@ def _draw_or_say(drawable: bool, path: Path, draw: Callable[[Path], None], why_n
     return why_not
 
 
-def _best(spec: CampaignSpec, measurements: list[Measurement]) -> Measurement | None:
-    """The measurement named best: the best reading among designs meeting the growth floor."""
+def _best(spec: CampaignSpec, measurements: list[Measurement], full: dict[str, Any]) -> Measurement | None:
+    """The latest measurement of the design named best (the summary's posterior best), else the best reading."""
+    named = full.get("best_design")
+    if named is not None:
+        key = Design.model_validate(named).key()
+        runs = sorted((m for m in measurements if m.design.key() == key), key=lambda m: m.measured_at)
+        if runs:
+            return runs[-1]
     return best_meeting_floor(spec, measurements)[1]
 
 
 def _warnings(spec: CampaignSpec, full: dict[str, Any], measurements: list[Measurement]) -> list[str]:
     """What a reader must not miss: the best design barely grows (at most 1.25 x the growth floor)."""
-    best, floor = _best(spec, measurements), full.get("growth_floor_per_h")
+    best, floor = _best(spec, measurements, full), full.get("growth_floor_per_h")
     if best is None or floor is None or best.growth_rate is None:
         return []
     growth = best.growth_rate.value

@@ -64,9 +64,11 @@ def _facts(spec: CampaignSpec, s: dict[str, Any], best: Measurement | None, mode
         ("growth floor", "–" if s.get("growth_floor_per_h") is None else
          f"{fmt(s['growth_floor_per_h'])} 1/h ({s.get('growth_floor_source') or 'of wild type'}); "
          "the best design is chosen among designs whose measured growth meets it"),
-        (f"best measured value ({unit})", s["best_value"]),
+        (f"best design's posterior value ({unit}; replicate mean shrunk by the model)", s["best_value"]),
+        ("its 95 % interval", _interval(s)),
         ("best design", describe(best.design, model) if best else s.get("best_design_text")),
         ("growth of the best design (1/h)", best.growth_rate.value if best and best.growth_rate else None),
+        (f"best single reading ({unit})", s.get("best_reading")),
     ]
     if s.get("true_optimum") is not None:  # only a simulator knows these
         facts += [(f"true value of the best design, noise-free simulated cell ({unit})", s.get("best_true_value")),
@@ -81,6 +83,18 @@ def _facts(spec: CampaignSpec, s: dict[str, Any], best: Measurement | None, mode
          f"{fmt(p.get('r2'), 3)} / {fmt(p.get('coverage95'), 3)} (n = {fmt(p.get('n'))})"),
     ]
     return facts
+
+
+def _interval(s: dict[str, Any]) -> str:
+    """'3.71 to 3.98 (3 readings; noise sd 0.19 from ...)', or why there is none."""
+    post, interval = s.get("best_posterior") or {}, s.get("best_interval95")
+    if not post:
+        return "–"
+    noise = (s.get("best_noise") or {}).get("source", "")
+    if interval is None:
+        return f"none: measurement noise {noise}"
+    return (f"{fmt(interval[0])} to {fmt(interval[1])} ({post['n_readings']} reading(s); noise sd "
+            f"{fmt(post['noise_sd'])}, {noise})")
 
 
 def _calls_html(p: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from sqlmodel import col
 from schemas import CampaignSpec, Design, Measurement, ProposalStatus
 from schemas.queries import CampaignSummary
 from services.domain.floor import best_meeting_floor
+from services.domain.posterior import Prior, posterior_best, priors_from_proposals
 from services.tracker.repository import Repository, parse_spec
 from services.tracker.tables import (
     CampaignRow,
@@ -37,16 +38,23 @@ def measurements(repo: Repository, campaign_id: str) -> list[Measurement]:
         return [Measurement.model_validate_json(r) for r in rows]
 
 
-def best_measured(spec: CampaignSpec | None, items: list[Measurement]) -> tuple[float | None, Design | None]:
+def best_measured(spec: CampaignSpec | None, items: list[Measurement],
+                  priors: dict[str, Prior] | None = None) -> tuple[float | None, Design | None]:
     """Best measured objective value and its design (sense from the spec), leaving out what the cleaning sets
     aside as unreliable (runs with a failed QC flag, wild-type controls that are robust outliers) and designs
-    whose measured growth is below the growth floor (`services.domain.floor`)."""
+    whose measured growth is below the growth floor (`services.domain.floor`). With ``priors`` (the predictions
+    published with the designs' first proposals) the best is the posterior best (`services.domain.posterior`)
+    and its value the posterior mean; without, the best reading."""
     if spec is None:
         return None, None
     from services.analysis.cleaning import set_aside_runs  # pandas: loaded on the first query, not at start-up
 
     set_aside = set_aside_runs(items, spec.objective.target)
-    value, best = best_meeting_floor(spec, [m for m in items if m.run_id not in set_aside])
+    kept = [m for m in items if m.run_id not in set_aside]
+    if priors is not None:
+        posterior = posterior_best(spec, kept, priors)
+        return (posterior.mean, posterior.design) if posterior is not None else (None, None)
+    value, best = best_meeting_floor(spec, kept)
     return value, best.design if best is not None else None
 
 
@@ -71,7 +79,8 @@ def summary(repo: Repository, campaign_id: str) -> CampaignSummary | None:
         spec = parse_spec(row)
         name, status = row.name, row.status
         problems = predictor_problems(s, cid)
-    value, design = best_measured(spec, measurements(repo, campaign_id))
+    priors = priors_from_proposals(spec.objective.target, proposals(repo, campaign_id)) if spec else None
+    value, design = best_measured(spec, measurements(repo, campaign_id), priors)
     return CampaignSummary(campaign_id=cid, name=name, status=status, best_value=value, best_design=design,
                            predictor_problems=problems, **counts)
 

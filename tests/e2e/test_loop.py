@@ -111,8 +111,11 @@ def test_killing_each_service_mid_campaign_loses_nothing(stack_settings: Setting
     issued = {w["run_id"] for w in records["work_orders"]}
     assert set(runs) <= issued
     assert summary["n_measurements"] + summary["n_failed"] == spec.budget
-    keys = [Design.model_validate(p["design"]).key() for p in records["proposals"]]
-    assert len(keys) == len(set(keys)), "a design was proposed twice"
+    keys = [Design.model_validate(p["design"]).key() for p in records["proposals"] if p["strategy"] != "replicate"]
+    assert len(keys) == len(set(keys)), "a new design was proposed twice (replicates are allowed re-proposals)"
+    replicated = {Design.model_validate(p["design"]).key() for p in records["proposals"]
+                  if p["strategy"] == "replicate"}
+    assert replicated <= set(keys), "a replicate re-proposes a design proposed before"
 
 
 @pytest.mark.timeout(600)  # not slow: `make test` must show the demo's --json stdout is only JSON

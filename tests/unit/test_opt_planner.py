@@ -11,6 +11,7 @@ from factories import GENES, cell_like_spec
 from schemas import CampaignSpec, Design, Objective, SearchSpace, Strategy
 from services.optimizer.context import History
 from services.optimizer.planner import PlannerOptions, plan_batch
+from services.optimizer.replicates import REPLICATE
 from services.optimizer.space import DesignSpace
 from services.optimizer.surrogate import FunctionSurrogate
 
@@ -53,9 +54,13 @@ def test_constraints_and_no_repeats_over_seeds(strategy: Strategy) -> None:
         excluded = history.excluded_keys()
         proposals = plan_batch(spec, history, NoisyModel(), 8, rng, options=options)
         keys = [p.design.key() for p in proposals]
+        new = {p.design.key() for p in proposals if p.strategy != REPLICATE}
         assert len(proposals) == 8
         assert len(set(keys)) == len(keys)
-        assert not set(keys) & excluded
+        assert not new & excluded, "a new design repeats nothing measured, pending, failed or rejected"
+        measured = {d.key() for d, _ in history.measured}
+        assert set(keys) - new <= measured - {d.key() for d in history.pending}, \
+            "a replicate re-proposes only a measured design, none pending"
         for p in proposals:
             assert space.is_valid(p.design) == (True, "")
 
@@ -68,7 +73,7 @@ def test_bo_strategy_respects_constraints_and_history() -> None:
     proposals = plan_batch(spec, history, None, 4, rng)
     keys = {p.design.key() for p in proposals}
     assert len(keys) == len(proposals) == 4
-    assert not keys & history.excluded_keys()
+    assert not {p.design.key() for p in proposals if p.strategy != REPLICATE} & history.excluded_keys()
     assert all(space.is_valid(p.design)[0] for p in proposals)
 
 
@@ -80,7 +85,7 @@ def test_hybrid_batch_is_diverse() -> None:
     proposals = plan_batch(spec, history, NoisyModel(), 8, rng, options=PlannerOptions(hybrid_uses_bo=False))
     distances = [space.distance(a.design, b.design) for i, a in enumerate(proposals) for b in proposals[i + 1 :]]
     assert min(distances) > 0.02
-    assert all(p.strategy.startswith("hybrid") for p in proposals)
+    assert all(p.strategy.startswith("hybrid") for p in proposals if p.strategy != REPLICATE)
     assert all(p.acquisition is not None and p.sd is not None for p in proposals)
 
 
