@@ -36,12 +36,7 @@ CAPACITY_FLOOR = 1.0
 
 
 class LinearMoma:
-    """min Σ|v - target| + ε Σ|v|  s.t.  S v = 0, design bounds, capacity caps. One warm-started HiGHS LP.
-
-    Columns v⁺, v⁻ (v = v⁺ - v⁻, so ε Σ|v| is linear) and p, q >= 0 with v - p + q = target: one equality row
-    per reaction instead of the two inequalities d >= ±(v - target), a basis of m + n rows rather than
-    m + 2n (the same optimum; about a quarter less time per solve on E. coli core).
-    """
+    """min Σ|v - target| + ε Σ|v|  s.t.  S v = 0, design bounds, capacity caps. One warm-started HiGHS LP."""
 
     def __init__(self, organism: Any, fba: Any, base_medium: dict[str, float] | None = None,
                  reference: np.ndarray | None = None, headroom: float | None = DEFAULT_HEADROOM,
@@ -57,14 +52,15 @@ class LinearMoma:
         m = S.shape[0]
         eye = sp.identity(n, format="csr")
         A = sp.vstack([
-            sp.hstack([S, -S, sp.csr_matrix((m, 2 * n))]),
-            sp.hstack([eye, -eye, -eye, eye]),  # v - p + q = target: |v - target| = p + q at the optimum
+            sp.hstack([S, -S, sp.csr_matrix((m, n))]),
+            sp.hstack([-eye, eye, eye]),  # d - v >= -target
+            sp.hstack([eye, -eye, eye]),  # d + v >= target
         ])
         lower, upper = split_bounds(organism.lb, organism.ub)
         self._n, self._m = n, m
-        self._lp = HighsLP(A, np.concatenate([np.full(2 * n, _FLUX_PENALTY), np.ones(2 * n)]),
-                           np.concatenate([lower, np.zeros(2 * n)]), np.concatenate([upper, np.full(2 * n, np.inf)]),
-                           np.zeros(m + n), np.zeros(m + n))
+        self._lp = HighsLP(A, np.concatenate([np.full(2 * n, _FLUX_PENALTY), np.ones(n)]),
+                           np.concatenate([lower, np.zeros(n)]), np.concatenate([upper, np.full(n, np.inf)]),
+                           np.zeros(m + 2 * n), np.concatenate([np.zeros(m), np.full(2 * n, np.inf)]))
         self.lp_calls = 0
         """LPs solved; designs whose target is the reference itself and whose bounds contain it need none."""
         self.reused = 0
@@ -123,10 +119,9 @@ class LinearMoma:
             return reference.copy(), True
         self.lp_calls += 1
         lower, upper = self._split(lb, ub)
-        self._lp.set_col_bounds(np.concatenate([lower, np.zeros(2 * n)]),
-                                np.concatenate([upper, np.full(2 * n, np.inf)]))
-        rows = np.arange(m, m + n, dtype=np.int32)
-        self._lp.set_row_bounds(rows, target, target)
+        self._lp.set_col_bounds(np.concatenate([lower, np.zeros(n)]), np.concatenate([upper, np.full(n, np.inf)]))
+        rows = np.arange(m, m + 2 * n, dtype=np.int32)
+        self._lp.set_row_bounds(rows, np.concatenate([-target, target]), np.full(2 * n, np.inf))
         strain = repr((sorted(design.knockouts), sorted(design.medium.items())))
         # the solver already stands at this strain's basis after solving one of its designs: no refactorisation
         self._lp.start_from(None if strain == self._last_strain else self._bases.get(strain))
