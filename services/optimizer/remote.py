@@ -33,24 +33,32 @@ class RemoteSurrogate:
         self.sd_scale: dict[str, float] = {}
         """The predictor's prospective recalibration factors of the last answer (`PredictReply.sd_scale`): the
         planner ranks by the model's own sd (the answers divided by them), proposals publish the recalibrated one."""
+        self._answers: dict[str, dict[str, tuple[float, float]]] = {}
+        """Design key -> output -> (mean, the model's own sd), from the answers so far."""
 
     def _outputs(self, designs: Sequence[Design], name: str) -> tuple[np.ndarray, np.ndarray]:
-        means: list[float] = []
-        sds: list[float] = []
-        for start in range(0, len(designs), MAX_BATCH):
-            chunk = list(designs[start:start + MAX_BATCH])
+        """Mean and the model's own sd of output ``name`` per design (NaN where the model has none).
+
+        Each request asks for every output in `outputs` and keeps the whole answer per design, so asking for
+        growth or the second target of designs already answered (the batch's growth, NSGA-II's objectives)
+        needs no second request; one instance serves one plan.
+        """
+        missing = list({d.key(): d for d in designs if d.key() not in self._answers}.values())
+        for start in range(0, len(missing), MAX_BATCH):
+            chunk = missing[start:start + MAX_BATCH]
             request = PredictRequest(campaign_id=self.campaign_id, designs=chunk, outputs=self.outputs)
             future = asyncio.run_coroutine_threadsafe(
                 ask(self.bus, PREDICT, request, self.timeout_s), self.loop)
             reply = future.result(self.timeout_s + 5)
             self.model_version = reply.model_version
             self.sd_scale = dict(reply.sd_scale)
-            scale = reply.sd_scale.get(name, 1.0) or 1.0
-            for prediction in reply.predictions:
-                value = prediction.outputs.get(name)
-                means.append(value.mean if value else np.nan)
-                sds.append(value.sd / scale if value else np.nan)
-        return np.array(means), np.array(sds)
+            for design, prediction in zip(chunk, reply.predictions, strict=True):
+                self._answers[design.key()] = {
+                    output: (value.mean, value.sd / (reply.sd_scale.get(output, 1.0) or 1.0))
+                    for output, value in prediction.outputs.items()}
+        rows = [self._answers[d.key()].get(name, (np.nan, np.nan)) for d in designs]
+        values = np.array(rows, dtype=float).reshape(-1, 2)
+        return values[:, 0], values[:, 1]
 
     def predict(self, designs: Sequence[Design]) -> tuple[np.ndarray, np.ndarray]:
         """Objective mean and the model's own sd per design (the recalibration divided out)."""
