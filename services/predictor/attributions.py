@@ -20,6 +20,7 @@ from services.predictor.features import OmicsList
 from services.predictor.models import Batch
 
 if TYPE_CHECKING:
+    from schemas import PredictRequest
     from services.predictor.deepmodel import DeepModel
 
 
@@ -98,3 +99,9 @@ def _collect(model: DeepModel, cx_a: np.ndarray, cm_a: np.ndarray, cp: np.ndarra
             row["mechanistic_prior"] = float(cp[i])
         results.append(row)
     return results
+
+
+def for_request(model: DeepModel, request: PredictRequest) -> list[dict[str, float]]:
+    """`integrated_gradients` of a `rpc.predict` request's designs, for its first requested output (or the model's)."""
+    output = request.outputs[0] if request.outputs else model.names[0]
+    return integrated_gradients(model, request.designs, output)

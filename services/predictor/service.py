@@ -373,8 +373,11 @@ class PredictorService(Service):
         async with cm.lock:
             try:
                 result = await asyncio.to_thread(model.predict, request.designs)
-                attributions = (await asyncio.to_thread(_attributions, model, request)
-                                if request.attributions else None)
+                attributions = None
+                if request.attributions:  # (imported here: the module imports torch)
+                    from services.predictor.attributions import for_request
+
+                    attributions = await asyncio.to_thread(for_request, model, request)
             except PredictorError as exc:
                 raise RpcError(exc.field, exc.reason) from None
         wanted = set(request.outputs) if request.outputs else None
@@ -402,10 +405,3 @@ def deep_model_class() -> type[DeepModel]:
 
     return DeepModel
 
-
-def _attributions(model: DeepModel, request: PredictRequest) -> list[dict[str, float]] | None:
-    """Per-design attributions of each intervention/modality to the first requested (or first) output."""
-    from services.predictor import attributions as attr
-
-    output = request.outputs[0] if request.outputs else model.names[0]
-    return attr.integrated_gradients(model, request.designs, output)
