@@ -225,6 +225,9 @@ class PredictorService(Service):
             cm.trained_on = cm.covered = 0
             return
         cm.model = await asyncio.to_thread(deep_model_class().from_bytes, obj.data)
+        # the version covers the first `covered` accepted measurements (one stream order for every replica): the
+        # next version scores it on the rest, as the replica that trained it would (prospective recalibration)
+        cm.trained_ids = {m.id for m in list(cm.measurements.values())[:cm.covered] if m.id not in cm.excluded}
         with contextlib.suppress(ObjectNotFoundError):  # models saved before recalibration have none: the prior
             cm.calibration = ProspectiveCalibration.from_bytes((await self.store.get(f"{cm.artifact}.sdscale")).data)
         log.info("%s: loaded model v%d (%d measurements)", campaign_id, cm.version, cm.trained_on)
