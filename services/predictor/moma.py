@@ -73,6 +73,15 @@ class LinearMoma:
         if reference is not None:  # anchored to measured wild-type runs (base medium only)
             self._references[repr([])] = np.asarray(reference, dtype=float)
 
+    def share_references(self, other: LinearMoma) -> None:
+        """Read (and add) wild-type references in ``other``'s table: several solvers of one prior then move
+        every design against the same reference, whichever of them computed it."""
+        self._references = other._references
+
+    def inherit_bases(self, other: LinearMoma) -> None:
+        """Start each strain from ``other``'s last optimal basis of it (the same LP but for some caps)."""
+        self._bases = OrderedDict(other._bases)
+
     def reference(self, design: Design) -> np.ndarray:
         """Wild-type fluxes on the design's medium: the given reference on the base medium, else pFBA (cached)."""
         key = repr(sorted(design.medium.items()))

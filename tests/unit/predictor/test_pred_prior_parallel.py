@@ -65,13 +65,48 @@ def test_moma_needs_no_lp_when_the_reference_already_fits() -> None:
     assert prior.moma is not None
     reference = prior.wild_type_reference()
     idle = [r for i, r in enumerate(org.reaction_ids) if abs(reference[i]) < 1e-12 and r != org.biomass_id]
-    calls = prior.moma.lp_calls
+    calls = prior.lp_calls
     out = prior.compute([Design(knockouts=[idle[0]]), Design(knockouts=idle[1:3])], workers=1)
-    assert prior.moma.lp_calls == calls and prior.moma.reused >= 2
+    assert prior.lp_calls == calls and prior.reused >= 2
     assert np.allclose(out.flux, reference) and out.feasible.all()
     busy = org.reaction_ids[int(np.argmax(np.abs(reference) * (np.arange(len(reference)) != org.biomass_index)))]
     moved = prior.compute([Design(knockouts=[busy])], workers=1)
-    assert prior.moma.lp_calls == calls + 1 and not np.allclose(moved.flux[0], reference)
+    assert prior.lp_calls == calls + 1 and not np.allclose(moved.flux[0], reference)
+
+
+@pytest.mark.parametrize("method", ["moma", "pfba"])
+def test_lanes_give_the_same_answer_in_threads_or_one_after_the_other(method: str,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    org = load_organism_model("textbook")
+    designs = _designs(40)
+    monkeypatch.setenv("FLUXLAB_PRIOR_THREADS", "1")
+    serial = MechanisticPrior(org, method=method).compute(designs, workers=1)
+    monkeypatch.setenv("FLUXLAB_PRIOR_THREADS", "2")
+    threaded_prior = MechanisticPrior(org, method=method)
+    threaded = threaded_prior.compute(designs, workers=1)
+    assert prior_module.lane_threads() == 2 and len(designs) >= prior_module.LANE_THREADS_MIN
+    assert {prior_module.lane_of(d) for d in designs} == set(range(prior_module.LANES))  # both lanes had work
+    assert np.array_equal(serial.flux, threaded.flux) and np.array_equal(serial.feasible, threaded.feasible)
+    assert np.abs(org.S @ threaded.flux.T).max() < 1e-6
+
+
+def test_a_prior_with_new_capacities_keeps_the_answers_whose_lp_did_not_change() -> None:
+    org = load_organism_model("textbook")
+    reference = MechanisticPrior(org, method="moma").wild_type_reference()
+    busy = [r for i, r in enumerate(org.reaction_ids) if abs(reference[i]) > 1.0 and r != org.biomass_id]
+    gene = {r: sorted(org.cobra_model.reactions.get_by_id(r).genes, key=lambda g: g.id) for r in busy}
+    capped, other = next((r, s) for r in busy for s in busy if r != s and len(gene[r]) == 1 and len(gene[s]) == 1)
+    lowered = Design(expression={gene[capped][0].id: 0.5})  # its cap reads the capacity of `capped`
+    untouched = Design(expression={gene[other][0].id: 0.5})
+    first = prior_module.shared_prior(org, None, "moma", None, 3.0, {capped: 40.0})
+    before = first.compute([lowered, untouched], workers=1)
+    second = prior_module.shared_prior(org, None, "moma", None, 3.0, {capped: 2.0})
+    assert second.predecessor is first
+    after = second.compute([lowered, untouched], workers=1)
+    assert second.inherited == 1  # `untouched` lowers a reaction whose capacity stayed: its LP is the same
+    assert np.array_equal(after.flux[1], before.flux[1])
+    assert abs(after.flux[0][org.reaction_index(capped)]) <= 0.5 * 2.0 + 1e-6  # solved again under the new cap
+    assert prior_module.shared_prior(org, None, "moma", None, 3.0, {capped: 40.0}) is first  # found again
 
 
 def test_genome_bench_quick_smoke() -> None:
