@@ -107,8 +107,8 @@ class BatchCulture:
         k = self.kinetics
         inhibition = 1.0 / (1.0 + s.get("ac_e", 0.0) / k.ki_acetate)
         for met, i in self._exchange_index.items():
-            if met == "o2_e":
-                lb[i] = -k.oxygen_transfer
+            if met == "o2_e":  # a design's tighter oxygen bound (an aeration design) holds
+                lb[i] = max(lb[i], -k.oxygen_transfer)
             elif met in s:
                 conc = s[met]
                 rate = k.vmax.get(met, 2.0) * conc / (k.km.get(met, k.default_km) + conc) * inhibition
