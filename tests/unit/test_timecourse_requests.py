@@ -17,7 +17,7 @@ from simulators.cells import make_cell
 from simulators.lab import Lab
 
 TIMES = [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0]
-REQUEST = {"times_h": TIMES, "initial_mM": {"glc__D_e": 20.0}}
+REQUEST: dict[str, object] = {"times_h": TIMES, "initial_mM": {"glc__D_e": 20.0}}
 
 
 def _spec(time_course: dict[str, object] | None) -> CampaignSpec:
