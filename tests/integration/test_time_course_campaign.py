@@ -1,6 +1,6 @@
 """A campaign whose spec asks for time courses, through every service on a real nats-server: the robot
 simulator grows each design in batch culture, the tracker keeps the curves, and `fluxlab export --format
-timecourse` writes them in the long form `fluxlab predictor ... --model dynamic` reads."""
+timecourse` writes them in the long form `fluxlab predictor ... --model dynamic` reads; the report draws them."""
 
 from __future__ import annotations
 
@@ -52,6 +52,11 @@ def test_a_time_course_campaign_measures_curves_and_exports_them(tmp_path: Path,
         assert header.startswith("run_id,time_h,") and "y:ln_od" in header and "sd:ln_od" in header
         plain = fluxlab("export", "tc-campaign", "--out", str(tmp_path / "m.csv"), *where, env=env)
         assert plain.returncode == 0 and "y:growth" in (tmp_path / "m.csv").read_text().splitlines()[0]
+        report = fluxlab_json("report", "tc-campaign", "--out", str(tmp_path / "report"), "--no-truth", "--json",
+                              *where, env=env)
+        assert report["time_courses"]["n_runs"] == len(runs) and report["time_courses"]["n_predicted"] == 0
+        assert (tmp_path / "report" / "time_courses.png").read_bytes().startswith(b"\x89PNG")
+        assert "measurements only" in (tmp_path / "report" / "report.html").read_text()
         bad = fluxlab("export", "tc-campaign", "--format", "timecourse", *where, env=env)
         assert bad.returncode == 2 and "out: --format timecourse writes two files" in bad.stderr
     finally:
