@@ -7,13 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from test_cli import fluxlab
-from test_json_stdout import fluxlab_json
+from test_json_stdout import fluxlab_json, running_stack
 
-from services.registry import service_names
-from services.runtime.local_stack import executor_args
-from services.runtime.settings import Settings
 from services.runtime.specfile import load_spec
-from services.runtime.supervisor import Stack
 from services.tracker.timecourse_csv import load_time_courses
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,12 +23,7 @@ def test_a_time_course_campaign_measures_curves_and_exports_them(tmp_path: Path,
     spec_file.write_text(f'id = "tc-campaign"\n{text}\n[readout.time_course]\ntimes_h = {TIMES}\n'
                          'initial_mM = { glc__D_e = 15.0 }\n')
     spec = load_spec(spec_file)
-    settings = Settings(data_dir=tmp_path / "stack", namespace=namespace, http_port=0, grace_s=2.0)
-    executor, args = executor_args(spec)
-    stack = Stack(settings, [*service_names(), executor], extra_args={executor: args}).start()
-    env = {"FLUXLAB_NAMESPACE": namespace}
-    where = ["--data-dir", str(settings.data_dir)]
-    try:
+    with running_stack(tmp_path, namespace, spec) as (env, where):
         summary = fluxlab_json("campaign", "run", str(spec_file), *where, "--json", env=env)
         assert summary["n_measurements"] + summary["n_failed"] == 8 and summary["n_measurements"] >= 6
         assert summary["best_value"] is not None  # the end-point readouts still drive the loop
@@ -59,5 +50,3 @@ def test_a_time_course_campaign_measures_curves_and_exports_them(tmp_path: Path,
         assert "measurements only" in (tmp_path / "report" / "report.html").read_text()
         bad = fluxlab("export", "tc-campaign", "--format", "timecourse", *where, env=env)
         assert bad.returncode == 2 and "out: --format timecourse writes two files" in bad.stderr
-    finally:
-        stack.stop()
