@@ -125,3 +125,13 @@ def test_a_lethal_design_gives_a_flat_curve(lab: Lab) -> None:
     assert isinstance(dead, Measurement)
     values = np.array(dead.time_courses["ln_od"].values)
     assert np.ptp(values) < 0.5  # no growth: the death rate and the reader's noise only
+
+
+def test_a_genome_scale_model_grows_in_batch_on_its_trace_elements() -> None:
+    from simulators.dfba import FREE_INORGANIC, BatchCulture
+
+    culture = BatchCulture("iJO1366")  # the "genome" profile's cell: its trace metals must not be closed
+    assert {"zn2_e", "cobalt2_e", "mn2_e"} <= culture._free and culture._free >= FREE_INORGANIC
+    assert "glc__D_e" not in culture._free
+    curve = culture.simulate({"glc__D_e": 15.0}, np.array([0.0, 4.0]))
+    assert np.log(curve.biomass[1] / curve.biomass[0]) > 1.0
