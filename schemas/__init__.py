@@ -14,6 +14,7 @@ from schemas.campaign import (
     Objective,
     OrganismSpec,
     RangeParam,
+    ReadoutSpec,
     ReviewMode,
     ReviewSpec,
     SearchSpace,
@@ -36,7 +37,7 @@ from schemas.model import (
     PredictRequest,
 )
 from schemas.proposal import Prediction, Proposal, ReviewAction, ReviewDecision
-from schemas.timecourse import TimeCourse, TimeCourseUnit, TimePoint
+from schemas.timecourse import TimeCourse, TimeCourseRequest, TimeCourseUnit, TimePoint
 from schemas.work import RunFailed, WorkOrder
 
 __all__ = [
@@ -44,8 +45,8 @@ __all__ = [
     "CampaignSpec", "DeadLetter", "DeclineCause", "Design", "DesignPrediction", "ErrorDetail", "ExecutorKind",
     "ExecutorSpec", "ExpressionParam", "FieldError", "Measurement", "MeasurementSource", "MediumParam", "Message",
     "ModelDeclined", "ModelTrained", "Objective", "OrganismSpec", "Origin", "PredictReply", "PredictRequest",
-    "Prediction", "Proposal", "ProposalStatus", "RangeParam", "ReviewAction", "ReviewDecision", "ReviewMode",
-    "ReviewSpec", "RunFailed", "SearchSpace", "Sense", "SimulatorSpec", "Strategy", "TimeCourse", "TimeCourseUnit",
-    "TimePoint", "Value", "WireModel", "WorkOrder", "WorkOrderStatus", "describe_validation_error", "new_id",
-    "utcnow",
+    "Prediction", "Proposal", "ProposalStatus", "RangeParam", "ReadoutSpec", "ReviewAction", "ReviewDecision",
+    "ReviewMode", "ReviewSpec", "RunFailed", "SearchSpace", "Sense", "SimulatorSpec", "Strategy", "TimeCourse",
+    "TimeCourseRequest", "TimeCourseUnit", "TimePoint", "Value", "WireModel", "WorkOrder", "WorkOrderStatus",
+    "describe_validation_error", "new_id", "utcnow",
 ]

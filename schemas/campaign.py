@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from schemas.base import FiniteFloat, Identifier, Message, NonNegFloat, UtcDatetime, WireModel, new_id, utcnow
+from schemas.timecourse import TimeCourseRequest
 
 
 class Strategy(StrEnum):
@@ -205,10 +206,23 @@ class AnalysisSpec(WireModel):
     )
 
 
-class CampaignSpec(WireModel):
-    """Everything needed to run one design-build-test-learn campaign."""
+class ReadoutSpec(WireModel):
+    """What each run measures beyond the objective's end-point readouts."""
 
-    SCHEMA = "campaign_spec.v1"
+    time_course: TimeCourseRequest | None = Field(
+        default=None,
+        description="Also grow every design in batch culture from these initial concentrations (mM) and sample "
+        "ln OD and the medium's concentrations at these times (h); None (the default): end points only.",
+    )
+
+
+class CampaignSpec(WireModel):
+    """Everything needed to run one design-build-test-learn campaign.
+
+    v2 adds `readout` (optional, so every v1 spec is a valid v2 one).
+    """
+
+    SCHEMA = "campaign_spec.v2"
 
     id: Identifier = Field(default_factory=lambda: "c" + new_id()[:12])
     name: str = Field(default="campaign", max_length=200)
@@ -222,6 +236,7 @@ class CampaignSpec(WireModel):
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     simulator: SimulatorSpec | None = None
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
+    readout: ReadoutSpec = Field(default_factory=ReadoutSpec)
     seed: int = 0
     base_model: str | None = Field(
         default=None,
@@ -232,6 +247,12 @@ class CampaignSpec(WireModel):
     def is_function(self) -> bool:
         """A black-box function campaign: a simulated function, or a space without cell interventions."""
         return (self.simulator is not None and self.simulator.kind == "function") or not self.search_space.is_cell
+
+    @model_validator(mode="after")
+    def _time_course_needs_a_cell(self) -> CampaignSpec:
+        if self.readout.time_course is not None and self.is_function:
+            raise ValueError("readout.time_course: a black-box function campaign has no culture to sample")
+        return self
 
 
 class CampaignEventKind(StrEnum):

@@ -26,6 +26,7 @@ from schemas.campaign import (
     SearchSpace,
     SimulatorSpec,
 )
+from schemas.timecourse import TimeCourseRequest
 
 SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("", CampaignSpec, "Top level: the campaign itself."),
@@ -39,9 +40,13 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("executor", ExecutorSpec, "Where approved designs go."),
     ("simulator", SimulatorSpec, "The stand-in lab for tests and demos (a real lab leaves it out)."),
     ("analysis", AnalysisSpec, "Batch effects: a wild-type control in every batch, training on normalised values."),
+    ("readout.time_course", TimeCourseRequest, "Optional (off when absent): grow every design in batch culture from "
+     "these initial concentrations and sample ln OD and the medium's concentrations over time (docs/dynamic.md)."),
 ]
 NESTED = {"organism", "objective", "search_space", "review", "executor", "simulator", "analysis", "expression",
-          "medium", "parameters"}
+          "medium", "parameters", "readout"}
+OPTIONAL_SECTIONS = {"[search_space.parameters]", "readout.time_course"}
+"""Sections the starter spec leaves out (a function campaign's parameters; time courses are off by default)."""
 
 UNITS: dict[str, str] = {
     "budget": "experiments", "batch_size": "designs per round", "organism.medium": "mmol/gDW/h",
@@ -50,6 +55,7 @@ UNITS: dict[str, str] = {
     "search_space.expression.levels": "fold change", "search_space.medium.min_uptake": "mmol/gDW/h",
     "search_space.medium.max_uptake": "mmol/gDW/h", "review.max_relative_uncertainty": "sd / |mean|",
     "simulator.noise": "coefficient of variation", "simulator.failure_rate": "fraction of runs",
+    "readout.time_course.times_h": "h", "readout.time_course.initial_mM": "mM",
 }
 
 EXAMPLES: dict[str, Any] = {
@@ -67,6 +73,8 @@ EXAMPLES: dict[str, Any] = {
     "review.mode": "human", "review.policy": "approve_all", "review.max_relative_uncertainty": 1.0,
     "executor.kind": "robot", "executor.station": "sim1", "simulator.kind": "cell", "simulator.profile": "default",
     "simulator.expression": "sin(x0) + cos(x1)", "simulator.noise": 0.05, "simulator.failure_rate": 0.0,
+    "readout.time_course.times_h": [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0],
+    "readout.time_course.initial_mM": {"glc__D_e": 20.0},
 }
 
 MEANINGS: dict[str, str] = {
@@ -85,6 +93,9 @@ MEANINGS: dict[str, str] = {
     "executor.kind": "robot (a station's queue) or bench (people enter results on the bench page)",
     "executor.station": "Robot station name", "simulator.kind": "cell (a hidden true cell) or function",
     "simulator.failure_rate": "Share of runs the simulated lab fails",
+    "readout.time_course.initial_mM": "Extracellular metabolite id of the organism model (its exchange is "
+    "`EX_<id>`, e.g. glc__D_e) -> concentration at inoculation; every other organic component is absent "
+    "(salts and oxygen are supplied)",
 }
 
 
@@ -168,7 +179,7 @@ def starter_spec() -> str:
     out = ["# A fluxlab campaign spec: every field is explained in docs/campaign-spec.md.",
            "# Genes by name or id (ldhA or b1380). Load it with `fluxlab campaign start FILE`.", ""]
     for prefix, model, about in SECTIONS:
-        if prefix == "[search_space.parameters]":
+        if prefix in OPTIONAL_SECTIONS:
             continue
         docs = [f for f in fields(prefix, model) if f.path not in STARTER_SKIP]
         if prefix:

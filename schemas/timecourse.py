@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from itertools import pairwise
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from schemas.base import FiniteFloat, Identifier, NonNegFloat, WireModel
 
@@ -71,3 +71,24 @@ TimeCourses = dict[Identifier, TimeCourse]
 
 InitialConcentrations = dict[Identifier, NonNegFloat]
 """Extracellular metabolite id -> initial concentration in the medium (mM)."""
+
+
+class TimeCourseRequest(WireModel):
+    """A batch culture to run and sample: the initial medium (mM) and the sampling times (h)."""
+
+    times_h: list[NonNegFloat] = Field(
+        min_length=1, max_length=MAX_TIME_POINTS,
+        description="Sampling times (h from inoculation), strictly increasing.",
+    )
+    initial_mM: InitialConcentrations = Field(
+        min_length=1, max_length=500,
+        description="Extracellular metabolite id (e.g. 'glc__D_e') -> concentration at t = 0 (mM).",
+    )
+
+    @field_validator("times_h")
+    @classmethod
+    def _times_increase(cls, times: list[float]) -> list[float]:
+        for i, (a, b) in enumerate(pairwise(times), start=1):
+            if b <= a:
+                raise ValueError(f"times_h[{i}] = {b} h must be greater than the previous {a} h (sorted, no repeats)")
+        return times

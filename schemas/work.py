@@ -7,12 +7,16 @@ from pydantic import Field
 from schemas.base import Identifier, Message, UtcDatetime, utcnow
 from schemas.campaign import ExecutorKind
 from schemas.design import Design
+from schemas.timecourse import TimeCourseRequest
 
 
 class WorkOrder(Message):
-    """An approved design to build and measure (one run)."""
+    """An approved design to build and measure (one run).
 
-    SCHEMA = "work_order.v1"
+    v2 adds `time_course` (optional, so every v1 order is a valid v2 one).
+    """
+
+    SCHEMA = "work_order.v2"
 
     campaign_id: Identifier
     run_id: Identifier = Field(description="Run id the executor must quote in its Measurement.")
@@ -28,6 +32,10 @@ class WorkOrder(Message):
     profile: str = Field(default="default", max_length=200, description="Simulator cell profile (tests/demos).")
     noise: float = Field(default=0.05, ge=0, le=1, allow_inf_nan=False)
     failure_rate: float = Field(default=0.0, ge=0, le=1, allow_inf_nan=False)
+    time_course: TimeCourseRequest | None = Field(
+        default=None, description="Also grow the design in batch culture and sample it (the campaign's "
+        "readout.time_course); None: end points only.",
+    )
     issued_at: UtcDatetime = Field(default_factory=utcnow)
 
 

@@ -30,7 +30,23 @@ from schemas.timecourse import TimeCourseUnit
 from services.domain.organism import FastFBA, Organism, load_organism
 
 FREE_INORGANIC = frozenset({"h2o_e", "h_e", "pi_e", "nh4_e", "co2_e", "so4_e", "k_e", "na1_e", "mg2_e", "fe2_e"})
-"""Base-medium (M9) components taken up without limit; every other exchange is closed unless in the medium."""
+"""Base-medium (M9) components taken up without limit (with every other carbon-free exchange of the model, such as
+the trace metals of iJO1366); every other exchange is closed unless in the medium."""
+
+
+def carbon_free(organism: Organism) -> frozenset[str]:
+    """Exchanged metabolites without carbon (salts, metals, gases) of a model: free in the base medium."""
+    out = set()
+    for ex in organism.exchange_ids:
+        if not ex.startswith("EX_"):
+            continue
+        try:
+            met = organism.cobra_model.metabolites.get_by_id(ex[3:])
+        except KeyError:
+            continue
+        if met.formula and "C" not in met.elements:
+            out.add(ex[3:])
+    return frozenset(out)
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,7 @@ class BatchCulture:
         self.fba = FastFBA(self.organism, reuse_reference=False)
         self._exchange = {ex[3:]: ex for ex in self.organism.exchange_ids if ex.startswith("EX_")}
         self._exchange_index = {met: self.organism.reaction_index(ex) for met, ex in self._exchange.items()}
+        self._free = FREE_INORGANIC | carbon_free(self.organism)
 
     def tracked(self, init: Mapping[str, float]) -> list[str]:
         """Metabolites followed: the medium's plus acetate (the overflow product)."""
@@ -107,13 +124,13 @@ class BatchCulture:
         k = self.kinetics
         inhibition = 1.0 / (1.0 + s.get("ac_e", 0.0) / k.ki_acetate)
         for met, i in self._exchange_index.items():
-            if met == "o2_e":
-                lb[i] = -k.oxygen_transfer
+            if met == "o2_e":  # a design's tighter oxygen bound (an aeration design) holds
+                lb[i] = max(lb[i], -k.oxygen_transfer)
             elif met in s:
                 conc = s[met]
                 rate = k.vmax.get(met, 2.0) * conc / (k.km.get(met, k.default_km) + conc) * inhibition
                 lb[i] = -min(rate, conc / max(x * dt, 1e-12))
-            elif met not in FREE_INORGANIC:
+            elif met not in self._free:
                 lb[i] = max(lb[i], 0.0)
 
     def _step_fluxes(self, base: tuple[np.ndarray, np.ndarray], s: Mapping[str, float], x: float,

@@ -71,7 +71,7 @@ class LabPool:
 
             return RunFailure(order.campaign_id, order.run_id, f"cannot set up the simulator: {exc}")
         return lab.run(order.design, order.campaign_id, order.run_id, readouts=order.readouts,
-                       message_id=measurement_id(order.run_id))
+                       message_id=measurement_id(order.run_id), time_course=order.time_course)
 
 
 class ExecutorService(Service):

@@ -34,10 +34,12 @@ import numpy as np
 from schemas.campaign import CampaignSpec, SimulatorSpec
 from schemas.design import Design
 from schemas.measurement import Measurement, Value
+from schemas.timecourse import TimeCourseRequest
 from schemas.work import RunFailed, WorkOrder
 from simulators.functions import FunctionSimulator
 
 if TYPE_CHECKING:  # the true cell needs COBRApy: imported only by labs that run one (function labs start fast)
+    from simulators.batch_runs import BatchRuns
     from simulators.truecell import CellState, TrueCell
 
 PRODUCT_EXCHANGES = (
@@ -123,6 +125,7 @@ class Lab:
         self.station = station
         self.culture = culture or Culture()
         self._runs = 0
+        self._batch: BatchRuns | None = None
         if not isinstance(cell, FunctionSimulator):
             org = cell.organism
             self._mfa = [r for r in (_present(org.has_reaction, rid) for rid in MFA_REACTIONS) if r]
@@ -154,8 +157,12 @@ class Lab:
 
     def run(self, design: Design, campaign_id: str, run_id: str, *, readouts: Sequence[str] = (),
             base_medium: Mapping[str, float] | None = None, measured_at: datetime | None = None,
-            message_id: str | None = None, wait: bool = True) -> Measurement | RunFailure:
-        """Build and measure one design; a RunFailure names why nothing was measured."""
+            message_id: str | None = None, wait: bool = True,
+            time_course: TimeCourseRequest | None = None) -> Measurement | RunFailure:
+        """Build and measure one design; a RunFailure names why nothing was measured.
+
+        With `time_course` (cell labs only) the design is also grown in batch culture and sampled over time.
+        """
         slot = self._next_slot()
         rng = np.random.default_rng(_seed_of(self.seed, campaign_id, run_id, design.key()))
         if wait and self.noise.duration_s > 0:
@@ -178,6 +185,8 @@ class Lab:
                 fields.update(self._measure_function(design, rng, offset))
             else:
                 fields.update(self._measure_cell(design, readouts, base_medium, rng, offset))
+                if time_course is not None:
+                    fields.update(self._time_course(design, time_course, campaign_id, run_id))
         except ValueError as exc:  # OrganismError included
             return RunFailure(campaign_id, run_id, f"design rejected: {exc}")
         return Measurement.model_validate(fields)
@@ -185,7 +194,18 @@ class Lab:
     def run_order(self, order: WorkOrder, measured_at: datetime | None = None) -> Measurement | RunFailure:
         """Run a work order (its campaign, run id, design and requested readouts)."""
         return self.run(order.design, order.campaign_id, order.run_id, readouts=order.readouts,
-                        measured_at=measured_at)
+                        measured_at=measured_at, time_course=order.time_course)
+
+    def _time_course(self, design: Design, request: TimeCourseRequest, campaign_id: str, run_id: str
+                     ) -> dict[str, object]:
+        """The batch culture's sampled courses (own random stream: the end-point readouts stay as without)."""
+        assert not isinstance(self.cell, FunctionSimulator)
+        if self._batch is None:
+            from simulators.batch_runs import BatchRuns
+
+            self._batch = BatchRuns(self.cell)
+        rng = np.random.default_rng(_seed_of(self.seed, campaign_id, run_id, design.key(), "time_course"))
+        return self._batch.fields(design, request, rng)
 
     def _noisy(self, truth: float, rng: np.random.Generator, offset: float) -> Value:
         cfg = self.noise

@@ -19,6 +19,7 @@ from services.runtime.rpc import RpcFailed, ask
 from services.runtime.settings import Settings
 from services.runtime.status import connect
 from services.tracker.csvio import CsvRowError, check_measurements, load_measurements, write_measurements
+from services.tracker.timecourse_csv import write_time_courses
 
 console = Console(stderr=True)
 schemas_app = typer.Typer(help="The wire contract.", no_args_is_help=True)
@@ -90,21 +91,45 @@ async def _publish(settings: Settings, campaign: str, items: list[Measurement]) 
 
 def export(
     campaign: Annotated[str, typer.Argument(help="Campaign id.")],
-    fmt: Annotated[str, typer.Option("--format", help="Output format (csv).")] = "csv",
-    out: Annotated[Path | None, typer.Option("--out", help="File to write (default stdout).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv (one row per run) or timecourse (the long-form "
+                                                      "curves.csv + runs.csv pair of docs/dynamic.md).")] = "csv",
+    out: Annotated[Path | None, typer.Option("--out", help="File to write (default stdout); for timecourse the "
+                                                           "folder to write curves.csv and runs.csv into.")] = None,
     data_dir: DataDir = None, nats_url: NatsUrl = None, namespace: Namespace = None, config: Config = None,
 ) -> None:
-    """Export a campaign's measurements in fluxlab's one CSV format (what import and `predictor cv|fit` read)."""
-    if fmt != "csv":
-        raise UserError(f"format: '{fmt}' is not supported (use csv)")
+    """Export a campaign's measurements in fluxlab's one CSV format (what import and `predictor cv|fit` read), or
+    its time courses as the curves/runs pair (what `predictor cv|fit --model dynamic` reads)."""
+    if fmt not in ("csv", "timecourse"):
+        raise UserError(f"format: '{fmt}' is not supported (use csv or timecourse)")
+    if fmt == "timecourse" and out is None:
+        raise UserError("out: --format timecourse writes two files: give the folder with --out")
     settings = settings_from(data_dir, nats_url, None, namespace, config)
     records = asyncio.run(_fetch(settings, campaign))
-    text = write_measurements(Measurement.model_validate(r) for r in records)
+    measurements = [Measurement.model_validate(r) for r in records]
+    if fmt == "timecourse":
+        assert out is not None
+        _export_time_courses(measurements, out)
+        return
+    text = write_measurements(measurements)
     if out is None:
         print(text, end="")
     else:
         out.write_text(text)
         console.print(f"wrote {len(records)} measurement(s) to {out}")
+
+
+def _export_time_courses(measurements: list[Measurement], out: Path) -> None:
+    """curves.csv and runs.csv of the measurements that carry time courses (an error when none does)."""
+    with_courses = [m for m in measurements if m.time_courses]
+    if not with_courses:
+        raise UserError(f"campaign: none of its {len(measurements)} measurement(s) carries a time course "
+                        "(set readout.time_course in the spec to ask for them)")
+    curves, runs = write_time_courses(with_courses)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "curves.csv").write_text(curves)
+    (out / "runs.csv").write_text(runs)
+    console.print(f"wrote the time courses of {len(with_courses)} run(s) to {out / 'curves.csv'} and "
+                  f"{out / 'runs.csv'}")
 
 
 async def _fetch(settings: Settings, campaign: str) -> list[dict]:  # type: ignore[type-arg]

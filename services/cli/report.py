@@ -34,6 +34,9 @@ def report(
         help="'Beats the incumbent' margin in objective units (default: the measured replicate sd).")] = None,
     hit_threshold: Annotated[float | None, typer.Option(
         "--hit-threshold", help="Also score the call 'is a hit' past this objective value.")] = None,
+    dynamic_model: Annotated[Path | None, typer.Option(
+        "--dynamic-model", help="A model file from `fluxlab predictor fit --model dynamic`: the growth-curve plot "
+                                "adds its predicted curves with 95 % bands (without it: measurements only).")] = None,
     no_truth: Annotated[bool, typer.Option(
         "--no-truth", help="Simulated campaigns: skip the simulator's true optimum and true values.")] = False,
     data_dir: DataDir = None, nats_url: NatsUrl = None, namespace: Namespace = None, config: Config = None,
@@ -44,6 +47,8 @@ def report(
 
     if margin is not None and margin < 0:
         raise UserError(f"margin: {margin} is negative (a margin is at least 0)")
+    if dynamic_model is not None and not dynamic_model.is_file():
+        raise UserError(f"dynamic-model: '{dynamic_model}' does not exist")
     records = _from_db(db, campaign) if db else _from_stack(settings_from(data_dir, nats_url, None, namespace, config),
                                                             campaign)
     truth = None
@@ -53,7 +58,8 @@ def report(
         with console.status("simulated campaign: the simulator's true optimum (cached after the first time)"):
             truth = simulated_truth(records.spec)
     with console.status(f"writing the report of {campaign} ({len(records.measurements)} measurements) to {out}"):
-        full = build_report(out, records, truth, ReportOptions(margin=margin, hit_threshold=hit_threshold))
+        full = build_report(out, records, truth, ReportOptions(margin=margin, hit_threshold=hit_threshold,
+                                                                dynamic_model=dynamic_model))
     if json_out:
         print(json.dumps(full))
         return

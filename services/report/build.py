@@ -18,11 +18,12 @@ from services.analysis.views import effects_table
 from services.domain.floor import best_meeting_floor, growth_floor
 from services.domain.summary import campaign_summary
 from services.predictor import MIN_TRAINING_MEASUREMENTS
-from services.report import classify, envelope, plots
+from services.report import classify, curves, envelope, plots
 from services.report.page import fmt, render
 from services.report.prospective import prospective_metrics, prospective_pairs, round_of_runs
 from services.report.records import CampaignRecords
 from services.report.replicates import replicate_groups
+from services.review.names import describe
 
 __all__ = ["ReportOptions", "Truth", "build_report", "fmt", "measured_in_order"]
 
@@ -42,6 +43,8 @@ class ReportOptions:
 
     margin: float | None = None
     hit_threshold: float | None = None
+    dynamic_model: Path | None = None
+    """A `dynamic` model file (`fluxlab predictor fit --model dynamic`): predicted curves with bands."""
 
 
 def measured_in_order(spec: CampaignSpec, measurements: list[Measurement]) -> list[float]:
@@ -73,6 +76,7 @@ def build_report(out: Path, records: CampaignRecords, truth: Truth | None = None
     full["models"] = [{"version": m["version"], "n_train": m["n_train"], "trained_at": m.get("trained_at"),
                        "kind": m.get("model_kind"), "metrics": m.get("metrics", {})} for m in records.models]
     _draw(out, spec, records, measurements, pairs, full, truth)
+    _draw_time_courses(out, spec, measurements, full, options.dynamic_model)
     effects = effects_table(spec, records.measurements)
     full["batch_adjusted_effects"] = effects.lines or effects.unavailable
     floor = growth_floor(spec, measurements)
@@ -153,6 +157,30 @@ def _draw(out: Path, spec: CampaignSpec, records: CampaignRecords, measurements:
     full["plots_missing"] = {name: why for name, why in missing.items() if why}
     if not spec.is_function:
         plots.production_envelope(spec, measurements, out / "production_envelope.png")
+
+
+def _draw_time_courses(out: Path, spec: CampaignSpec, measurements: list[Measurement], full: dict[str, Any],
+                       model: Path | None) -> None:
+    """time_courses.png and the summary's `time_courses` when runs carry curves (or the spec asked for them)."""
+    groups = curves.by_design(measurements, lambda d: describe(d, None if spec.is_function else spec.organism.model))
+    if not groups:
+        if spec.readout.time_course is not None:
+            full.setdefault("plots_missing", {})["time_courses"] = (
+                "No time courses yet: the spec asks for them, but no measured run carries a growth curve.")
+        (out / "time_courses.png").unlink(missing_ok=True)
+        return
+    best = full.get("best_design")
+    if best is not None:
+        key = Design.model_validate(best).key()
+        groups.sort(key=lambda g: g.key != key)  # stable: the best design's panel first
+    why_not = curves.predict(model, groups) if model is not None else curves.NO_MODEL
+    plots.time_courses(groups, out / "time_courses.png")
+    full["time_courses"] = {
+        "n_designs": len(groups), "n_runs": sum(len(g.runs) for g in groups),
+        "shown": min(len(groups), plots.MAX_CURVE_PANELS),
+        "n_predicted": sum(g.prediction is not None for g in groups),
+        "prediction": f"dynamic model {model} (from the initial medium only)" if why_not is None else why_not,
+    }
 
 
 def _no_model(n: int) -> str:

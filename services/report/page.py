@@ -153,6 +153,22 @@ def _pareto_html(spec: CampaignSpec, s: dict[str, Any], model: str | None) -> st
             f"{hv_html}{table}")
 
 
+def _time_courses_html(s: dict[str, Any]) -> str:
+    """The growth-curve section: the figure and what it shows, the missing-plot sentence, or nothing."""
+    tc = s.get("time_courses")
+    why_not = s.get("plots_missing", {}).get("time_courses")
+    if tc is None and why_not is None:
+        return ""
+    head = "<h2>Growth curves (ln OD vs time, per design)</h2>"
+    if tc is None:
+        return head + _say(why_not or "")
+    shown = (f"the first {tc['shown']} of {tc['n_designs']} designs (the best first)"
+             if tc["shown"] < tc["n_designs"] else f"all {tc['n_designs']} design(s)")
+    return (f"{head}<p>{tc['n_runs']} measured run(s) of {shown}. Prediction: "
+            f"{html.escape(tc['prediction'])}; bands are 95 % (mean ± 1.96 sd).</p>"
+            '<img src="time_courses.png" alt="measured and predicted growth curves">')
+
+
 def render(spec: CampaignSpec, s: dict[str, Any], measurements: list[Measurement], effects: EffectsTable,
            best: Measurement | None) -> str:
     """The whole page."""
@@ -181,6 +197,7 @@ def render(spec: CampaignSpec, s: dict[str, Any], measurements: list[Measurement
 <h2>Prospective calls, by round</h2>
 {_calls_html(s["prospective"])}
 {_pareto_html(spec, s, model)}
+{_time_courses_html(s)}
 <h2>Replicates (designs measured more than once)</h2>
 {_replicates_html(s, model)}
 <h2>Model versions</h2>

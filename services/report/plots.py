@@ -128,3 +128,24 @@ def pareto(spec: CampaignSpec, measurements: list[Measurement], front: list[dict
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+MAX_CURVE_PANELS = 9
+"""Designs drawn in the report's time-course figure (the best first, then in the order they were measured)."""
+
+
+def time_courses(groups: list[Any], path: Path) -> None:
+    """One panel per design: measured ln OD curves and, where predicted, the dynamic model's 95 % band."""
+    from services.report.curves import draw
+
+    shown = groups[:MAX_CURVE_PANELS]
+    cols = min(3, len(shown))
+    rows = (len(shown) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    for ax, group in zip(axes.flat, shown, strict=False):
+        draw(ax, group)
+    for ax in list(axes.flat)[len(shown):]:
+        ax.set_axis_off()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -199,3 +199,19 @@ CHARTS = {"envelope": envelope_png, "best": best_so_far_png, "parity": predicted
 def charts_for(spec: CampaignSpec) -> list[str]:
     """The dashboard's charts for a campaign (the Pareto front only with a second target)."""
     return [name for name in CHARTS if name != "pareto" or spec.objective.second_target]
+
+
+def curves_png(group: Any, why_not: str | None) -> bytes:
+    """One design's measured ln OD curves and, where predicted, the dynamic model's 95 % band; below the plot,
+    where the prediction comes from or why there is none."""
+    from services.report.curves import draw
+
+    fig, ax = _axes(6.0, 4.2)
+    draw(ax, group)
+    caption = ("band: 95 % (predicted mean ± 1.96 sd: ensemble spread and residual noise)"
+               if group.prediction is not None else (why_not or "no model prediction"))
+    fig.text(0.01, 0.005, caption, fontsize=6, color="0.35", va="bottom")
+    fig.subplots_adjust(bottom=0.2)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=90)
+    return buffer.getvalue()

@@ -60,7 +60,8 @@ def work_order_for(proposal: Proposal, spec: CampaignSpec) -> WorkOrder:
         id=work_order_id(proposal.id), campaign_id=proposal.campaign_id, run_id=run_id(proposal.id),
         proposal_id=proposal.id, design=proposal.design, queue=executor.kind,
         station=executor.station if executor.kind == ExecutorKind.ROBOT else None,
-        organism=spec.organism.model, readouts=readouts, **extra,  # type: ignore[arg-type]
+        organism=spec.organism.model, readouts=readouts, time_course=spec.readout.time_course,
+        **extra,  # type: ignore[arg-type]
     )
 
 

@@ -90,7 +90,7 @@ class ReviewService(Service):
 
         assert self.gate is not None
         signer = SessionSigner(self.review_settings.resolved_secret(), self.review_settings.session_ttl_s)
-        app = create_app(self.gate, signer)
+        app = create_app(self.gate, signer, self.review_settings.dynamic_model)
         config = uvicorn.Config(app, host=self.settings.http_host, port=self.settings.http_port, log_level="warning",
                                 lifespan="off")
         self.http = _QuietServer(config)

@@ -29,6 +29,11 @@ class ReviewSettings(BaseSettings):
         "dead-lettered as naming an unknown campaign.",
     )
 
+    dynamic_model: Path | None = Field(
+        default=None, description="A model file from `fluxlab predictor fit --model dynamic`: the dashboard draws its "
+        "predicted growth curves (95 % band) with the measured ones; unset: measured curves only.",
+    )
+
     def resolved_reviewers_file(self, data_dir: Path) -> Path:
         """The reviewers file: explicit, else `<data dir>/reviewers.toml`."""
         return self.reviewers_file or data_dir / REVIEWERS_FILE

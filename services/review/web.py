@@ -20,6 +20,7 @@ from services.report.envelope import unit_of
 from services.review import bench, charts
 from services.review.auth import Reviewer, SessionSigner
 from services.review.coverage import coverage_by_round
+from services.review.curves_web import add_curve_routes, curve_choices
 from services.review.explain import Explainer
 from services.review.forms import DesignInputError, design_form_values, design_from_form
 from services.review.gate import ReviewGate, ReviewRefused
@@ -38,8 +39,9 @@ class _LoginRequired(Exception):
         self.next_url = next_url
 
 
-def create_app(gate: ReviewGate, signer: SessionSigner) -> FastAPI:
-    """The review web app over one gate; sessions signed by `signer`."""
+def create_app(gate: ReviewGate, signer: SessionSigner, dynamic_model: Path | None = None) -> FastAPI:
+    """The review web app over one gate; sessions signed by `signer`; `dynamic_model`: a model file whose
+    predicted growth curves the dashboard draws with the measured ones."""
     app = FastAPI(title="fluxlab review", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.gate, app.state.signer = gate, signer
 
@@ -50,7 +52,8 @@ def create_app(gate: ReviewGate, signer: SessionSigner) -> FastAPI:
     _add_login_routes(app, gate, signer)
     _add_campaign_routes(app, gate, signer, Explainer(gate.bus))
     _add_bench_routes(app, gate, signer)
-    _add_dashboard_routes(app, gate, signer)
+    _add_dashboard_routes(app, gate, signer, dynamic_model)
+    add_curve_routes(app, gate, lambda request: _session(request, gate, signer), dynamic_model)
     return app
 
 
@@ -275,9 +278,9 @@ async def _spec_or_404(gate: ReviewGate, campaign_id: str) -> CampaignSpec:
         raise HTTPException(status_code=404, detail=f"unknown campaign '{campaign_id}'") from None
 
 
-def _add_dashboard_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner) -> None:
+def _add_dashboard_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner, dynamic_model: Path | None) -> None:
     @app.get("/campaigns/{campaign_id}/dashboard", response_class=HTMLResponse)
-    async def dashboard(request: Request, campaign_id: str, by: str = "batch_id") -> Response:
+    async def dashboard(request: Request, campaign_id: str, by: str = "batch_id", design: str = "") -> Response:
         if by not in ("batch_id", "plate_id"):
             raise HTTPException(status_code=400, detail=f"by: '{by}' is not a stratum column")
         reviewer, csrf = _session(request, gate, signer)
@@ -293,7 +296,7 @@ def _add_dashboard_routes(app: FastAPI, gate: ReviewGate, signer: SessionSigner)
         return TEMPLATES.TemplateResponse(request, "dashboard.html", {
             "reviewer": reviewer, "csrf": csrf, "spec": spec, "campaign_id": campaign_id,
             "summary": summaries[0] if summaries else None, "charts": charts.charts_for(spec), "effects": effects,
-            "by": by, "coverage": coverage,
+            "by": by, "coverage": coverage, "curves": curve_choices(spec, measured, dynamic_model, design),
         })
 
     @app.get("/campaigns/{campaign_id}/charts/{name}.png")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from schemas import CampaignSpec
+
+if TYPE_CHECKING:
+    from services.domain.organism import Organism
 
 
 class SpecFileError(ValueError):
@@ -88,6 +91,21 @@ def organism_problem(spec: CampaignSpec) -> str | None:
             hint = did_you_mean(target, organism.reaction_ids)
             return (f"objective.{field}: unknown readout '{target}': neither 'growth' nor a reaction of model "
                     f"'{organism.name}'{hint}")
+    return _time_course_problem(spec, organism)
+
+
+def _time_course_problem(spec: CampaignSpec, organism: Organism) -> str | None:
+    """'readout.time_course.initial_mM.<id>: reason' for the first metabolite the model has no exchange for."""
+    request = spec.readout.time_course
+    if request is None:
+        return None
+    from services.domain.designcheck import did_you_mean
+
+    metabolites = [ex.removeprefix("EX_") for ex in organism.exchange_ids if ex.startswith("EX_")]
+    for met in request.initial_mM:
+        if met not in metabolites:
+            return (f"readout.time_course.initial_mM.{met}: unknown metabolite '{met}': model '{organism.name}' has "
+                    f"no exchange reaction EX_{met}{did_you_mean(met, metabolites)}")
     return None
 
 

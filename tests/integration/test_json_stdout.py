@@ -12,11 +12,14 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from schemas import CampaignSpec
 from services.registry import service_names
 from services.runtime.local_stack import executor_args
 from services.runtime.settings import Settings
@@ -24,6 +27,18 @@ from services.runtime.specfile import load_spec
 from services.runtime.supervisor import Stack
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def running_stack(tmp_path: Path, namespace: str, spec: CampaignSpec) -> Iterator[tuple[dict[str, str], list[str]]]:
+    """Every service and the spec's simulator under `tmp_path/stack`; yields the CLI's env and `--data-dir` args."""
+    settings = Settings(data_dir=tmp_path / "stack", namespace=namespace, http_port=0, grace_s=2.0)
+    executor, args = executor_args(spec)
+    stack = Stack(settings, [*service_names(), executor], extra_args={executor: args}).start()
+    try:
+        yield {"FLUXLAB_NAMESPACE": namespace}, ["--data-dir", str(settings.data_dir)]
+    finally:
+        stack.stop()
 
 
 def fluxlab_json(*args: str, timeout: float = 600, env: dict[str, str] | None = None) -> Any:
@@ -156,12 +171,7 @@ def test_status_and_review_json_against_a_running_stack(tmp_path: Path, namespac
                                                                            "batch_size": 5})
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(spec.model_dump_json())
-    settings = Settings(data_dir=tmp_path / "stack", namespace=namespace, http_port=0, grace_s=2.0)
-    executor, args = executor_args(spec)
-    stack = Stack(settings, [*service_names(), executor], extra_args={executor: args}).start()
-    env = {"FLUXLAB_NAMESPACE": namespace}
-    where = ["--data-dir", str(settings.data_dir)]
-    try:
+    with running_stack(tmp_path, namespace, spec) as (env, where):
         summary = fluxlab_json("campaign", "run", str(spec_file), *where, "--json", env=env)
         assert summary["campaign_id"] == "json-out"
         status = fluxlab_json("status", *where, "--json", env=env)
@@ -169,5 +179,3 @@ def test_status_and_review_json_against_a_running_stack(tmp_path: Path, namespac
         listed = fluxlab_json("review", "list", "--campaign", "json-out", "--status", "all", *where, "--json",
                               env=env)
         assert len(listed["proposals"]) == 5
-    finally:
-        stack.stop()
