@@ -270,9 +270,12 @@ class CampaignEventKind(StrEnum):
 
 
 class CampaignEvent(Message):
-    """A change in a campaign's lifecycle."""
+    """A change in a campaign's lifecycle.
 
-    SCHEMA = "campaign_event.v1"
+    v2: the spec it carries on 'created' is a `campaign_spec.v2` (its `readout`).
+    """
+
+    SCHEMA = "campaign_event.v2"
 
     campaign_id: Identifier
     kind: CampaignEventKind
