@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # cobra loads only for cell campaigns (the review service sta
     from services.domain.organism import Organism
 
 P = TypeVar("P", ExpressionParam, MediumParam, RangeParam)
+"""The search-space entry a design's expression, medium or parameter value is checked against."""
+
 
 class DesignRefused(FieldError, ValueError):
     """A design that cannot be built in this campaign: the field at fault and why."""
