@@ -25,6 +25,16 @@ def parser(description: str) -> argparse.ArgumentParser:
     return p
 
 
+def campaign_parser(description: str) -> argparse.ArgumentParser:
+    """`parser` with the flags of the simulated-campaign benchmarks: --seeds, --first-seed, --budget, --epochs."""
+    p = parser(description)
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0)
+    p.add_argument("--budget", type=int, default=48)
+    p.add_argument("--epochs", type=int, default=150)
+    return p
+
+
 def emit(result: dict[str, Any], as_json: bool, title: str) -> None:
     """Print the result: JSON only, or a readable block with a final line."""
     if as_json:

@@ -99,15 +99,11 @@ def summarise_named(records: Sequence[NamedBest]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Replicates on and off on the demo's campaign, same seeds; one JSON object."""
-    from benchmarks.common import emit, parser, progress_console
+    from benchmarks.common import campaign_parser, emit, progress_console
     from benchmarks.loop import run_campaign, summarise
     from benchmarks.loop_landscapes import make_landscape
 
-    p = parser("The demo's campaign with and without replicates: the named best's true value and interval.")
-    p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--first-seed", type=int, default=0)
-    p.add_argument("--budget", type=int, default=48)
-    p.add_argument("--epochs", type=int, default=150)
+    p = campaign_parser("The demo's campaign with and without replicates: the named best's true value and interval.")
     p.add_argument("--landscape", default="succinate_core")
     p.add_argument("--strategy", default="hybrid")
     args = p.parse_args(argv)

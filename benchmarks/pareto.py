@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from benchmarks.common import emit, parser, progress_console
+from benchmarks.common import campaign_parser, emit, progress_console
 from benchmarks.loop import CampaignTrace, _Planner
 from benchmarks.loop_landscapes import Landscape, make_landscape
 from schemas import Design, Measurement, Objective, Strategy
@@ -142,11 +142,8 @@ def summarise(runs: Sequence[dict[str, Any]], box: float) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print one JSON object."""
-    p = parser("Two-objective simulated campaigns (succinate and growth): hypervolume at budget per strategy.")
-    p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--first-seed", type=int, default=0)
-    p.add_argument("--budget", type=int, default=48)
-    p.add_argument("--epochs", type=int, default=150)
+    p = campaign_parser(
+        "Two-objective simulated campaigns (succinate and growth): hypervolume at budget per strategy.")
     p.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated subset")
     args = p.parse_args(argv)
     import torch

@@ -69,9 +69,14 @@ class Measurement(Message):
 
     def readout(self, name: str) -> float | None:
         """Look up a readout by name: 'growth', a product/flux id, or a black-box value."""
+        reading = self.reading(name)
+        return reading.value if reading is not None else None
+
+    def reading(self, name: str) -> Value | None:
+        """A readout by name, as measured (value and sd); the same lookup as `readout`."""
         if name == "growth":
-            return self.growth_rate.value if self.growth_rate else None
+            return self.growth_rate
         for table in (self.values, self.products, self.fluxes, self.titers):
             if name in table:
-                return table[name].value
+                return table[name]
         return None

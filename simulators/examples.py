@@ -46,23 +46,27 @@ def succinate_core_spec(seed: int = 0, budget: int = 48, batch_size: int = 8) ->
 
 def sin_cos_spec(seed: int = 0, budget: int = 30, batch_size: int = 5) -> CampaignSpec:
     """Maximise sin(x0) + cos(x1) on [0, 2 pi]^2 (optimum 2)."""
-    return CampaignSpec(
-        id=f"sin-cos-{seed}", name="sin(x0) + cos(x1)",
-        objective=Objective(target="y", sense=Sense.MAXIMIZE, growth_floor=0.0),
-        search_space=SearchSpace(parameters=[RangeParam(name=p, low=0.0, high=2 * math.pi) for p in ("x0", "x1")]),
-        budget=budget, batch_size=batch_size, seed=seed,
-        simulator=SimulatorSpec(kind="function", expression="sin(x0) + cos(x1)", noise=0.01),
-    )
+    return _function_spec(f"sin-cos-{seed}", "sin(x0) + cos(x1)", Sense.MAXIMIZE,
+                          [RangeParam(name=p, low=0.0, high=2 * math.pi) for p in ("x0", "x1")], "sin(x0) + cos(x1)",
+                          seed, budget, batch_size)
 
 
 def hartmann6_spec(seed: int = 0, budget: int = 60, batch_size: int = 6) -> CampaignSpec:
     """Minimise the Hartmann 6-D function on [0, 1]^6 (optimum -3.32237)."""
+    return _function_spec(f"hartmann6-{seed}", "Hartmann 6-D", Sense.MINIMIZE,
+                          [RangeParam(name=f"x{i}", low=0.0, high=1.0) for i in range(6)], "hartmann6",
+                          seed, budget, batch_size)
+
+
+def _function_spec(campaign_id: str, name: str, sense: Sense, parameters: list[RangeParam], expression: str,
+                   seed: int, budget: int, batch_size: int) -> CampaignSpec:
+    """A black-box function campaign (objective `y`, no growth floor) measured with 1 % noise."""
     return CampaignSpec(
-        id=f"hartmann6-{seed}", name="Hartmann 6-D",
-        objective=Objective(target="y", sense=Sense.MINIMIZE, growth_floor=0.0),
-        search_space=SearchSpace(parameters=[RangeParam(name=f"x{i}", low=0.0, high=1.0) for i in range(6)]),
+        id=campaign_id, name=name,
+        objective=Objective(target="y", sense=sense, growth_floor=0.0),
+        search_space=SearchSpace(parameters=parameters),
         budget=budget, batch_size=batch_size, seed=seed,
-        simulator=SimulatorSpec(kind="function", expression="hartmann6", noise=0.01),
+        simulator=SimulatorSpec(kind="function", expression=expression, noise=0.01),
     )
 
 
@@ -90,11 +94,16 @@ def kinetic_pathway_spec(seed: int = 0, budget: int = 48, batch_size: int = 8) -
 
 def misregulated_spec(seed: int = 0, budget: int = 48, batch_size: int = 8) -> CampaignSpec:
     """The succinate campaign of `succinate_core_spec` measured on the "misregulated" truth."""
+    return _succinate_on("misregulated", f"succ-misreg-{seed}", "succinate, misregulated truth", seed, budget,
+                         batch_size)
+
+
+def _succinate_on(profile: str, campaign_id: str, name: str, seed: int, budget: int, batch_size: int) -> CampaignSpec:
+    """The campaign of `succinate_core_spec` measured on another truth (cell profile)."""
     spec = succinate_core_spec(seed=seed, budget=budget, batch_size=batch_size)
     assert spec.simulator is not None
     return spec.model_copy(update={
-        "id": f"succ-misreg-{seed}", "name": "succinate, misregulated truth",
-        "simulator": spec.simulator.model_copy(update={"profile": "misregulated"}),
+        "id": campaign_id, "name": name, "simulator": spec.simulator.model_copy(update={"profile": profile}),
     })
 
 
@@ -104,22 +113,12 @@ def function10_spec(name: str, seed: int = 0, budget: int = 132, batch_size: int
     from simulators.functions import BUILTINS
 
     known = BUILTINS[name]
-    return CampaignSpec(
-        id=f"{name}-{seed}", name=f"{name} (negated)",
-        objective=Objective(target="y", sense=Sense.MAXIMIZE, growth_floor=0.0),
-        search_space=SearchSpace(parameters=[RangeParam(name=p, low=lo, high=hi) for p, (lo, hi)
-                                             in known.bounds.items()]),
-        budget=budget, batch_size=batch_size, seed=seed,
-        simulator=SimulatorSpec(kind="function", expression=name, noise=0.01),
-    )
+    return _function_spec(f"{name}-{seed}", f"{name} (negated)", Sense.MAXIMIZE,
+                          [RangeParam(name=p, low=lo, high=hi) for p, (lo, hi) in known.bounds.items()], name,
+                          seed, budget, batch_size)
 
 
 def genome_spec(seed: int = 0, budget: int = 48, batch_size: int = 8) -> CampaignSpec:
     """The succinate campaign of `succinate_core_spec` (planned with E. coli core) measured on the "genome" truth,
     a true cell on iJO1366 (simulators.genome): the candidates' b-numbers exist in both models."""
-    spec = succinate_core_spec(seed=seed, budget=budget, batch_size=batch_size)
-    assert spec.simulator is not None
-    return spec.model_copy(update={
-        "id": f"succ-genome-{seed}", "name": "succinate, iJO1366 truth",
-        "simulator": spec.simulator.model_copy(update={"profile": "genome"}),
-    })
+    return _succinate_on("genome", f"succ-genome-{seed}", "succinate, iJO1366 truth", seed, budget, batch_size)

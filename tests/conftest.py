@@ -34,26 +34,26 @@ def namespace() -> str:
     return "t" + uuid.uuid4().hex[:10]
 
 
-def _postgres_db_url(namespace: str) -> str:
-    """A fresh schema-isolated PostgreSQL database for one test."""
+def _postgres_admin(statement: str) -> None:
+    """Run one statement on the PostgreSQL server outside a transaction (CREATE / DROP DATABASE need that)."""
     import sqlalchemy as sa
 
     assert POSTGRES_URL is not None
     admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{namespace}"'))
+        conn.execute(sa.text(statement))
     admin.dispose()
+
+
+def _postgres_db_url(namespace: str) -> str:
+    """A fresh schema-isolated PostgreSQL database for one test."""
+    assert POSTGRES_URL is not None
+    _postgres_admin(f'CREATE DATABASE "{namespace}"')
     return POSTGRES_URL.rsplit("/", 1)[0] + f"/{namespace}"
 
 
 def _drop_postgres_db(namespace: str) -> None:
-    import sqlalchemy as sa
-
-    assert POSTGRES_URL is not None
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{namespace}" WITH (FORCE)'))
-    admin.dispose()
+    _postgres_admin(f'DROP DATABASE IF EXISTS "{namespace}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

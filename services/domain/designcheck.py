@@ -9,13 +9,16 @@ problem raises `DesignRefused` naming the field; nothing is half-applied.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, TypeVar
 
-from schemas import CampaignSpec, Design, FieldError
+from schemas import CampaignSpec, Design, ExpressionParam, FieldError, MediumParam, RangeParam
 
 if TYPE_CHECKING:  # cobra loads only for cell campaigns (the review service starts seconds sooner without it)
     from services.domain.organism import Organism
+
+P = TypeVar("P", ExpressionParam, MediumParam, RangeParam)
+"""The search-space entry a design's expression, medium or parameter value is checked against."""
 
 
 class DesignRefused(FieldError, ValueError):
@@ -117,40 +120,50 @@ def _check_knockouts(design: Design, spec: CampaignSpec, names: Mapping[str, str
             raise DesignRefused("knockouts", f"{pair} must not be knocked out together (search_space.forbidden)")
 
 
+def _check_entries(section: str, values: Mapping[str, float], params: Mapping[str, P], what: str,
+                   fault: Callable[[float, P], str], names: Mapping[str, str] | None = None) -> None:
+    """Each entry of the design's `section` names one of `params` (else it 'is not {what} of this campaign')
+    and its value has no `fault` (the reason it is out of bounds, '' when it is inside them)."""
+    names = names or {}
+    for key, value in values.items():
+        param = params.get(key)
+        if param is None:
+            hint = "" if key in names else did_you_mean(key, params, names)  # a real gene: no guess
+            raise DesignRefused(f"{section}.{key}", f"'{_label(key, names)}' is not {what} of this campaign{hint}")
+        reason = fault(value, param)
+        if reason:
+            raise DesignRefused(f"{section}.{key}", reason)
+
+
+def _fold_fault(fold: float, param: ExpressionParam) -> str:
+    if param.min_fold - 1e-9 <= fold <= param.max_fold + 1e-9:
+        return ""
+    return f"fold change {fold:g}× is outside the campaign's range {param.min_fold:g}–{param.max_fold:g}×"
+
+
+def _uptake_fault(uptake: float, param: MediumParam) -> str:
+    if param.min_uptake - 1e-9 <= uptake <= param.max_uptake + 1e-9:
+        return ""
+    return f"uptake {uptake:g} mmol/gDW/h is outside the campaign's range {param.min_uptake:g}–{param.max_uptake:g}"
+
+
+def _value_fault(value: float, param: RangeParam) -> str:
+    return "" if param.low <= value <= param.high else f"{value:g} is outside the range {param.low:g}–{param.high:g}"
+
+
 def _check_expression(design: Design, spec: CampaignSpec, names: Mapping[str, str]) -> None:
     params = {p.gene: p for p in spec.search_space.expression}
-    for gene, fold in design.expression.items():
-        param = params.get(gene)
-        if param is None:
-            hint = "" if gene in names else did_you_mean(gene, params, names)
-            raise DesignRefused(f"expression.{gene}",
-                                f"'{_label(gene, names)}' is not an expression gene of this campaign{hint}")
-        if not param.min_fold - 1e-9 <= fold <= param.max_fold + 1e-9:
-            raise DesignRefused(f"expression.{gene}", f"fold change {fold:g}× is outside the campaign's range "
-                                                      f"{param.min_fold:g}–{param.max_fold:g}×")
+    _check_entries("expression", design.expression, params, "an expression gene", _fold_fault, names)
 
 
 def _check_medium(design: Design, spec: CampaignSpec) -> None:
     params = {m.exchange: m for m in spec.search_space.medium}
-    for exchange, uptake in design.medium.items():
-        param = params.get(exchange)
-        if param is None:
-            raise DesignRefused(f"medium.{exchange}", f"'{exchange}' is not a medium component of this campaign"
-                                                      + did_you_mean(exchange, params))
-        if not param.min_uptake - 1e-9 <= uptake <= param.max_uptake + 1e-9:
-            raise DesignRefused(f"medium.{exchange}", f"uptake {uptake:g} mmol/gDW/h is outside the campaign's "
-                                                      f"range {param.min_uptake:g}–{param.max_uptake:g}")
+    _check_entries("medium", design.medium, params, "a medium component", _uptake_fault)
 
 
 def _check_parameters(design: Design, spec: CampaignSpec) -> None:
     params = {p.name: p for p in spec.search_space.parameters}
-    for name, value in design.parameters.items():
-        param = params.get(name)
-        if param is None:
-            raise DesignRefused(f"parameters.{name}", f"'{name}' is not a parameter of this campaign"
-                                                      + did_you_mean(name, params))
-        if not param.low <= value <= param.high:
-            raise DesignRefused(f"parameters.{name}", f"{value:g} is outside the range {param.low:g}–{param.high:g}")
+    _check_entries("parameters", design.parameters, params, "a parameter", _value_fault)
 
 
 def check_readouts(readouts: Iterable[str], spec: CampaignSpec, field: str = "fluxes") -> None:

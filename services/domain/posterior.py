@@ -153,12 +153,8 @@ def noise_estimate(target: str, measurements: Sequence[Measurement]) -> Noise:
 
 
 def _reported_sd(m: Measurement, name: str) -> float | None:
-    if name == "growth":
-        return m.growth_rate.sd if m.growth_rate else None
-    for table in (m.values, m.products, m.fluxes, m.titers):
-        if name in table:
-            return table[name].sd
-    return None
+    reading = m.reading(name)
+    return reading.sd if reading is not None else None
 
 
 def priors_from_proposals(target: str, proposals: Iterable[Mapping[str, Any]]) -> dict[str, Prior]:

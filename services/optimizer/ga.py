@@ -45,17 +45,23 @@ class GAConfig:
     """... and in the last (it shrinks linearly, so late generations refine)."""
 
 
-def _ensure_creator() -> None:
-    # DEAP's creator registers classes globally; create them once per process.
-    if not hasattr(creator, "FluxlabFitness"):
-        creator.create("FluxlabFitness", base.Fitness, weights=(1.0,))
-    if not hasattr(creator, "FluxlabIndividual"):
-        creator.create("FluxlabIndividual", list, fitness=creator.FluxlabFitness)
+def ensure_individual(prefix: str, weights: tuple[float, ...]) -> Any:
+    """DEAP's ``creator.<prefix>Individual`` (a list of genes) with a ``<prefix>Fitness`` of these weights.
+
+    DEAP's creator registers classes globally: each is created once per process.
+    """
+    fitness, individual = f"{prefix}Fitness", f"{prefix}Individual"
+    if not hasattr(creator, fitness):
+        creator.create(fitness, base.Fitness, weights=weights)
+    if not hasattr(creator, individual):
+        creator.create(individual, list, fitness=getattr(creator, fitness))
+    return getattr(creator, individual)
 
 
 def _clone(individual: Any) -> Any:
-    """A copy of an individual (its genes are floats, so a shallow copy; DEAP's default deep-copies)."""
-    copy = creator.FluxlabIndividual(individual)
+    """A copy of an individual, of its own class (its genes are floats, so a shallow copy; DEAP's default
+    deep-copies)."""
+    copy = type(individual)(individual)
     if individual.fitness.valid:
         copy.fitness.values = individual.fitness.values
     return copy
@@ -65,7 +71,7 @@ class _Evolution:
     """One GA run: the toolbox, its operators and the archive of every evaluated design."""
 
     def __init__(self, space: DesignSpace, fitness: Fitness, rng: np.random.Generator, config: GAConfig) -> None:
-        _ensure_creator()
+        ensure_individual("Fluxlab", (1.0,))
         self.space, self.fitness, self.rng, self.config = space, fitness, rng, config
         self.sigma = config.sigma_start
         kinds = [g.kind for g in space.genes]

@@ -109,33 +109,18 @@ class TwoObjectives:
         return np.nan_to_num(mean, nan=INFEASIBLE), sd
 
 
-def _ensure_creator() -> None:
-    if not hasattr(creator, "FluxlabParetoFitness"):
-        creator.create("FluxlabParetoFitness", base.Fitness, weights=(1.0, 1.0))
-    if not hasattr(creator, "FluxlabParetoIndividual"):
-        creator.create("FluxlabParetoIndividual", list, fitness=creator.FluxlabParetoFitness)
-
-
-def _clone(individual: Any) -> Any:
-    copy = creator.FluxlabParetoIndividual(individual)
-    if individual.fitness.valid:
-        copy.fitness.values = individual.fitness.values
-    return copy
-
-
 class _NSGA2(ga._Evolution):  # the GA's toolbox, mutation, crossover and repair, on two fitnesses
     def __init__(self, space: DesignSpace, fitness: Callable[[Sequence[Design]], np.ndarray],
                  rng: np.random.Generator, config: ga.GAConfig) -> None:
-        _ensure_creator()
+        ga.ensure_individual("FluxlabPareto", (1.0, 1.0))
         super().__init__(space, lambda designs: np.zeros(len(designs)), rng, config)
         self.pair_fitness = fitness
         self.scores: dict[str, tuple[Design, np.ndarray]] = {}
 
     def _toolbox(self) -> base.Toolbox:
-        tb = super()._toolbox()
+        tb = super()._toolbox()  # its clone copies an individual of its own class
         tb.register("individual", tools.initIterate, creator.FluxlabParetoIndividual, tb.attr_design)
         tb.register("population", tools.initRepeat, list, tb.individual)
-        tb.register("clone", _clone)
         return tb
 
     def evaluate(self, individuals: Sequence[Any]) -> None:

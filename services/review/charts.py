@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -108,12 +109,21 @@ def _empty(ax: Any, text: str) -> None:
     ax.set_yticks([])
 
 
+def _chart(width: float, height: float, title: str | None, empty: str, draw: Callable[[Any], None]) -> bytes:
+    """One chart: `draw` on its axes, or the note `empty` across them when it is not ''; then the title."""
+    fig, ax = _axes(width, height)
+    if empty:
+        _empty(ax, empty)
+    else:
+        draw(ax)
+    if title is not None:
+        ax.set_title(title)
+    return _png(fig)
+
+
 def best_so_far_png(data: DashboardData) -> bytes:
     """Measured objective per experiment and the best so far."""
-    fig, ax = _axes(5.5, 3.6)
-    if not data.measured:
-        _empty(ax, "no measurements yet")
-    else:
+    def draw(ax: Any) -> None:
         x = list(range(1, len(data.measured) + 1))
         ax.plot(x, data.measured, "o", alpha=0.5, label="measured")
         if data.set_aside:
@@ -125,17 +135,14 @@ def best_so_far_png(data: DashboardData) -> bytes:
             "assay units" if data.spec is None or data.spec.is_function else "mmol/gDW/h")
         ax.set_ylabel(f"{data.target} ({unit})")
         ax.legend(loc="best")
-    ax.set_title("Best so far")
-    return _png(fig)
+    return _chart(5.5, 3.6, "Best so far", "" if data.measured else "no measurements yet", draw)
 
 
 def predicted_vs_measured_png(data: DashboardData) -> bytes:
     """Predicted (± sd) against measured objective, with the y = x line."""
-    fig, ax = _axes(4.6, 4.2)
     points = data.predicted_vs_measured
-    if not points:
-        _empty(ax, "no measured runs with predictions yet")
-    else:
+
+    def draw(ax: Any) -> None:
         predicted, sd, measured = zip(*points, strict=True)
         ax.errorbar(measured, predicted, yerr=sd, fmt="o", alpha=0.7, capsize=2)
         low, high = min(*predicted, *measured), max(*predicted, *measured)
@@ -144,34 +151,29 @@ def predicted_vs_measured_png(data: DashboardData) -> bytes:
         ax.set_xlabel(f"measured {data.target}")
         ax.set_ylabel(f"predicted {data.target}")
         ax.legend(loc="best")
-    ax.set_title("Predicted vs measured")
-    return _png(fig)
+    return _chart(4.6, 4.2, "Predicted vs measured", "" if points else "no measured runs with predictions yet", draw)
 
 
 def model_metrics_png(data: DashboardData) -> bytes:
     """Each numeric model metric over model versions."""
-    fig, ax = _axes(5.5, 3.6)
-    if not data.model_versions or not data.model_metrics:
-        _empty(ax, "no trained models yet")
-    else:
+    def draw(ax: Any) -> None:
         for name, values in sorted(data.model_metrics.items()):
             ax.plot(data.model_versions, values, "o-", label=name)
         ax.set_xlabel("model version")
         ax.legend(loc="best", fontsize="small")
-    ax.set_title("Model metrics")
-    return _png(fig)
+    trained = data.model_versions and data.model_metrics
+    return _chart(5.5, 3.6, "Model metrics", "" if trained else "no trained models yet", draw)
 
 
 def envelope_png(data: DashboardData) -> bytes:
     """Growth vs objective: the organism model's production envelope, measured designs, the growth floor."""
     from services.report import envelope
 
-    fig, ax = _axes(5.5, 3.6)
-    if data.spec is None or data.spec.is_function:
-        _empty(ax, "no production envelope for a black-box function")
-    else:
-        envelope.draw(ax, data.spec, envelope.envelope_of(data.spec), data.growth_and_objective)
-    return _png(fig)
+    spec = data.spec
+    if spec is None or spec.is_function:
+        return _chart(5.5, 3.6, None, "no production envelope for a black-box function", lambda ax: None)
+    return _chart(5.5, 3.6, None, "", lambda ax: envelope.draw(ax, spec, envelope.envelope_of(spec),
+                                                                  data.growth_and_objective))
 
 
 def pareto_png(data: DashboardData) -> bytes:

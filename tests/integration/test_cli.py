@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from factories import campaign_spec, created
 
 from schemas import Measurement
@@ -34,35 +35,42 @@ def test_unknown_service_is_one_clear_line() -> None:
     assert "unknown service 'nosuch'" in result.stderr and "Traceback" not in result.stderr
 
 
-async def test_bad_csv_row_is_reported_and_nothing_is_published(
-    tmp_path: Path, nats_server: EmbeddedNats, namespace: str, bus: Bus
-) -> None:
-    env = {"FLUXLAB_NATS_URL": nats_server.url, "FLUXLAB_NAMESPACE": namespace}
+HEADER = "run_id,ko,growth,product:EX_succ_e"
+GOOD_CSV = f"{HEADER}\nr1,b1380,0.6,1.2\nr2,b0903,0.5,1.1\n"
+
+
+@pytest.fixture
+async def c1_env(nats_server: EmbeddedNats, namespace: str, bus: Bus) -> dict[str, str]:
+    """The CLI's environment on the test's bus, where campaign c1 has been created."""
     await bus.publish_event(created(campaign_spec("c1")))
-    bad = tmp_path / "bad.csv"
-    bad.write_text("run_id,ko,growth,product:EX_succ_e\nr1,b1380,0.6,1.2\nr2,b0903,NaN,1.1\n")
-    result = await asyncio.to_thread(fluxlab, "import", "measurements", str(bad), "--campaign", "c1", env=env)
+    return {"FLUXLAB_NATS_URL": nats_server.url, "FLUXLAB_NAMESPACE": namespace}
+
+
+async def import_csv(path: Path, text: str, campaign: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Write `text` to `path` and import it as measurements into `campaign` (the CLI, in a thread)."""
+    path.write_text(text)
+    return await asyncio.to_thread(fluxlab, "import", "measurements", str(path), "--campaign", campaign, env=env)
+
+
+async def test_bad_csv_row_is_reported_and_nothing_is_published(tmp_path: Path, c1_env: dict[str, str],
+                                                                bus: Bus) -> None:
+    result = await import_csv(tmp_path / "bad.csv", f"{HEADER}\nr1,b1380,0.6,1.2\nr2,b0903,NaN,1.1\n", "c1", c1_env)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == ["error: row 2, column 'growth': must be a finite number (NaN and infinity are rejected)"]
     info = await bus.js.stream_info(bus.subjects.events_stream)
     assert info.state.messages == 1  # the campaign's 'created' only
-    good = tmp_path / "good.csv"
-    good.write_text("run_id,ko,growth,product:EX_succ_e\nr1,b1380,0.6,1.2\nr2,b0903,0.5,1.1\n")
-    result = await asyncio.to_thread(fluxlab, "import", "measurements", str(good), "--campaign", "c1", env=env)
+    result = await import_csv(tmp_path / "good.csv", GOOD_CSV, "c1", c1_env)
     assert result.returncode == 0, result.stderr
-    again = await asyncio.to_thread(fluxlab, "import", "measurements", str(good), "--campaign", "c1", env=env)
+    again = await import_csv(tmp_path / "good.csv", GOOD_CSV, "c1", c1_env)
     assert "0 measurement(s)" in again.stderr and "2 already present" in again.stderr
     info = await bus.js.stream_info(bus.subjects.events_stream)
     assert info.state.messages == 3
 
 
 async def test_import_refuses_what_the_campaign_cannot_hold_and_commits_nothing(
-    tmp_path: Path, nats_server: EmbeddedNats, namespace: str, bus: Bus
+    tmp_path: Path, c1_env: dict[str, str], bus: Bus
 ) -> None:
-    env = {"FLUXLAB_NATS_URL": nats_server.url, "FLUXLAB_NAMESPACE": namespace}
-    await bus.publish_event(created(campaign_spec("c1")))
-    header = "run_id,ko,growth,product:EX_succ_e"
     cases = {  # CSV body -> the one error line
         "r1,b1380,0.6,1.2\nr2,b1380;b9999,0.5,1.1\n":
             "row 2, column 'ko': unknown gene or reaction 'b9999' in model 'textbook'",
@@ -72,36 +80,27 @@ async def test_import_refuses_what_the_campaign_cannot_hold_and_commits_nothing(
         "r1,b1380,-0.1,1.2\n": "row 1, column 'growth': -0.1 is negative: a specific growth rate (1/h) is at least 0",
     }
     for body, message in cases.items():
-        bad = tmp_path / "bad.csv"
-        bad.write_text(f"{header}\n{body}")
-        result = await asyncio.to_thread(fluxlab, "import", "measurements", str(bad), "--campaign", "c1", env=env)
+        result = await import_csv(tmp_path / "bad.csv", f"{HEADER}\n{body}", "c1", c1_env)
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
         assert message in result.stderr, result.stderr
-    flux = tmp_path / "flux.csv"
-    flux.write_text("run_id,ko,growth,flux:FOO\nr1,b1380,0.6,1.0\n")
-    result = await asyncio.to_thread(fluxlab, "import", "measurements", str(flux), "--campaign", "c1", env=env)
+    result = await import_csv(tmp_path / "flux.csv", "run_id,ko,growth,flux:FOO\nr1,b1380,0.6,1.0\n", "c1", c1_env)
     assert result.returncode == 2 and "row 1, column 'flux:FOO': unknown reaction 'FOO'" in result.stderr
-    good = tmp_path / "good.csv"
-    good.write_text(f"{header}\nr1,ldhA;pta,0.6,1.2\n")
-    typo = await asyncio.to_thread(fluxlab, "import", "measurements", str(good), "--campaign", "nonexistent", env=env)
+    good = f"{HEADER}\nr1,ldhA;pta,0.6,1.2\n"
+    typo = await import_csv(tmp_path / "good.csv", good, "nonexistent", c1_env)
     assert typo.returncode == 2 and "unknown campaign 'nonexistent' (known: c1); nothing imported" in typo.stderr
     info = await bus.js.stream_info(bus.subjects.events_stream)
     assert info.state.messages == 1  # nothing but the campaign's 'created'
-    result = await asyncio.to_thread(fluxlab, "import", "measurements", str(good), "--campaign", "c1", env=env)
+    result = await import_csv(tmp_path / "good.csv", good, "c1", c1_env)
     assert result.returncode == 0, result.stderr
     msg = await bus.js.get_last_msg(bus.subjects.events_stream, bus.subjects.event("measurement", "c1"))
+    assert msg.data is not None
     assert Measurement.model_validate_json(msg.data).design.knockouts == ["b1380", "b2297"]  # names became ids
 
 
-async def test_import_into_a_campaign_that_does_not_exist_is_refused(
-    tmp_path: Path, nats_server: EmbeddedNats, namespace: str, bus: Bus
-) -> None:
+async def test_import_into_a_campaign_that_does_not_exist_is_refused(tmp_path: Path, c1_env: dict[str, str],
+                                                                     bus: Bus) -> None:
     """Bug 3 of issue 18: a typo in --campaign said 'imported 2 measurement(s)' (rc 0) and the data was lost."""
-    env = {"FLUXLAB_NATS_URL": nats_server.url, "FLUXLAB_NAMESPACE": namespace}
-    await bus.publish_event(created(campaign_spec("c1")))
-    good = tmp_path / "good.csv"
-    good.write_text("run_id,ko,growth,product:EX_succ_e\nr1,b1380,0.6,1.2\nr2,b0903,0.5,1.1\n")
-    typo = await asyncio.to_thread(fluxlab, "import", "measurements", str(good), "--campaign", "c1x", env=env)
+    typo = await import_csv(tmp_path / "good.csv", GOOD_CSV, "c1x", c1_env)
     assert typo.returncode == 2 and "Traceback" not in typo.stderr, typo.stderr
     assert "unknown campaign 'c1x' (known: c1); nothing imported" in typo.stderr
     info = await bus.js.stream_info(bus.subjects.events_stream)

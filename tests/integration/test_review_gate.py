@@ -102,6 +102,27 @@ class Stack:
             return records if len(records) >= n else None
         return await wait_until(check)  # type: ignore[no-any-return]
 
+    async def human_campaign(self, campaign_id: str, n: int = 1,
+                             kind: ExecutorKind = ExecutorKind.ROBOT) -> list[ProposalRecord]:
+        """A human-reviewed campaign with proposals 0 .. n-1, once the tracker lists them as pending."""
+        await self.bus.publish_event(created(spec_with(campaign_id, ReviewMode.HUMAN, kind=kind)))
+        for i in range(n):
+            await self.bus.publish_event(proposal(campaign_id, i))
+        return await self.pending(campaign_id, n)
+
+
+def review_cli(settings: Settings) -> Callable[..., Any]:
+    """The review CLI (`fluxlab review ...`) run against the test's stack, alice's password in its environment."""
+    from typer.testing import CliRunner
+
+    from services.cli.review import app
+
+    where = ["--nats-url", settings.nats_url or "", "--namespace", settings.namespace]
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(app, [*args, *where], env={"FLUXLAB_REVIEWER_PASSWORD": ALICE.password})
+    return run
+
 
 @pytest.fixture
 async def stack(settings: Settings, bus: Bus, tmp_path: Path) -> AsyncIterator[Stack]:
@@ -177,9 +198,7 @@ async def test_proposal_of_unknown_campaign_is_dead_lettered(stack: Stack) -> No
 
 async def test_human_approval_records_reviewer_and_time_and_queues_one_order(stack: Stack) -> None:
     bus = stack.bus
-    await bus.publish_event(created(spec_with("c3", ReviewMode.HUMAN, kind=ExecutorKind.BENCH)))
-    await bus.publish_event(proposal("c3", 0))
-    await stack.pending("c3", 1)
+    await stack.human_campaign("c3", kind=ExecutorKind.BENCH)
     await asyncio.sleep(0.3)
     assert await work_queue(bus) == []  # human mode: the proposal waits
 
@@ -208,9 +227,7 @@ async def test_human_approval_records_reviewer_and_time_and_queues_one_order(sta
 
 async def test_refusals_name_the_problem(stack: Stack) -> None:
     bus = stack.bus
-    await bus.publish_event(created(spec_with("c4", ReviewMode.HUMAN)))
-    await bus.publish_event(proposal("c4", 0))
-    await stack.pending("c4", 1)
+    await stack.human_campaign("c4")
     with pytest.raises(RpcFailed) as no_reason:
         await stack.rpc_raw("reject", {"credentials": ALICE.model_dump(), "proposal_id": "p-c4-0", "reason": " "})
     assert no_reason.value.detail.field == "reason" and "needs a reason" in no_reason.value.detail.reason
@@ -232,9 +249,7 @@ async def test_refusals_name_the_problem(stack: Stack) -> None:
 
 async def test_amend_publishes_version_two_approves_and_dispatches_it(stack: Stack) -> None:
     bus = stack.bus
-    await bus.publish_event(created(spec_with("c5", ReviewMode.HUMAN)))
-    await bus.publish_event(proposal("c5", 0))
-    await stack.pending("c5", 1)
+    await stack.human_campaign("c5")
     edited = Design(knockouts=["b1380", "b2297"], expression={"b3956": 2.0})
     reply = await stack.rpc("amend", AmendRequest(credentials=ALICE, proposal_id="p-c5-0", design=edited,
                                                   reason="add the pta deletion"))
@@ -257,22 +272,11 @@ async def test_amend_publishes_version_two_approves_and_dispatches_it(stack: Sta
 
 
 async def test_cli_lists_approves_and_amends(stack: Stack, settings: Settings) -> None:
-    from typer.testing import CliRunner
-
     from services.cli import UserError
-    from services.cli.review import app
 
     bus = stack.bus
-    await bus.publish_event(created(spec_with("c6", ReviewMode.HUMAN)))
-    for i in range(2):
-        await bus.publish_event(proposal("c6", i))
-    await stack.pending("c6", 2)
-    where = ["--nats-url", settings.nats_url or "", "--namespace", settings.namespace]
-    env = {"FLUXLAB_REVIEWER_PASSWORD": ALICE.password}
-
-    def run(*args: str) -> Any:
-        return CliRunner().invoke(app, [*args, *where], env=env)
-
+    await stack.human_campaign("c6", 2)
+    run = review_cli(settings)
     listed = await asyncio.to_thread(run, "list", "--campaign", "c6", "--json")
     assert listed.exit_code == 0, listed.output
     assert {p["id"] for p in json.loads(listed.output)["proposals"]} == {"p-c6-0", "p-c6-1"}
@@ -291,9 +295,7 @@ async def test_cli_lists_approves_and_amends(stack: Stack, settings: Settings) -
 
 async def test_amend_that_cannot_be_built_is_refused_with_the_field_and_nothing_dispatched(stack: Stack) -> None:
     bus = stack.bus
-    await bus.publish_event(created(spec_with("c7", ReviewMode.HUMAN)))
-    await bus.publish_event(proposal("c7", 0))
-    await stack.pending("c7", 1)
+    await stack.human_campaign("c7")
     cases = {  # edited design -> field and words of the refusal
         "b9999": (Design(knockouts=["b9999"]), "design.knockouts[0]", "unknown gene or reaction 'b9999'"),
         "fold": (Design(knockouts=["b1380"], expression={"b3956": 9.0}), "design.expression.b3956", "0.25–4×"),
@@ -319,9 +321,7 @@ async def test_amend_below_the_growth_floor_learned_from_measured_growth_is_refu
     from schemas import Measurement, MeasurementSource, Value
 
     bus = stack.bus
-    await bus.publish_event(created(spec_with("c12", ReviewMode.HUMAN)))
-    await bus.publish_event(proposal("c12", 0))
-    await stack.pending("c12", 1)
+    await stack.human_campaign("c12")
     anaerobic = {"EX_o2_e": 0.0}  # FBA: 0.21 1/h, above its floor of 0.175; measured: far below
     imported = [(Design(), 0.8), (Design(knockouts=["b2297"]), 0.78), (Design(knockouts=["b0903"]), 0.8),
                 (Design(medium=anaerobic), 0.02), (Design(knockouts=["b2297"], medium=anaerobic), 0.02)]
@@ -358,22 +358,12 @@ async def test_auto_review_rejects_a_proposal_that_cannot_be_built(stack: Stack)
 
 async def test_cli_amend_refuses_an_unknown_gene_and_list_show_give_failure_reasons(stack: Stack,
                                                                                   settings: Settings) -> None:
-    from typer.testing import CliRunner
-
     from schemas import RunFailed
     from services.cli import UserError
-    from services.cli.review import app
 
     bus = stack.bus
-    await bus.publish_event(created(spec_with("c9", ReviewMode.HUMAN)))
-    for i in range(2):
-        await bus.publish_event(proposal("c9", i))
-    await stack.pending("c9", 2)
-    where = ["--nats-url", settings.nats_url or "", "--namespace", settings.namespace]
-
-    def run(*args: str) -> Any:
-        return CliRunner().invoke(app, [*args, *where], env={"FLUXLAB_REVIEWER_PASSWORD": ALICE.password})
-
+    await stack.human_campaign("c9", 2)
+    run = review_cli(settings)
     refused = await asyncio.to_thread(run, "amend", "p-c9-0", "--user", "alice", "--ko", "b9999")
     assert isinstance(refused.exception, UserError), refused.output
     assert "design.knockouts[0]: unknown gene or reaction 'b9999'" in str(refused.exception)
