@@ -23,6 +23,8 @@ from typing import Any
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+from services.optimizer.planner import CONTROL
+from services.optimizer.replicates import REPLICATE
 from services.runtime.bus import Bus
 
 
@@ -100,6 +102,10 @@ class Ledger:
                 "duplicated": self.duplicated, **self.detail}
 
 
+REPROPOSALS = (REPLICATE, CONTROL)
+"""Proposal strategies that may repeat a design: replicates of the leaders, the wild-type control of each batch."""
+
+
 def ledger(db: Path, campaign_id: str, stream_runs: Counter[str] | None = None) -> Ledger:
     """Lost = issued runs, or runs the stream holds a measurement of, with neither a recorded measurement nor a
     failure; duplicated = runs measured twice,
@@ -108,12 +114,15 @@ def ledger(db: Path, campaign_id: str, stream_runs: Counter[str] | None = None) 
     measured = Counter(r[0] for r in query(db, "SELECT run_id FROM measurements WHERE campaign_id = ?",
                                            (campaign_id,)))
     failed = {r[0] for r in query(db, "SELECT run_id FROM run_failures WHERE campaign_id = ?", (campaign_id,))}
-    designs = Counter(r[0] for r in query(db, "SELECT design_key FROM proposals WHERE campaign_id = ?",
-                                          (campaign_id,)))
+    rows = query(db, "SELECT design_key, strategy FROM proposals WHERE campaign_id = ?", (campaign_id,))
+    # replicates and per-batch wild-type controls are allowed re-proposals (their own proposal and run ids);
+    # "never propose twice" is about new designs
+    designs = Counter(key for key, strategy in rows if strategy not in REPROPOSALS)
     runs_twice = sum(n - 1 for n in measured.values() if n > 1)
     designs_twice = sum(n - 1 for n in designs.values() if n > 1)
     detail = {"runs_measured_twice": runs_twice, "designs_proposed_twice": designs_twice,
-              "measured_never_issued": len(set(measured) - issued), "proposals": sum(designs.values())}
+              "measured_never_issued": len(set(measured) - issued), "proposals": len(rows),
+              "reproposals": len(rows) - sum(designs.values())}
     duplicated = runs_twice + designs_twice
     if stream_runs is not None:
         stream_twice = sum(n - 1 for n in stream_runs.values() if n > 1)

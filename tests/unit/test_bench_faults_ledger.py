@@ -18,11 +18,15 @@ def _db(path: Path) -> Path:
         conn.execute("CREATE TABLE work_orders (run_id TEXT, campaign_id TEXT)")
         conn.execute("CREATE TABLE measurements (run_id TEXT, campaign_id TEXT)")
         conn.execute("CREATE TABLE run_failures (run_id TEXT, campaign_id TEXT)")
-        conn.execute("CREATE TABLE proposals (design_key TEXT, campaign_id TEXT)")
+        conn.execute("CREATE TABLE proposals (design_key TEXT, strategy TEXT, campaign_id TEXT)")
         conn.executemany("INSERT INTO work_orders VALUES (?, 'c')", [(f"r{i}",) for i in range(5)])
         conn.executemany("INSERT INTO measurements VALUES (?, 'c')", [("r0",), ("r1",), ("r1",)])
         conn.execute("INSERT INTO run_failures VALUES ('r2', 'c')")
-        conn.executemany("INSERT INTO proposals VALUES (?, 'c')", [("a",), ("b",), ("a",)])
+        conn.executemany("INSERT INTO proposals VALUES (?, ?, 'c')", [
+            ("a", "hybrid:ga"), ("b", "hybrid:bo"), ("a", "hybrid:local"),  # 'a' again as a new design: a duplicate
+            ("b", "replicate"), ("b", "replicate"),  # replicates of 'b': allowed re-proposals
+            ("wt", "control"), ("wt", "control"),  # the wild-type control of two batches
+        ])
     return db
 
 
@@ -31,6 +35,7 @@ def test_ledger_counts_lost_and_duplicated_runs(tmp_path: Path) -> None:
     assert book.issued == 5 and book.failed == 1
     assert book.lost == 3  # r3, r4: issued, neither measured nor failed; r9: in the stream, never recorded
     assert book.detail["runs_measured_twice"] == 1 and book.detail["designs_proposed_twice"] == 1
+    assert book.detail["proposals"] == 7 and book.detail["reproposals"] == 4
     assert book.detail["stream_runs_twice"] == 1 and book.detail["stream_not_in_db"] == 1
     assert book.duplicated == 3
 
