@@ -130,7 +130,6 @@ class MechanisticPrior:
         """The prior this one replaced when the capacities changed (`shared_prior`): a design whose LP is the
         same under both takes its answer (`_inherited`), and each lane starts from its warm-start bases."""
         self.lanes = [_Lane(organism, base_medium, method, reference, headroom, by_index) for _ in range(LANES)]
-        self.fba = self.lanes[0].fba
         self.moma = self.lanes[0].moma
         """Lane 0's MOMA: the wild-type references of every lane (computed on it, `LinearMoma.share_references`)."""
         if self.moma is not None:
