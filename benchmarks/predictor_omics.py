@@ -14,7 +14,10 @@ and model kind, on the same training rows and held-out designs:
                    targets (auxiliary outputs, scored on the same fluxes only)
 
 Per variant: `r2` (mean R² over the measured 13C-MFA fluxes, against the noisy held-out measurements, as
-`heldout_r2`), `r2_truth` (against the noise-free true cell), `coverage95` (all measured outputs), `train_s`.
+`heldout_r2`), `r2_truth` (against the noise-free true cell), `coverage95` (all measured outputs), `train_s`
+(that training's wall time, the first variant's including the hybrid's prior of the training designs).
+`retrain_s` {kind: {"designs", "omics"}}: train + `to_bytes` on the first seed's first 1,000 measurements
+without and with their omics, priors cached (as `retrain_s` of the main benchmark), median of 3.
 """
 
 from __future__ import annotations
@@ -104,10 +107,34 @@ def one_seed(seed: int, kinds: list[str], quick: bool, ablation: bool = True) ->
     return out
 
 
+def retrain_times(seed: int, kinds: list[str], quick: bool) -> dict[str, dict[str, float]]:
+    """{kind: {"designs": s, "omics": s}}: train + serialise on 1,000 measurements, median of 3 (1 if quick)."""
+    from benchmarks.predictor import _measure, _model
+
+    spec, measurements, _ = _measure(400 if quick else 1000, seed)
+    options: dict[str, Any] = {"epochs": 60} if quick else {}
+    out: dict[str, dict[str, float]] = {}
+    for kind in kinds:
+        _model(kind, spec.organism.model, **options).train_on_measurements(measurements)  # priors cached, torch warm
+        out[kind] = {}
+        for label, use_omics in (("designs", False), ("omics", True)):
+            times = []
+            for r in range(1 if quick else 3):
+                _progress(f"retrain {kind} ({label}) on {len(measurements)} measurements ({r + 1})")
+                model = _model(kind, spec.organism.model, seed=r, **options)
+                started = time.perf_counter()
+                model.train_on_measurements(measurements, use_omics=use_omics)
+                model.to_bytes()
+                times.append(time.perf_counter() - started)
+            out[kind][label] = float(np.median(times))
+    return out
+
+
 def run(seeds: list[int], kinds: list[str], quick: bool, ablation: bool = True) -> dict[str, Any]:
-    """Medians over `seeds` of every kind's variants, with the per-seed values."""
+    """Medians over `seeds` of every kind's variants, with the per-seed values, and the retrain times."""
     per_seed = {seed: one_seed(seed, kinds, quick, ablation) for seed in seeds}
-    out: dict[str, Any] = {"seeds": seeds, "quick": quick, "kinds": {}}
+    out: dict[str, Any] = {"seeds": seeds, "quick": quick, "kinds": {},
+                           "retrain_s": retrain_times(seeds[0], kinds, quick)}
     for kind in kinds:
         variants = [v for v in VARIANTS if v in per_seed[seeds[0]][kind]]
         out["kinds"][kind] = {
