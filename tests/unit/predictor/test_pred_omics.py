@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from schemas import Design, Measurement
+from services.predictor.attributions import integrated_gradients
 from services.predictor.deepmodel import DeepModel
 from services.predictor.errors import PredictorError
 from services.predictor.omics_dropout import with_absent_copies
@@ -99,6 +100,11 @@ def test_mixed_rows_train_fine_tune_and_survive_saving(kind: str) -> None:
     assert np.isfinite(without.mean).all() and (without.sd > 0).all() and np.isfinite(with_own.mean).all()
     assert not np.allclose(without.mean[1], with_own.mean[1])  # row 1 has omics: they move its prediction
     np.testing.assert_allclose(without.mean[0], with_own.mean[0])  # row 0 has none: nothing to move it
+    # attributions: a proposal (no omics) has no omics term; a measured strain's own omics get theirs
+    proposal, measured = (integrated_gradients(model, designs[1:2], "EX_succ_e", omics=o, steps=8)[0]
+                          for o in (None, omics[1:2]))
+    assert not any(k.startswith("omics:") for k in proposal) and any(k.startswith("ko:") for k in proposal)
+    assert any(k.startswith("omics:") for k in measured)
     loaded = DeepModel.from_bytes(model.to_bytes())
     np.testing.assert_allclose(loaded.predict(designs).mean, without.mean, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(loaded.predict(designs, omics).mean, with_own.mean, rtol=1e-5, atol=1e-6)
