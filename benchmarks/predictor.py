@@ -31,6 +31,9 @@ JSON keys:
   predict_p50_ms / predict_p99_ms  {"1": ..., "1000": ...} hybrid predict latency for new designs
                    (includes their MOMA prior); predict_cached_p50_ms the same for designs seen before
   threads          torch threads used
+  omics            with --omics, only this (and threads): {"seeds", "kinds": {model: {variant: {metric: {"median",
+                   "per_seed"}}}}}, held-out R² and coverage95 trained with and without the measurements' omics
+                   blocks, predicted with and without the held-out designs' own omics (benchmarks/predictor_omics.py)
 """
 
 from __future__ import annotations
@@ -242,8 +245,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="hybrid,mlp,fusion,gnn",
                         help="comma-separated: hybrid, mlp, fusion, gnn; also hybrid-pfba, gnn-wildtype")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (<= 2: the target machine has 2 cores)")
+    parser.add_argument("--omics", action="store_true",
+                        help="only the omics comparison (benchmarks/predictor_omics.py) of --models over --seeds")
+    parser.add_argument("--seeds", default="0,1,2", help="--omics: comma-separated seeds (medians over them)")
+    parser.add_argument("--no-ablation", action="store_true", help="--omics: skip the omics_dropout=False variant")
     args = parser.parse_args(argv)
-    result = run(args.quick, args.seed, [m.strip() for m in args.models.split(",") if m.strip()], args.threads)
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if args.omics:
+        import torch
+
+        from benchmarks import predictor_omics
+
+        torch.set_num_threads(args.threads)
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+        result = {"omics": predictor_omics.run(seeds, models, args.quick, not args.no_ablation),
+                  "threads": args.threads}
+    else:
+        result = run(args.quick, args.seed, models, args.threads)
     if args.json:
         print(json.dumps(result))
     else:

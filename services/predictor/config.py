@@ -48,6 +48,10 @@ class DeepModelConfig:
     outside_ids: list[str] | None = None
     """Ids outside the organism model kept as plain feature columns, never mapped into the prior
     (`ko:<id>`, `expr:<gene>`, `medium:<exchange>`; `run_cv(..., outside_ids="raw")` fills it)."""
+    omics_dropout: bool = True
+    """Training with omics inputs: each row that has them also trains once with them marked absent (modality
+    dropout, `omics_dropout.py`), so designs without omics (every proposal) are predicted from inputs the
+    model was fitted on; the calibration is fitted on the held-out rows without their omics."""
     seed: int = 0
     graph_prior: str = "auto"
     """gnn: the flux vector its mass-balanced residual corrects: 'wildtype' (the organism's wild-type pFBA

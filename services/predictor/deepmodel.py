@@ -37,6 +37,7 @@ from services.predictor.features import (
     targets_from_measurements,
 )
 from services.predictor.models import Batch, build_network
+from services.predictor.omics_dropout import Augmented, with_absent_copies
 from services.predictor.outside import without_outside
 from services.predictor.persist import check_format, payload_of, restore
 from services.predictor.prior import (
@@ -176,13 +177,22 @@ class DeepModel:
         if not warm_start:
             self._fit_spaces(X, y, names, omics)
             self.calibrate_prior(X, y)
-        batch = self.batch(X, omics)
-        assert self.y_scaler is not None
-        yz = torch.as_tensor(self.y_scaler.transform(y), dtype=torch.float32, device=self.device)
         rng = np.random.default_rng(self.config.seed)
         val_idx, tr_idx = validation_split(len(y), self.config.val_fraction, rng, groups)
-        n_val, designs = len(val_idx), None if isinstance(X, np.ndarray) else list(X)
-        held = held_out_batch(self, batch, designs, omics, tr_idx, val_idx) if n_val and groups is not None else None
+        n_val, n_train, n_rows = len(val_idx), len(tr_idx), len(y)
+        designs = None if isinstance(X, np.ndarray) else list(X)
+        aug = self._absent_copies(designs, omics, tr_idx, val_idx)
+        if aug is not None:  # rows with omics train twice: with them and marked absent (`omics_dropout.py`)
+            designs, omics, y = aug.designs, aug.omics, y[aug.source]
+            tr_idx, es_idx, cal_idx = aug.train, aug.val, aug.val_absent
+        else:
+            es_idx = cal_idx = val_idx
+        batch = self.batch(X if designs is None else designs, omics)
+        assert self.y_scaler is not None
+        yz = torch.as_tensor(self.y_scaler.transform(y), dtype=torch.float32, device=self.device)
+        held = held_out_batch(self, batch, designs, omics, tr_idx, cal_idx) if n_val and groups is not None else None
+        if held is not None:
+            es_idx = cal_idx
         if not warm_start:
             self.net = self._new_net(batch.select(torch.as_tensor(tr_idx, device=self.device)))
             if self.config.kind == "hybrid":
@@ -195,17 +205,32 @@ class DeepModel:
         settings = TrainSettings(self.config.epochs, patience, lr * (0.3 if warm_start else 1.0),
                                  self.config.weight_decay, self.config.batch_size)
         weights = bootstrap_weights(self.config.ensemble, len(tr_idx), rng, self.config.bootstrap)
-        tr, va = (torch.as_tensor(i, device=self.device) for i in (tr_idx, val_idx))
+        tr, va = (torch.as_tensor(i, device=self.device) for i in (tr_idx, es_idx))
         gen = torch.Generator().manual_seed(self.config.seed)
         val_batch = held.batch if held is not None else batch.select(va)
         epochs = fit_members(self.net, self.config.ensemble, batch.select(tr), yz[tr],
                              torch.as_tensor(weights, dtype=torch.float32, device=self.device),
                              val_batch if n_val else None, yz[va] if n_val else None, settings, gen)
         noise = typical_noise_sd(sd, len(names))
-        self.calibration = (fit_calibration(self, held or val_batch, y[val_idx], noise, groups)
+        cal_batch = held or (val_batch if aug is None else batch.select(torch.as_tensor(cal_idx, device=self.device)))
+        self.calibration = (fit_calibration(self, cal_batch, y[cal_idx], noise, groups)
                             if n_val and self.config.calibrate else Calibration.identity(len(names), noise))
-        return {"n_train": float(len(tr_idx)), "n_val": float(n_val), "epochs": float(epochs.float().mean()),
+        return {"n_train": float(n_train), "n_val": float(n_val), "epochs": float(epochs.float().mean()),
+                "omics_rows": float(0 if aug is None else len(aug.source) - n_rows),
                 "train_s": time.perf_counter() - started}
+
+    def _absent_copies(self, designs: list[Design] | None, omics: OmicsList | None, tr_idx: np.ndarray,
+                       val_idx: np.ndarray) -> Augmented | None:
+        """The training rows with their omics-absent copies (config `omics_dropout`), or None where no row
+        carries an omics block the feature space holds."""
+        assert self.features is not None
+        if not self.config.omics_dropout or designs is None or omics is None or not self.features.omics:
+            return None
+        blocks = set(self.features.omics)
+        kept = [{b: v for b, v in s.items() if b in blocks} or None if s else None for s in omics]
+        if not any(kept):
+            return None
+        return with_absent_copies(designs, kept, tr_idx, val_idx)
 
     def calibrate_prior(self, X: Inputs, y: np.ndarray) -> None:
         """Hybrid with the MOMA prior: fit its wild-type reference and enzyme capacities to measurements
@@ -315,7 +340,10 @@ class DeepModel:
         """Train on lab measurements (targets: growth and every measured flux/product/titer/value).
 
         Omics are inputs only with `use_omics` (they exist only after a run, so a model that uses them
-        predicts new, unmeasured designs with those modalities marked absent).
+        predicts new, unmeasured designs with those modalities marked absent; with config `omics_dropout`
+        every row with omics also trains with them marked absent, so it learns that case too). Rows without
+        omics and rows with them can be mixed, also when fine-tuning (`warm_start`): blocks the model was
+        first trained without are ignored then.
         """
         table = targets_from_measurements(measurements, self.names if warm_start else None)
         omics = omics_from_measurements(measurements) if use_omics else None

@@ -85,6 +85,10 @@ class PredictorSettings(BaseSettings):
     debounce_n: int | None = Field(default=None, ge=1, description=(
         "Retrain once N runs settled (measured or failed) since the last version (default batch size)."))
     epochs: int = Field(default=300, ge=1)
+    use_omics: bool = Field(default=True, description=(
+        "Train on the omics blocks measurements carry (transcriptomics, metabolomics, ...) as inputs, each such "
+        "row also once with them marked absent, so proposals (never measured, no omics) are predicted as by a "
+        "model trained without them; false: designs only (docs/predictor.md, 'Omics in the loop')."))
     threads: int = Field(default=1, ge=1, description=(
         "torch threads. The ensembles are small: one thread trains them fastest, and more spin against each "
         "other and every other process on a shared machine (25 s instead of 2.5 s for 15 measurements on a "
@@ -316,10 +320,11 @@ class PredictorService(Service):
             try:
                 model = (await asyncio.to_thread(deep_model_class().from_bytes, base)) if base is not None \
                     else self._new_model(spec)
+                omics = self.options.use_omics
                 if base is None:
-                    report = await asyncio.to_thread(model.train_on_measurements, data)
+                    report = await asyncio.to_thread(model.train_on_measurements, data, False, omics)
                 else:  # transfer learning: the base's weights, fine-tuned on this campaign's data
-                    report = (await asyncio.to_thread(model.train_on_measurements, data, True)) if data else {}
+                    report = (await asyncio.to_thread(model.train_on_measurements, data, True, omics)) if data else {}
                 break
             except PredictorError as exc:
                 bad = offending_row(exc.field, len(data))
