@@ -50,6 +50,17 @@ class DynamicConfig:
     device: str = "auto"
     concentration_weight: float = 1.0
     """Weight of the measured substrate courses in the loss (when fit is given them), each scaled by its maximum."""
+    parametrisation: str = "free"
+    """`bounded`: every per-medium kinetic is a learned global constant times a bounded factor of the encoder
+    (e^(±span), last layer zero at the start); `free`: the encoder's outputs are the kinetics (version 1)."""
+    span: float = 1.0
+    """Largest log-factor the encoder can move a kinetic away from its global constant (`bounded` only)."""
+    slope_weight: float = 0.0
+    """Weight of the slopes of ln OD between successive points (1/h) in the loss."""
+    holdout: float = 0.0
+    """Fraction of the training runs each member holds out to pick its best epoch (0: the last epoch)."""
+    eval_every: int = 5
+    """Epochs between two evaluations of the held-out runs (with `holdout`)."""
 
 
 class _BatchedLinear(nn.Module):
@@ -70,15 +81,29 @@ class _Kinetics(nn.Module):
 
     N_RUN_PARAMS = 4  # lag, lag width, kd, resource capacity
 
-    def __init__(self, members: int, n_features: int, n_substrates: int, hidden: int, dropout: float = 0.0
-                 ) -> None:
+    def __init__(self, members: int, n_features: int, n_substrates: int, hidden: int, dropout: float = 0.0,
+                 parametrisation: str = "free", span: float = 1.0) -> None:
         super().__init__()
+        if parametrisation not in ("free", "bounded"):
+            raise ValueError(f"parametrisation: expected 'free' or 'bounded', got {parametrisation!r}")
+        self.parametrisation, self.span = parametrisation, span
         self.encoder = nn.Sequential(
             _BatchedLinear(members, n_features, hidden), nn.SiLU(), nn.Dropout(dropout),
             _BatchedLinear(members, hidden, hidden), nn.SiLU(), nn.Dropout(dropout),
             _BatchedLinear(members, hidden, n_substrates + self.N_RUN_PARAMS),
         )
         shape = (members, 1, n_substrates)
+        if parametrisation == "bounded":
+            last = self.encoder[-1]
+            assert isinstance(last, _BatchedLinear)
+            with torch.no_grad():
+                last.weight.mul_(0.01)
+                last.bias.zero_()
+            # global constants at the free parametrisation's starting values
+            self.log_vmax = nn.Parameter(torch.full(shape, float(np.log(2.0 * np.log(2.0)))))
+            self.log_lag = nn.Parameter(torch.full((members, 1, 1), float(np.log(3.05))))
+            self.log_width = nn.Parameter(torch.full((members, 1, 1), float(np.log(0.9))))
+            self.log_kd = nn.Parameter(torch.full((members, 1, 1), float(np.log(0.004))))
         self.log_km = nn.Parameter(torch.full(shape, np.log(0.5)))
         self.log_yield = nn.Parameter(torch.full(shape, np.log(0.05)) + 0.1 * torch.randn(shape))
         self.log_r0 = nn.Parameter(torch.full((members, 1, 1), np.log(1.5)))
@@ -88,6 +113,17 @@ class _Kinetics(nn.Module):
     def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         out = self.encoder(features)
         n = out.shape[-1] - self.N_RUN_PARAMS
+        if self.parametrisation == "bounded":
+            f = self.span * torch.tanh(out)
+            return {
+                "vmax": torch.exp(self.log_vmax + f[..., :n]),
+                "lag": torch.exp(self.log_lag + f[..., n:n + 1]),
+                "width": torch.exp(self.log_width + f[..., n + 1:n + 2]) + 0.05,
+                "kd": torch.exp(self.log_kd + f[..., n + 2:n + 3]),
+                "r0": self.log_r0.exp() * torch.exp(0.5 * torch.tanh(out[..., n + 3:n + 4])),
+                "km": self.log_km.exp() + 1e-3, "yield": self.log_yield.exp(),
+                "kr": self.log_kr.exp() + 1e-3, "ln_x0": self.ln_x0,
+            }
         return {
             "vmax": nn.functional.softplus(out[..., :n]) * 2.0,
             "lag": nn.functional.softplus(out[..., n:n + 1] * 3.0 + 3.0),
@@ -174,19 +210,40 @@ class DynamicModel:
         torch.manual_seed(cfg.seed)
         self.substrates = list(substrates)
         self._scale = float(max(np.log1p(init).max(), 1e-6))
-        self.net = _Kinetics(cfg.members, 2 * init.shape[1], init.shape[1], cfg.hidden, cfg.dropout).to(self.device)
+        self.net = self._network(init.shape[1])
         features, s0 = self._inputs(init)
         y = torch.as_tensor(ln_od, dtype=torch.float32, device=self.device).unsqueeze(0)
-        mask = torch.isfinite(y)
+        mask = torch.isfinite(y).float()
         y = torch.nan_to_num(y)
+        train_w, val_w = self._holdout_weights(init.shape[0])
         conc_loss = self._concentration_loss(concentrations)
+        dt = torch.as_tensor(np.diff(times), dtype=torch.float32, device=self.device)
+        slope_mask = mask[..., 1:] * mask[..., :-1]
+        slope_y = torch.diff(y, dim=-1) / dt
+
+        def per_member(pred: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+            w = mask * weights
+            loss = ((pred - y) ** 2 * w).sum((1, 2)) / w.sum((1, 2)).clamp(min=1)
+            if cfg.slope_weight > 0:
+                ws = slope_mask * weights
+                sq = (torch.diff(pred, dim=-1) / dt - slope_y) ** 2
+                loss = loss + cfg.slope_weight * (sq * ws).sum((1, 2)) / ws.sum((1, 2)).clamp(min=1)
+            return loss
+
         opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs)
+        best = torch.full((cfg.members,), float("inf"), device=self.device)
+        best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
         self.net.train()
-        for _ in range(cfg.epochs):
+        for epoch in range(cfg.epochs):
             opt.zero_grad()
             out = integrate(self.net(features), s0, times)
-            loss = ((out["ln_x"] - y) ** 2 * mask).sum() / mask.sum().clamp(min=1)
+            loss_m = per_member(out["ln_x"], train_w)
+            if val_w is not None and (cfg.dropout == 0 or epoch % cfg.eval_every == 0):
+                with torch.no_grad():
+                    pred = out["ln_x"] if cfg.dropout == 0 else self._eval_pass(features, s0, times)
+                    self._keep_best(per_member(pred.detach(), val_w), best, best_state)
+            loss = loss_m.mean()
             if conc_loss is not None:
                 loss = loss + cfg.concentration_weight * conc_loss(out["s"])
             loss.backward()
@@ -194,11 +251,51 @@ class DynamicModel:
             if torch.isfinite(norm):  # a rare overflowing step is skipped, as AMP's GradScaler does
                 opt.step()
             sched.step()
+        if val_w is not None:
+            with torch.no_grad():
+                self._keep_best(per_member(self._eval_pass(features, s0, times), val_w), best, best_state)
+            self.net.load_state_dict(best_state)
         self.net.eval()
         fitted = self.predict(init, times)
         resid = np.where(np.isfinite(ln_od), ln_od - fitted.mean, np.nan)
         self.residual_var = float(np.nanmean(resid ** 2))
         return self
+
+    def _network(self, n_substrates: int) -> _Kinetics:
+        cfg = self.config
+        return _Kinetics(cfg.members, 2 * n_substrates, n_substrates, cfg.hidden, cfg.dropout,
+                         cfg.parametrisation, cfg.span).to(self.device)
+
+    def _holdout_weights(self, runs: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Per member (members x runs x 1): the runs it trains on and those it holds out to pick its epoch."""
+        cfg = self.config
+        ones = torch.ones(cfg.members, runs, 1, device=self.device)
+        n_val = int(round(cfg.holdout * runs))
+        if n_val < 1 or n_val >= runs:
+            return ones, None
+        rng = np.random.default_rng(cfg.seed)
+        val = np.zeros((cfg.members, runs, 1), dtype=np.float32)
+        for m in range(cfg.members):
+            val[m, rng.choice(runs, n_val, replace=False)] = 1.0
+        val_t = torch.as_tensor(val, device=self.device)
+        return ones - val_t, val_t
+
+    def _eval_pass(self, features: torch.Tensor, s0: torch.Tensor, times: np.ndarray) -> torch.Tensor:
+        assert self.net is not None
+        self.net.eval()
+        pred = integrate(self.net(features), s0, times)["ln_x"]
+        self.net.train()
+        return pred
+
+    def _keep_best(self, val_loss: torch.Tensor, best: torch.Tensor, best_state: dict[str, torch.Tensor]) -> None:
+        """Copy the parameters of every member whose held-out loss improved (every parameter is per member)."""
+        assert self.net is not None
+        better = torch.isfinite(val_loss) & (val_loss < best)
+        if not bool(better.any()):
+            return
+        best[better] = val_loss[better]
+        for name, value in self.net.state_dict().items():
+            best_state[name][better] = value.detach()[better]
 
     def _concentration_loss(self, concentrations: np.ndarray | None
                             ) -> Callable[[torch.Tensor], torch.Tensor] | None:
