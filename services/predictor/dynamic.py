@@ -42,7 +42,7 @@ class DynamicConfig:
 
     members: int = 4
     hidden: int = 64
-    epochs: int = 300
+    epochs: int = 600
     lr: float = 0.01
     weight_decay: float = 1e-4
     dropout: float = 0.1
@@ -50,17 +50,23 @@ class DynamicConfig:
     device: str = "auto"
     concentration_weight: float = 1.0
     """Weight of the measured substrate courses in the loss (when fit is given them), each scaled by its maximum."""
-    parametrisation: str = "free"
+    parametrisation: str = "bounded"
     """`bounded`: every per-medium kinetic is a learned global constant times a bounded factor of the encoder
     (e^(±span), last layer zero at the start); `free`: the encoder's outputs are the kinetics (version 1)."""
     span: float = 1.0
     """Largest log-factor the encoder can move a kinetic away from its global constant (`bounded` only)."""
     slope_weight: float = 0.0
     """Weight of the slopes of ln OD between successive points (1/h) in the loss."""
-    holdout: float = 0.0
-    """Fraction of the training runs each member holds out to pick its best epoch (0: the last epoch)."""
+    holdout: float = 0.1
+    """Fraction of the training runs each member holds out (its own draw): their error sizes the bands (the
+    training residuals understate the error on unseen media) and, with `select_epoch`, picks its epoch."""
+    select_epoch: bool = False
+    """With `holdout`: each member keeps the epoch of its lowest held-out loss (else its last epoch)."""
     eval_every: int = 5
-    """Epochs between two evaluations of the held-out runs (with `holdout`)."""
+    """Epochs between two evaluations of the held-out runs (with `select_epoch`)."""
+    curve_weighting: str = "points"
+    """`points`: every measured point counts alike; `r2`: each curve's squared errors are divided by its own
+    spread (sum of squares around its mean, over the mean of that over curves), as the per-curve R² scores it."""
 
 
 class _BatchedLinear(nn.Module):
@@ -216,6 +222,11 @@ class DynamicModel:
         mask = torch.isfinite(y).float()
         y = torch.nan_to_num(y)
         train_w, val_w = self._holdout_weights(init.shape[0])
+        if cfg.curve_weighting == "r2":
+            spread = torch.as_tensor(self._curve_spread(ln_od), dtype=torch.float32, device=self.device)
+            train_w = train_w / spread.reshape(1, -1, 1)
+        elif cfg.curve_weighting != "points":
+            raise ValueError(f"curve_weighting: expected 'points' or 'r2', got {cfg.curve_weighting!r}")
         conc_loss = self._concentration_loss(concentrations)
         dt = torch.as_tensor(np.diff(times), dtype=torch.float32, device=self.device)
         slope_mask = mask[..., 1:] * mask[..., :-1]
@@ -232,6 +243,7 @@ class DynamicModel:
 
         opt = torch.optim.AdamW(self.net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs)
+        select = val_w is not None and cfg.select_epoch
         best = torch.full((cfg.members,), float("inf"), device=self.device)
         best_state = {k: v.detach().clone() for k, v in self.net.state_dict().items()}
         self.net.train()
@@ -239,7 +251,7 @@ class DynamicModel:
             opt.zero_grad()
             out = integrate(self.net(features), s0, times)
             loss_m = per_member(out["ln_x"], train_w)
-            if val_w is not None and (cfg.dropout == 0 or epoch % cfg.eval_every == 0):
+            if select and (cfg.dropout == 0 or epoch % cfg.eval_every == 0):
                 with torch.no_grad():
                     pred = out["ln_x"] if cfg.dropout == 0 else self._eval_pass(features, s0, times)
                     self._keep_best(per_member(pred.detach(), val_w), best, best_state)
@@ -251,7 +263,7 @@ class DynamicModel:
             if torch.isfinite(norm):  # a rare overflowing step is skipped, as AMP's GradScaler does
                 opt.step()
             sched.step()
-        if val_w is not None:
+        if select:
             with torch.no_grad():
                 self._keep_best(per_member(self._eval_pass(features, s0, times), val_w), best, best_state)
             self.net.load_state_dict(best_state)
@@ -259,7 +271,28 @@ class DynamicModel:
         fitted = self.predict(init, times)
         resid = np.where(np.isfinite(ln_od), ln_od - fitted.mean, np.nan)
         self.residual_var = float(np.nanmean(resid ** 2))
+        if val_w is not None:
+            self.residual_var = max(self.residual_var, self._held_out_var(fitted, ln_od, val_w))
         return self
+
+    @staticmethod
+    def _held_out_var(fitted: CurvePrediction, ln_od: np.ndarray, val_w: torch.Tensor) -> float:
+        """The error variance of the ensemble mean out of sample, from each member on the runs it held out.
+
+        A member's squared error is the ensemble mean's plus the members' spread, so the spread is taken off:
+        the band's variance (spread + this) is then the members' held-out mean squared error.
+        """
+        held = (val_w[..., 0].cpu().numpy() > 0)[..., None] & np.isfinite(ln_od)[None]
+        err = (fitted.members - np.nan_to_num(ln_od)[None]) ** 2
+        spread = np.broadcast_to(fitted.members.var(0), err.shape)
+        return float(err[held].mean() - spread[held].mean()) if held.any() else 0.0
+
+    @staticmethod
+    def _curve_spread(ln_od: np.ndarray) -> np.ndarray:
+        """Per curve: its sum of squares around its mean over the mean of that (floored at 5% of the mean)."""
+        sst = np.nansum((ln_od - np.nanmean(ln_od, axis=1, keepdims=True)) ** 2, axis=1)
+        mean = float(sst.mean()) if np.isfinite(sst).all() and sst.mean() > 0 else 1.0
+        return np.maximum(sst / mean, 0.05)
 
     def _network(self, n_substrates: int) -> _Kinetics:
         cfg = self.config

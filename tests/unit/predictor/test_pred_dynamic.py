@@ -100,7 +100,7 @@ def test_each_member_holds_out_its_own_runs_and_keeps_its_best_epoch(curves: tup
     torch.set_num_threads(1)
     init, y = curves
     config = DynamicConfig(epochs=40, members=2, hidden=8, lr=0.03, device="cpu", holdout=0.3, dropout=0.0,
-                           parametrisation="bounded")
+                           parametrisation="bounded", select_epoch=True)
     model = DynamicModel(config)
     train, val = model._holdout_weights(len(y))
     assert val is not None and torch.all(train + val == 1.0)
@@ -108,7 +108,14 @@ def test_each_member_holds_out_its_own_runs_and_keeps_its_best_epoch(curves: tup
     assert DynamicModel(DynamicConfig(holdout=0.0))._holdout_weights(10)[1] is None
     model.fit(SUBSTRATES, init, TIMES, y)
     again = DynamicModel(config).fit(SUBSTRATES, init, TIMES, y)
-    assert np.allclose(model.predict(init, TIMES).mean, again.predict(init, TIMES).mean)
+    pred = model.predict(init, TIMES)
+    assert np.allclose(pred.mean, again.predict(init, TIMES).mean)
+    # the bands are sized by the members' error on the runs they held out, never below the training residuals
+    held = val[..., 0].numpy().astype(bool)
+    member_mse = float(((pred.members - y[None]) ** 2)[held].mean())
+    spread = float(np.broadcast_to(pred.members.var(0), pred.members.shape)[held].mean())
+    assert model.residual_var == pytest.approx(max(member_mse - spread, float(((y - pred.mean) ** 2).mean())),
+                                               rel=1e-4)
     # only the member whose held-out loss improved has its parameters copied
     assert model.net is not None
     kept = {k: v.clone() for k, v in model.net.state_dict().items()}
