@@ -256,7 +256,7 @@ class DynamicModel:
             opt.zero_grad()
             out = integrate(self.net(features), s0, times)
             loss_m = per_member(out["ln_x"], train_w)
-            if select and (cfg.dropout == 0 or epoch % cfg.eval_every == 0):
+            if val_w is not None and select and (cfg.dropout == 0 or epoch % cfg.eval_every == 0):
                 with torch.no_grad():
                     pred = out["ln_x"] if cfg.dropout == 0 else self._eval_pass(features, s0, times)
                     self._keep_best(per_member(pred.detach(), val_w), best, best_state)
@@ -268,7 +268,7 @@ class DynamicModel:
             if torch.isfinite(norm):  # a rare overflowing step is skipped, as AMP's GradScaler does
                 opt.step()
             sched.step()
-        if select:
+        if val_w is not None and select:
             with torch.no_grad():
                 self._keep_best(per_member(self._eval_pass(features, s0, times), val_w), best, best_state)
             self.net.load_state_dict(best_state)

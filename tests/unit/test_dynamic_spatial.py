@@ -8,7 +8,7 @@ import torch
 
 from services.domain.diffusion import Grid
 from services.predictor.curve_metrics import band_coverage, profile_r2
-from services.predictor.dynamic import DynamicConfig, DynamicModel, _rates
+from services.predictor.dynamic import DynamicConfig, DynamicModel, _BatchedLinear, _rates
 from services.predictor.dynamic_spatial import SpatialSetup, predict_profiles, spatial_rates
 
 SUBSTRATES = ["glc__D_e", "succ_e"]
@@ -78,6 +78,7 @@ def test_a_dense_colony_grows_only_on_the_substrate_it_holds() -> None:
     assert fast.net is not None
     with torch.no_grad():  # fast uptake, no lag, no death, yield 0.5 OD/mM: one explicit step would overshoot
         last = fast.net.encoder[-1]
+        assert isinstance(last, _BatchedLinear)
         last.weight.zero_()
         last.bias.zero_()  # every medium at the global constants
         fast.net.log_vmax.fill_(np.log(20.0))

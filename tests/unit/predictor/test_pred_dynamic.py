@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from services.predictor.curve_metrics import curve_report
-from services.predictor.dynamic import DynamicConfig, DynamicModel, _Kinetics, integrate
+from services.predictor.dynamic import DynamicConfig, DynamicModel, _BatchedLinear, _Kinetics, integrate
 from simulators.dfba import BatchCulture
 
 SUBSTRATES = ["glc__D_e", "succ_e"]
@@ -78,7 +78,7 @@ def test_bounded_kinetics_stay_within_their_span_of_the_global_constants() -> No
     net = _Kinetics(3, 4, 2, 8, parametrisation="bounded", span=0.5)
     with torch.no_grad():
         for layer in net.encoder:
-            if hasattr(layer, "weight"):
+            if isinstance(layer, _BatchedLinear):
                 layer.weight.normal_(0.0, 5.0)  # an encoder far from its start: outputs saturate
         p = net(torch.randn(3, 6, 4) * 10.0)
     for name, log_global in (("vmax", net.log_vmax), ("lag", net.log_lag), ("kd", net.log_kd)):
