@@ -80,7 +80,7 @@ def _medians(per_seed: list[dict[str, Any]]) -> dict[str, Any]:
 def run(quick: bool, repeat: int, threads: int, parts: str = "all") -> dict[str, Any]:
     """Every figure of the benchmark."""
     torch.set_num_threads(max(1, threads))
-    config = DynamicConfig(epochs=20 if quick else 300, members=2 if quick else 4)
+    config = DynamicConfig(epochs=20 if quick else DynamicConfig().epochs, members=2 if quick else 4)
     result: dict[str, Any] = {"config": {"epochs": config.epochs, "members": config.members, "threads": threads,
                                          "device": str(DynamicModel(config).device)}}
     seeds = list(range(1 if quick else repeat))

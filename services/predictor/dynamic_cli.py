@@ -25,7 +25,7 @@ def curves_cv(
     runs: Path = typer.Option(..., "--runs", help="Runs CSV: run_id, init:<metabolite id> (mM), design columns."),
     folds: int = typer.Option(5, "--folds"),
     seed: int = typer.Option(0, "--seed"),
-    epochs: int = typer.Option(300, "--epochs"),
+    epochs: int = typer.Option(600, "--epochs"),
     members: int = typer.Option(4, "--members", help="Deep-ensemble members."),
     threads: int = typer.Option(1, "--threads", help="torch threads."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),

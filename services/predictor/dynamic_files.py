@@ -19,13 +19,16 @@ import numpy as np
 import torch
 
 from services.predictor.curve_metrics import curve_report
-from services.predictor.dynamic import DynamicConfig, DynamicModel, _Kinetics
+from services.predictor.dynamic import DynamicConfig, DynamicModel
 from services.predictor.dynamic_eval import CurveSet, load_curves
 from services.predictor.errors import PredictorError
 from services.tracker.csvio import CsvRowError
 from services.tracker.timecourse_csv import read_time_courses
 
-FORMAT = "fluxlab-dynamic-v1"
+FORMAT = "fluxlab-dynamic-v2"
+"""v2 adds the configuration's `parametrisation`, `span`, `slope_weight`, `holdout` and `eval_every`."""
+FORMATS_READ = ("fluxlab-dynamic-v1", FORMAT)
+"""Files of version 1 hold the encoder whose outputs are the kinetics (`parametrisation="free"`)."""
 
 
 def save(model: DynamicModel, path: Path, times: np.ndarray | None = None) -> None:
@@ -44,14 +47,18 @@ def load(path: Path) -> tuple[DynamicModel, np.ndarray]:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
         raise PredictorError("--model", f"'{path}' is not a model file ({type(exc).__name__})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+    if not isinstance(payload, dict) or not str(payload.get("format", "")).startswith("fluxlab-dynamic-"):
         raise PredictorError("--model", f"'{path}' is not a dynamic model file (fit one with --model dynamic)")
-    model = DynamicModel(DynamicConfig(**payload["config"]))
+    if payload["format"] not in FORMATS_READ:
+        raise PredictorError("--model", f"'{path}' is a {payload['format']} file; this version reads "
+                                        f"{', '.join(FORMATS_READ)} (refit it with --model dynamic)")
+    config = dict(payload["config"])
+    if payload["format"] == "fluxlab-dynamic-v1":
+        config["parametrisation"] = "free"
+    model = DynamicModel(DynamicConfig(**config))
     model.substrates = list(payload["substrates"])
     model.residual_var, model._scale = float(payload["residual_var"]), float(payload["scale"])
-    n = len(model.substrates)
-    cfg = model.config
-    model.net = _Kinetics(cfg.members, 2 * n, n, cfg.hidden, cfg.dropout).to(model.device)
+    model.net = model._network(len(model.substrates))
     model.net.load_state_dict(payload["state"])
     model.net.eval()
     return model, np.asarray(payload.get("times") or [], dtype=float)

@@ -12,7 +12,7 @@ backward-Euler diffusion step of every substrate, of the implicit resource and o
 What the integrator is told, as an experimenter knows it: the grid, the diffusion coefficients, the
 uniform initial medium and the inoculum profile at t = 0, as OD or as a multiple of the batch inoculum.
 The kinetics are the medium's (encoded from the initial composition) at every cell.
-Bands: the ensemble spread plus the training residual variance on ln X, as for batch curves.
+Bands: the ensemble spread plus the batch model's residual variance on ln X (its held-out error), as for batch curves.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import torch
 
 from services.domain.diffusion import Grid
 from services.predictor.curve_metrics import band_coverage, profile_r2
-from services.predictor.dynamic import DynamicConfig, DynamicModel, _rates
+from services.predictor.dynamic import DynamicConfig, DynamicModel, _BatchedLinear, _rates
 from services.predictor.dynamic_spatial import SpatialSetup, predict_profiles, spatial_rates
 
 SUBSTRATES = ["glc__D_e", "succ_e"]
@@ -78,8 +78,13 @@ def test_a_dense_colony_grows_only_on_the_substrate_it_holds() -> None:
     assert fast.net is not None
     with torch.no_grad():  # fast uptake, no lag, no death, yield 0.5 OD/mM: one explicit step would overshoot
         last = fast.net.encoder[-1]
+        assert isinstance(last, _BatchedLinear)
         last.weight.zero_()
-        last.bias.copy_(torch.tensor([10.0, 10.0, -3.0, -5.0, -10.0, 0.0]))
+        last.bias.zero_()  # every medium at the global constants
+        fast.net.log_vmax.fill_(np.log(20.0))
+        fast.net.log_lag.fill_(np.log(0.0025))
+        fast.net.log_width.fill_(np.log(0.157))
+        fast.net.log_kd.fill_(np.log(1e-7))
         fast.net.log_yield.fill_(np.log(0.5))
     dense = np.full(GRID.cells, 50.0)
     prof = predict_profiles(fast, np.array([[0.5, 0.0]]), _setup(fast, dense), TIMES, diffusion=False)

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from services.predictor.dynamic import DynamicConfig
-from services.predictor.dynamic_files import evaluate_file, fit_file, load, predict_file
+from services.predictor.dynamic_files import FORMAT, evaluate_file, fit_file, load, predict_file, save
 from services.predictor.errors import PredictorError
 from simulators.dfba import BatchCulture
 
@@ -80,3 +80,27 @@ def test_cli_time_course_errors_are_one_line(pair: tuple[Path, Path], tmp_path: 
                       "--json")
     assert missing.returncode == 2 and "is not a model file" in missing.stderr and "Traceback" not in missing.stderr
     assert missing.stdout == ""  # --json prints nothing but the error on stderr
+
+
+def test_version_1_files_still_load_and_unknown_versions_are_refused(pair: tuple[Path, Path], tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    curves, runs = pair
+    from dataclasses import asdict, replace
+
+    from services.predictor.dynamic import DynamicModel
+    from services.predictor.dynamic_eval import load_curves
+    data = load_curves(curves, runs)
+    old = DynamicModel(replace(SMALL, epochs=5, parametrisation="free")).fit(data.substrates, data.init, data.times,
+                                                                             data.ln_od)
+    save(old, tmp_path / "v2.pt", data.times)
+    payload = torch.load(tmp_path / "v2.pt", weights_only=False)
+    v1_config = {k: v for k, v in asdict(old.config).items()
+                 if k not in ("parametrisation", "span", "slope_weight", "holdout", "eval_every")}
+    torch.save({**payload, "format": "fluxlab-dynamic-v1", "config": v1_config}, tmp_path / "v1.pt")
+    model, _ = load(tmp_path / "v1.pt")
+    assert model.config.parametrisation == "free"
+    assert np.allclose(model.predict(data.init, data.times).mean, old.predict(data.init, data.times).mean)
+    assert payload["format"] == FORMAT
+    torch.save({**payload, "format": "fluxlab-dynamic-v9"}, tmp_path / "v9.pt")
+    with pytest.raises(PredictorError, match="is a fluxlab-dynamic-v9 file; this version reads"):
+        load(tmp_path / "v9.pt")
