@@ -36,12 +36,18 @@ def fit_gp(n: int, ctx: Context, seed: int, wait_for_import: bool) -> list[Desig
 def bo_share(n: int, black_box: bool = False) -> int:
     """Slots of an ``n``-design batch reserved for the GP's picks (they stand even when the ensemble disagrees).
 
-    A quarter on cells (the ensemble carries the organism model's prior); three quarters on black-box
-    campaigns (parameters only), where the ensemble is a plain MLP that a GP beats on smooth functions with
-    tens of points (Hartmann-6, 5 seeds, best fraction at 48: 0.880 with a quarter, 0.979 with three
-    quarters; docs/optimizer.md).
+    A quarter on cells (the ensemble carries the organism model's prior); on black-box campaigns (parameters
+    only), where the ensemble is a plain MLP that a GP beats on smooth functions with tens of points, three
+    quarters, at most `BLACK_BOX_GP_MAX` (Hartmann-6, batches of 8, 5 seeds, best fraction at 48: 0.880 with a
+    quarter, 0.979 with three quarters; the GP's batch costs about linearly in its size: docs/optimizer.md).
     """
-    return max(1, (3 * n) // 4 if black_box else n // 4)
+    if black_box:
+        return max(1, n // 4, min((3 * n) // 4, BLACK_BOX_GP_MAX))
+    return max(1, n // 4)
+
+
+BLACK_BOX_GP_MAX = 6
+"""Most GP slots of a black-box batch (a batch of 16 keeps 6 for the GP, 10 for the rest)."""
 
 
 def black_box(ctx: Context) -> bool:
