@@ -7,12 +7,14 @@ from the organism model's genes. Each is solved once by `MechanisticPrior.comput
 LPs, `--workers` forked processes; default `default_workers()`), then the same designs are asked again to
 time the cache keyed by design. JSON: {"organism", "method", "designs", "workers", "seconds",
 "designs_per_s", "seconds_for_10000" (seconds x 10,000 / designs: extrapolated when fewer were run),
-"extrapolated", "cached_seconds", "feasible", "target_s": 60, "met"}. `--quick`: 80 designs on `textbook`
-(a smoke run, not figures).
+"extrapolated", "cpu_seconds" (CPU time of this process and its workers: what the priors cost whatever else
+the machine runs), "cpu_seconds_for_10000", "cached_seconds", "feasible", "target_s": 60, "met"}.
+`--quick`: 80 designs on `textbook` (a smoke run, not figures).
 """
 
 from __future__ import annotations
 
+import resource
 import time
 from typing import Any
 
@@ -31,6 +33,12 @@ def random_designs(organism: Any, n: int, seed: int) -> list[Any]:
                    expression={str(rng.choice(genes)): float(2 ** rng.uniform(-2, 2))}) for _ in range(n)]
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and its finished children (the worker processes)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
 def run(organism: str, designs: int, method: str, workers: int | None, seed: int) -> dict[str, Any]:
     """Time the priors of `designs` new designs, then the same designs from the cache."""
     from services.predictor.prior import MechanisticPrior, default_workers, load_organism_model
@@ -39,15 +47,16 @@ def run(organism: str, designs: int, method: str, workers: int | None, seed: int
     batch = random_designs(org, designs, seed)
     prior = MechanisticPrior(org, method=method)
     workers = default_workers() if workers is None else workers
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), _cpu_seconds()
     out = prior.compute(batch, workers=workers)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu_started
     started = time.perf_counter()
     prior.compute(batch, workers=workers)
     cached = time.perf_counter() - started
     per_10k = seconds * 10_000 / designs
     return {"organism": organism, "method": method, "designs": designs, "workers": workers, "seed": seed,
             "seconds": seconds, "designs_per_s": designs / seconds, "seconds_for_10000": per_10k,
+            "cpu_seconds": cpu, "cpu_seconds_for_10000": cpu * 10_000 / designs,
             "extrapolated": designs < 10_000, "cached_seconds": cached, "feasible": float(out.feasible.mean()),
             "target_s": 60.0, "met": per_10k <= 60.0}
 

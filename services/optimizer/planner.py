@@ -96,7 +96,8 @@ def _choose(
         return [c for c in pool if accept(c)][:n]
     reserved: list[Candidate] = []
     adaptive = options.adaptive_shares and bool(ctx.history.origins)
-    bo_slots, local_slots = hybrid.credited_shares(ctx, n) if adaptive else (hybrid.bo_share(n), 0)
+    bo_slots, local_slots = (hybrid.credited_shares(ctx, n) if adaptive
+                             else (hybrid.bo_share(n, hybrid.black_box(ctx)), 0))
     if strategy == Strategy.HYBRID and options.hybrid_uses_bo:
         gp_picks = [c for c in pool if c.origin.source == bo.STRATEGY]
         reserved = [c for c in gp_picks if accept(c)][:bo_slots]
@@ -207,7 +208,8 @@ def gp_request(spec: CampaignSpec, history: History, n: int, seed: int,
     if free <= 0:
         return None
     gp_seed = int(np.random.default_rng(seed).integers(2**63))
-    return hybrid.bo_share(free), dataclasses.replace(ctx, rng=np.random.default_rng(gp_seed)), gp_seed
+    gp_ctx = dataclasses.replace(ctx, rng=np.random.default_rng(gp_seed))
+    return hybrid.bo_share(free, hybrid.black_box(ctx)), gp_ctx, gp_seed
 
 
 def _controls(spec: CampaignSpec, ctx: Context, options: PlannerOptions, n: int) -> list[Candidate]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,8 @@ def cv(
                                    "and without the interventions) on the same folds (needs scikit-learn)."),
     outside_ids: str = typer.Option("error", "--outside-ids", help="Ids the organism model lacks: error (default) "
                                     "or raw (plain tabular inputs, not in the network prior; listed on stderr)."),
+    prior: str | None = typer.Option(None, "--prior", help="Mechanistic prior of hybrid (and gnn on a per-design "
+                                     "prior): moma (default) or pfba (genome scale: several times faster)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Cross-validate a model on a dataset CSV: Q² per target and overall, ROC-AUC on growth, coverage."""
@@ -67,10 +70,12 @@ def cv(
         return
     if model not in ("hybrid", "mlp", "fusion", "gnn"):
         _fail(f"--model: unknown model kind '{model}' (choose hybrid, mlp, fusion, gnn or dynamic)")
+    options = _prior_option(prior)
     try:
-        result = _finite(run_cv(data, folds=folds, model=model, organism=organism, seed=seed, threshold=threshold,
-                                ensemble=ensemble, group_by=group_by, baselines=baselines, progress=_progress,
-                                outside_ids=outside_ids))
+        with _fold_progress(model, folds) as progress:
+            result = _finite(run_cv(data, folds=folds, model=model, organism=organism, seed=seed,
+                                    threshold=threshold, ensemble=ensemble, group_by=group_by, baselines=baselines,
+                                    progress=progress, outside_ids=outside_ids, **options))
     except PredictorError as exc:
         _fail(str(exc))
         return
@@ -88,9 +93,32 @@ def cv(
         print(f"  baseline {name}: Q² = {res['q2']}, ROC-AUC = {res['roc_auc']}")
 
 
-def _progress(done: int, total: int) -> None:
-    """One line per finished fold on stderr (stdout stays one JSON document with --json)."""
-    print(f"cv: fold {done}/{total} done", file=sys.stderr, flush=True)
+def _prior_option(prior: str | None) -> dict[str, Any]:
+    """The model option of `--prior` (nothing when not given); an unknown prior is one error line."""
+    from services.predictor.prior import PRIOR_METHODS
+
+    if prior is None:
+        return {}
+    if prior not in PRIOR_METHODS:
+        _fail(f"--prior: unknown prior '{prior}' (choose {' or '.join(PRIOR_METHODS)})")
+    return {"prior": prior}
+
+
+@contextlib.contextmanager
+def _fold_progress(model: str, folds: int) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar of finished folds with the elapsed time, on stderr (stdout stays one JSON document with
+    --json); a line per fold where stderr is not a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda done, total: print(f"cv: fold {done}/{total} done", file=sys.stderr, flush=True)
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:
+        task = bar.add_task(f"cv {model}: folds", total=folds)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
 @app.command("convert-amn")
@@ -135,6 +163,8 @@ def fit(
     seed: int = typer.Option(0, "--seed"),
     outside_ids: str = typer.Option("error", "--outside-ids", help="Ids the organism model lacks: error (default) "
                                     "or raw (plain tabular inputs, not in the network prior; listed on stderr)."),
+    prior: str | None = typer.Option(None, "--prior", help="Mechanistic prior of hybrid (and gnn on a per-design "
+                                     "prior): moma (default) or pfba (genome scale: several times faster)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Train a model on historical data in a CSV and save it."""
@@ -148,7 +178,7 @@ def fit(
         _dynamic_fit(data, runs, out, seed, as_json)
         return
     _report(lambda: fit_file(data, out, model=model, organism=organism, ensemble=ensemble, seed=seed,
-                             outside_ids=outside_ids), as_json,
+                             outside_ids=outside_ids, **_prior_option(prior)), as_json,
             lambda r: f"{model} trained on {r['n_rows']} rows in {r['train_s']:.1f} s -> {out}")
 
 

@@ -77,6 +77,7 @@ class _Lane:
                  reference: np.ndarray | None, headroom: float | None, capacities: dict[int, float]) -> None:
         from services.domain.organism import FastFBA
 
+        self.organism, self.base_medium = organism, base_medium
         self.fba = FastFBA(organism)
         self.moma = (LinearMoma(organism, self.fba, base_medium, reference, headroom, capacities)
                      if method == "moma" else None)
@@ -85,7 +86,9 @@ class _Lane:
         """Prior flux of one design under its bounds and whether its LP was feasible."""
         if self.moma is not None:
             return self.moma.solve(design, lb, ub)
-        result = self.fba.pfba(lb, ub)
+        wild_type = Design(medium=design.medium)  # the anchor: the design's medium, no genetic change
+        result = self.fba.pfba_anchored(repr(sorted(design.medium.items())),
+                                        lambda: self.organism.design_bounds(wild_type, self.base_medium), lb, ub)
         ok = result.status == "optimal"
         return (np.asarray(result.fluxes, dtype=float) if ok else np.zeros(n_reactions)), ok
 

@@ -6,9 +6,18 @@ import numpy as np
 
 from schemas import Design
 from services.optimizer.context import Candidate, Context, History
-from services.optimizer.hybrid import credit, credited_shares, local_picks, local_share, novelty, stalled
+from services.optimizer.hybrid import (
+    black_box,
+    bo_share,
+    credit,
+    credited_shares,
+    local_picks,
+    local_share,
+    novelty,
+    stalled,
+)
 from services.optimizer.space import DesignSpace
-from simulators.examples import succinate_core_spec
+from simulators.examples import hartmann6_spec, succinate_core_spec
 
 CORE = ["b0723", "b1852"]  # sdhA, zwf
 
@@ -84,3 +93,11 @@ def test_adaptive_shares_follow_the_generators_that_improved() -> None:
     assert local_slots > bo_slots >= 1 and bo_slots + local_slots <= 7
     even = Context(space, History(measured=history.measured[:1], origins=history.origins), np.random.default_rng(0))
     assert credited_shares(even, 8) == (3, 3)  # no evidence yet: a third each (rounded)
+
+
+def test_black_box_batches_give_the_gp_three_quarters_up_to_six_slots() -> None:
+    cell = _ctx([])
+    function = Context(DesignSpace.from_spec(hartmann6_spec()), History(), np.random.default_rng(0))
+    assert not black_box(cell) and black_box(function)
+    assert [bo_share(n) for n in (1, 4, 8, 16)] == [1, 1, 2, 4]  # cells: a quarter
+    assert [bo_share(n, True) for n in (1, 4, 8, 16, 32)] == [1, 3, 6, 6, 8]  # three quarters, at most 6

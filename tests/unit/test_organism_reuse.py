@@ -67,3 +67,46 @@ def test_envelope_and_growth_floor_match_one_lp_per_design() -> None:
         expected = (low.objective_value, high.objective_value) if high.ok and low.ok else (0.0, 0.0)
         assert envelope.range(design) == pytest.approx(expected, abs=1e-9)
     assert envelope.lp_calls < len(designs)  # two LPs per strain at most, not two per design
+
+
+def _random_designs(organism: object, n: int, seed: int) -> list[Design]:
+    genes = organism.gene_ids  # type: ignore[attr-defined]
+    rng = np.random.default_rng(seed)
+    return [Design(knockouts=sorted(rng.choice(genes, size=int(rng.integers(1, 3)), replace=False).tolist()),
+                   expression={str(rng.choice(genes)): float(2 ** rng.uniform(-2, 2))}) for _ in range(n)]
+
+
+@pytest.mark.parametrize("medium", [{}, {"EX_glc__D_e": 4.0, "EX_o2_e": 6.0}])
+def test_anchored_pfba_has_the_optimal_values_of_plain_pfba(medium: dict[str, float]) -> None:
+    organism = load_organism("textbook")
+    anchored, plain = FastFBA(organism), FastFBA(organism)
+    anchor = Design(medium=medium)
+    for design in _random_designs(organism, 40, 1):
+        design = design.model_copy(update={"medium": medium})
+        lb, ub = organism.design_bounds(design)
+        a = anchored.pfba_anchored(repr(sorted(medium.items())), lambda: organism.design_bounds(anchor), lb, ub)
+        b = plain.pfba(lb, ub)
+        assert a.status == b.status
+        if b.ok:  # the same growth and total |flux| (pFBA's two optimal values); a flux vector of the design
+            assert a.growth == pytest.approx(b.growth, abs=1e-7)
+            assert a.objective_value == pytest.approx(b.objective_value, rel=1e-7, abs=1e-7)
+            assert np.abs(organism.S @ a.fluxes).max() < 1e-7
+            assert np.all(a.fluxes >= lb - 1e-7) and np.all(a.fluxes <= ub + 1e-7)
+    assert anchored.anchored_reused > 0  # knockouts of reactions idle in the anchor's optimum need no LP
+
+
+def test_anchored_pfba_reuses_the_anchor_only_for_idle_knockouts() -> None:
+    organism = load_organism("textbook")
+    fba = FastFBA(organism)
+    wild = fba.pfba(organism.lb, organism.ub)
+    idle = [g for g in organism.gene_ids
+            if all(abs(wild.fluxes[r]) < 1e-9 for r in organism.reaction_levels({g: 0.0}))]
+    busy = organism.reaction_index("PFK")
+    anchor = (organism.lb, organism.ub)
+    out = fba.pfba_anchored("wt", lambda: anchor, *organism.design_bounds(Design(knockouts=[idle[0]])))
+    again = fba.pfba_anchored("wt", lambda: anchor, *anchor)
+    assert fba.anchored_reused == 2 and np.array_equal(out.fluxes, again.fluxes)
+    lb, ub = organism.lb.copy(), organism.ub.copy()
+    lb[busy] = ub[busy] = 0.0
+    moved = fba.pfba_anchored("wt", lambda: anchor, lb, ub)
+    assert moved.ok and moved.fluxes[busy] == 0.0 and fba.anchored_reused == 2

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -11,6 +13,9 @@ import scipy.sparse as sp
 from schemas.design import Design
 from services.domain.organism.lp import HighsLP
 from services.domain.organism.model import Organism
+
+PFBA_ANCHORS = 1024
+"""Anchors of `FastFBA.pfba_anchored` kept (least recently used dropped)."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,22 @@ class FBAResult:
     def ok(self) -> bool:
         """Whether the LP was solved to optimality."""
         return self.status == "optimal"
+
+
+@dataclass(frozen=True)
+class _Anchor:
+    """An anchor of `FastFBA.pfba_anchored`: its bounds, FBA and pFBA optima and the pFBA optimal basis."""
+
+    lb: np.ndarray
+    ub: np.ndarray
+    first: FBAResult
+    pfba: FBAResult
+    basis: Any
+
+
+def _growth_floor(growth: float, fraction: float) -> float:
+    """pFBA's stage-2 lower bound on biomass: ``fraction`` x the optimum, less a solver tolerance."""
+    return fraction * growth - 1e-7 * max(1.0, abs(growth))
 
 
 class FastFBA:
@@ -49,6 +70,10 @@ class FastFBA:
         self._lp = HighsLP(organism.S, self._biomass_cost, organism.lb, organism.ub, zeros, zeros, maximize=True)
         self._custom_objective = False
         self._pfba_lp: HighsLP | None = None
+        self._anchors: OrderedDict[str, _Anchor] = OrderedDict()
+        self._anchored: tuple[HighsLP, HighsLP] | None = None
+        self.anchored_reused = 0
+        """`pfba_anchored` calls answered by the anchor's optimum without an LP."""
         self.reference = self._solve(organism.lb, organism.ub)
         self._lp.remember_basis()
         self.lp_calls = 0
@@ -116,9 +141,85 @@ class FastFBA:
         lb, ub = self._check(lb, ub)
         lb = lb.copy()
         b = self.organism.biomass_index
-        lb[b] = max(lb[b], fraction * first.growth - 1e-7 * max(1.0, abs(first.growth)))
+        lb[b] = max(lb[b], _growth_floor(first.growth, fraction))
         lp = self._split_lp()
         lp.set_col_bounds(*split_bounds(lb, ub))
+        sol = lp.solve()
+        if sol.status != "optimal":
+            return FBAResult(sol.status, 0.0, np.zeros(len(lb)), 0.0)
+        n = len(lb)
+        fluxes = sol.x[:n] - sol.x[n:]
+        return FBAResult("optimal", sol.objective, fluxes, float(fluxes[b]))
+
+    def pfba_anchored(self, anchor: str, anchor_bounds: Callable[[], tuple[np.ndarray, np.ndarray]],
+                      lb: np.ndarray, ub: np.ndarray) -> FBAResult:
+        """pFBA under (lb, ub) for one of many designs around an ``anchor`` (e.g. the design's medium without
+        its genetic changes; ``anchor_bounds()`` is called once per anchor).
+
+        Without an LP where the KKT test of `reuse.still_optimal` proves the anchor's pFBA optimum optimal for
+        both stages under (lb, ub): stage 1 (growth) from the anchor's FBA optimum, so the growth bound of
+        stage 2 is the anchor's; stage 2 (total |flux| over split columns) from its pFBA optimum. Knockouts of
+        reactions that carry no flux in it are the common case. Otherwise both stages are solved: stage 1
+        (only its optimal value is used, which is unique) from wherever its solver stands, with no
+        refactorisation, and stage 2 from the anchor's optimal basis, so the flux vector depends only on the
+        anchor and the design. The optimal values are those of `pfba`; in a degenerate LP the flux vector may
+        be another optimum than `pfba` gives.
+        """
+        from services.domain.organism.reuse import still_optimal
+
+        lb, ub = self._check(lb, ub)
+        anchored = self._anchored_lps()
+        entry = self._anchors.get(anchor)
+        if entry is None:
+            lb0, ub0 = (np.asarray(x, dtype=float) for x in anchor_bounds())
+            first0 = self.optimize(lb0, ub0)
+            ref = self._pfba_stage2(anchored[1], lb0, ub0, first0.growth, None) if first0.ok else first0
+            entry = _Anchor(lb0, ub0, first0, ref, anchored[1].current_basis() if ref.ok else None)
+            self._anchors[anchor] = entry
+            if len(self._anchors) > PFBA_ANCHORS:
+                self._anchors.popitem(last=False)
+        else:
+            self._anchors.move_to_end(anchor)
+        if entry.first.ok and entry.pfba.ok and still_optimal(entry.first.fluxes, (entry.lb, entry.ub), (lb, ub)):
+            b = self.organism.biomass_index
+            lb0, lb1 = entry.lb.copy(), lb.copy()
+            lb0[b] = lb1[b] = _growth_floor(entry.first.growth, 1.0)
+            split = np.concatenate([np.maximum(entry.pfba.fluxes, 0.0), np.maximum(-entry.pfba.fluxes, 0.0)])
+            if still_optimal(split, split_bounds(lb0, entry.ub), split_bounds(lb1, ub)):
+                self.anchored_reused += 1
+                return entry.pfba
+            # the growth optimum is the anchor's (stage 1 passed the test): only stage 2 is solved
+            return self._pfba_stage2(anchored[1], lb, ub, entry.first.growth, entry.basis)
+        growth_lp = anchored[0]
+        growth_lp.set_col_bounds(lb, ub)
+        self.lp_calls += 1
+        first = growth_lp.solve()
+        if first.status != "optimal":
+            return FBAResult(first.status, 0.0, np.zeros(len(lb)), 0.0)
+        return self._pfba_stage2(anchored[1], lb, ub, float(first.x[self.organism.biomass_index]), entry.basis)
+
+    def _anchored_lps(self) -> tuple[HighsLP, HighsLP]:
+        """The growth LP and the split LP of `pfba_anchored` (its own, so `optimize` and `pfba` keep their
+        warm starts)."""
+        if self._anchored is None:
+            org = self.organism
+            zeros = np.zeros(org.S.shape[0])
+            growth = HighsLP(org.S, self._biomass_cost, org.lb, org.ub, zeros, zeros, maximize=True)
+            growth.solve()
+            S, n = org.S, len(org.reaction_ids)
+            lower, upper = split_bounds(org.lb, org.ub)
+            self._anchored = (growth, HighsLP(sp.hstack([S, -S]), np.ones(2 * n), lower, upper, zeros, zeros))
+        return self._anchored
+
+    def _pfba_stage2(self, lp: HighsLP, lb: np.ndarray, ub: np.ndarray, growth: float, basis: Any) -> FBAResult:
+        """Minimal total |flux| with growth >= its optimum (less a tolerance), from ``basis`` (None: the
+        solver's state)."""
+        lb = lb.copy()
+        b = self.organism.biomass_index
+        lb[b] = max(lb[b], _growth_floor(growth, 1.0))
+        lp.set_col_bounds(*split_bounds(lb, ub))
+        lp.start_from(basis)
+        self.lp_calls += 1
         sol = lp.solve()
         if sol.status != "optimal":
             return FBAResult(sol.status, 0.0, np.zeros(len(lb)), 0.0)

@@ -80,3 +80,16 @@ def test_cli_outside_ids_raw_prints_json_and_warns(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.stdout + res.stderr
     assert json.loads(res.stdout)["outside_ids"] == ["ko:ko_made_up", "medium:EX_made_up_e"]
     assert "warning: 2 ids outside" in res.stderr
+
+
+def test_cli_prior_option_reaches_the_model(tmp_path: Path) -> None:
+    path = _csv(tmp_path / "d.csv")
+    bad = CliRunner().invoke(app, ["fit", "--data", str(path), "--model", "hybrid", "--organism", "textbook",
+                                   "--outside-ids", "raw", "--prior", "fva", "--out", str(tmp_path / "x.pt")])
+    assert bad.exit_code == 2 and "--prior: unknown prior 'fva'" in bad.stderr and "Traceback" not in bad.stdout
+    out = tmp_path / "m.pt"
+    res = CliRunner().invoke(app, ["fit", "--data", str(path), "--model", "hybrid", "--organism", "textbook",
+                                   "--outside-ids", "raw", "--prior", "pfba", "--ensemble", "1", "--out", str(out),
+                                   "--json"])
+    assert res.exit_code == 0, res.stdout + res.stderr
+    assert DeepModel.from_bytes(out.read_bytes()).config.prior == "pfba"
