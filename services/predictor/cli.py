@@ -49,6 +49,8 @@ def cv(
                                    "and without the interventions) on the same folds (needs scikit-learn)."),
     outside_ids: str = typer.Option("error", "--outside-ids", help="Ids the organism model lacks: error (default) "
                                     "or raw (plain tabular inputs, not in the network prior; listed on stderr)."),
+    tune: bool = typer.Option(False, "--tune", help="Choose the network size per fold by inner 3-fold CV on that "
+                              "fold's training rows only (about 7x the time; docs/predictor.md)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Cross-validate a model on a dataset CSV: Q² per target and overall, ROC-AUC on growth, coverage."""
@@ -70,7 +72,7 @@ def cv(
     try:
         result = _finite(run_cv(data, folds=folds, model=model, organism=organism, seed=seed, threshold=threshold,
                                 ensemble=ensemble, group_by=group_by, baselines=baselines, progress=_progress,
-                                outside_ids=outside_ids))
+                                outside_ids=outside_ids, tune=tune))
     except PredictorError as exc:
         _fail(str(exc))
         return
@@ -84,6 +86,8 @@ def cv(
         print(f"  ROC-AUC (growth > {result['threshold']:.3g}) = {result['roc_auc']:.3f}")
     print(f"  coverage95 = {result['coverage95']}, unseen rows {result['unseen_rows']:.0%} "
           f"(their coverage95 = {result['coverage95_unseen']})")
+    for i, fold in enumerate(result.get("tuned") or [], start=1):
+        print(f"  fold {i}: tuned choice {fold['chosen']}")
     for name, res in (result.get("baselines") or {}).items():
         print(f"  baseline {name}: Q² = {res['q2']}, ROC-AUC = {res['roc_auc']}")
 
@@ -135,6 +139,7 @@ def fit(
     seed: int = typer.Option(0, "--seed"),
     outside_ids: str = typer.Option("error", "--outside-ids", help="Ids the organism model lacks: error (default) "
                                     "or raw (plain tabular inputs, not in the network prior; listed on stderr)."),
+    tune: bool = typer.Option(False, "--tune", help="Choose the network size by inner 3-fold CV on the file's rows."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Train a model on historical data in a CSV and save it."""
@@ -148,7 +153,7 @@ def fit(
         _dynamic_fit(data, runs, out, seed, as_json)
         return
     _report(lambda: fit_file(data, out, model=model, organism=organism, ensemble=ensemble, seed=seed,
-                             outside_ids=outside_ids), as_json,
+                             outside_ids=outside_ids, tune=tune), as_json,
             lambda r: f"{model} trained on {r['n_rows']} rows in {r['train_s']:.1f} s -> {out}")
 
 
