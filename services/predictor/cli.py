@@ -49,6 +49,9 @@ def cv(
                                    "and without the interventions) on the same folds (needs scikit-learn)."),
     outside_ids: str = typer.Option("error", "--outside-ids", help="Ids the organism model lacks: error (default) "
                                     "or raw (plain tabular inputs, not in the network prior; listed on stderr)."),
+    hidden: str | None = typer.Option(None, "--hidden", help="Hidden widths, comma-separated (e.g. 128,128; "
+                                      "default: the kind's own)."),
+    dropout: float | None = typer.Option(None, "--dropout", help="Dropout rate (default: the kind's own)."),
     tune: bool = typer.Option(False, "--tune", help="Choose the network size per fold by inner 3-fold CV on that "
                               "fold's training rows only (about 7x the time; docs/predictor.md)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
@@ -72,7 +75,7 @@ def cv(
     try:
         result = _finite(run_cv(data, folds=folds, model=model, organism=organism, seed=seed, threshold=threshold,
                                 ensemble=ensemble, group_by=group_by, baselines=baselines, progress=_progress,
-                                outside_ids=outside_ids, tune=tune))
+                                outside_ids=outside_ids, tune=tune, **_net_options(hidden, dropout)))
     except PredictorError as exc:
         _fail(str(exc))
         return
@@ -90,6 +93,24 @@ def cv(
         print(f"  fold {i}: tuned choice {fold['chosen']}")
     for name, res in (result.get("baselines") or {}).items():
         print(f"  baseline {name}: Q² = {res['q2']}, ROC-AUC = {res['roc_auc']}")
+
+
+def _net_options(hidden: str | None, dropout: float | None) -> dict[str, Any]:
+    """`--hidden 128,128` and `--dropout 0.1` as DeepModel options (absent: the kind's defaults)."""
+    out: dict[str, Any] = {}
+    if hidden is not None:
+        try:
+            widths = tuple(int(w) for w in hidden.split(",") if w.strip())
+        except ValueError:
+            widths = ()
+        if not widths or min(widths) < 1:
+            _fail(f"--hidden: expected comma-separated positive widths, got {hidden!r}")
+        out["hidden"] = widths
+    if dropout is not None:
+        if not 0.0 <= dropout < 1.0:
+            _fail(f"--dropout: expected 0 <= dropout < 1, got {dropout}")
+        out["dropout"] = dropout
+    return out
 
 
 def _progress(done: int, total: int) -> None:
@@ -139,6 +160,9 @@ def fit(
     seed: int = typer.Option(0, "--seed"),
     outside_ids: str = typer.Option("error", "--outside-ids", help="Ids the organism model lacks: error (default) "
                                     "or raw (plain tabular inputs, not in the network prior; listed on stderr)."),
+    hidden: str | None = typer.Option(None, "--hidden", help="Hidden widths, comma-separated (e.g. 128,128; "
+                                      "default: the kind's own)."),
+    dropout: float | None = typer.Option(None, "--dropout", help="Dropout rate (default: the kind's own)."),
     tune: bool = typer.Option(False, "--tune", help="Choose the network size by inner 3-fold CV on the file's rows."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
@@ -153,7 +177,7 @@ def fit(
         _dynamic_fit(data, runs, out, seed, as_json)
         return
     _report(lambda: fit_file(data, out, model=model, organism=organism, ensemble=ensemble, seed=seed,
-                             outside_ids=outside_ids, tune=tune), as_json,
+                             outside_ids=outside_ids, tune=tune, **_net_options(hidden, dropout)), as_json,
             lambda r: f"{model} trained on {r['n_rows']} rows in {r['train_s']:.1f} s -> {out}")
 
 

@@ -116,3 +116,20 @@ def test_cli_cv_and_fit_tune(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
                               "--out", str(tmp_path / "m.pt"), "--json"])
     assert fit.exit_code == 0, fit.output
     assert json.loads(fit.stdout)["tuned"] in GRID
+
+
+def test_cli_hidden_and_dropout_options(tmp_path: Path) -> None:
+    path = _write(tmp_path / "d.csv", n=40)
+    runner = CliRunner()
+    out = tmp_path / "m.pt"
+    fit = runner.invoke(app, ["fit", "--data", str(path), "--model", "mlp", "--ensemble", "2", "--hidden", "16,8",
+                              "--dropout", "0.1", "--out", str(out), "--json"])
+    assert fit.exit_code == 0, fit.output
+    from services.predictor.deepmodel import DeepModel
+
+    saved = DeepModel.load(out).config
+    assert saved.hidden == (16, 8) and saved.dropout == 0.1
+    bad = runner.invoke(app, ["cv", "--data", str(path), "--model", "mlp", "--hidden", "a,b", "--json"])
+    assert bad.exit_code == 2 and "--hidden" in bad.stderr
+    bad = runner.invoke(app, ["cv", "--data", str(path), "--model", "mlp", "--dropout", "1.5", "--json"])
+    assert bad.exit_code == 2 and "--dropout" in bad.stderr
