@@ -53,7 +53,7 @@ def cv(
                                       "default: the kind's own)."),
     dropout: float | None = typer.Option(None, "--dropout", help="Dropout rate (default: the kind's own)."),
     tune: bool = typer.Option(False, "--tune", help="Choose the network size per fold by inner 3-fold CV on that "
-                              "fold's training rows only (about 7x the time; docs/predictor.md)."),
+                              "fold's training rows only (3 sizes x 3 inner folds per fold: slow; docs/predictor.md)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Cross-validate a model on a dataset CSV: Q² per target and overall, ROC-AUC on growth, coverage."""
