@@ -52,6 +52,11 @@ def cv(
                                     "or raw (plain tabular inputs, not in the network prior; listed on stderr)."),
     prior: str | None = typer.Option(None, "--prior", help="Mechanistic prior of hybrid (and gnn on a per-design "
                                      "prior): moma (default) or pfba (genome scale: several times faster)."),
+    hidden: str | None = typer.Option(None, "--hidden", help="Hidden widths, comma-separated (e.g. 128,128; "
+                                      "default: the kind's own)."),
+    dropout: float | None = typer.Option(None, "--dropout", help="Dropout rate (default: the kind's own)."),
+    tune: bool = typer.Option(False, "--tune", help="Choose the network size per fold by inner 3-fold CV on that "
+                              "fold's training rows only (3 sizes x 3 inner folds per fold: slow; docs/predictor.md)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Cross-validate a model on a dataset CSV: Q² per target and overall, ROC-AUC on growth, coverage."""
@@ -75,7 +80,8 @@ def cv(
         with _fold_progress(model, folds) as progress:
             result = _finite(run_cv(data, folds=folds, model=model, organism=organism, seed=seed,
                                     threshold=threshold, ensemble=ensemble, group_by=group_by, baselines=baselines,
-                                    progress=progress, outside_ids=outside_ids, **options))
+                                    progress=progress, outside_ids=outside_ids, tune=tune,
+                                    **_net_options(hidden, dropout), **options))
     except PredictorError as exc:
         _fail(str(exc))
         return
@@ -89,6 +95,8 @@ def cv(
         print(f"  ROC-AUC (growth > {result['threshold']:.3g}) = {result['roc_auc']:.3f}")
     print(f"  coverage95 = {result['coverage95']}, unseen rows {result['unseen_rows']:.0%} "
           f"(their coverage95 = {result['coverage95_unseen']})")
+    for i, fold in enumerate(result.get("tuned") or [], start=1):
+        print(f"  fold {i}: tuned choice {fold['chosen']}")
     for name, res in (result.get("baselines") or {}).items():
         print(f"  baseline {name}: Q² = {res['q2']}, ROC-AUC = {res['roc_auc']}")
 
@@ -119,6 +127,25 @@ def _fold_progress(model: str, folds: int) -> Iterator[Callable[[int, int], None
                   console=console, transient=False) as bar:
         task = bar.add_task(f"cv {model}: folds", total=folds)
         yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _net_options(hidden: str | None, dropout: float | None) -> dict[str, Any]:
+    """`--hidden 128,128` and `--dropout 0.1` as DeepModel options (absent: the kind's defaults)."""
+    out: dict[str, Any] = {}
+    if hidden is not None:
+        try:
+            widths = tuple(int(w) for w in hidden.split(",") if w.strip())
+        except ValueError:
+            widths = ()
+        if not widths or min(widths) < 1:
+            _fail(f"--hidden: expected comma-separated positive widths, got {hidden!r}")
+        out["hidden"] = widths
+    if dropout is not None:
+        if not 0.0 <= dropout < 1.0:
+            _fail(f"--dropout: expected 0 <= dropout < 1, got {dropout}")
+        out["dropout"] = dropout
+    return out
+
 
 
 @app.command("convert-amn")
@@ -165,6 +192,10 @@ def fit(
                                     "or raw (plain tabular inputs, not in the network prior; listed on stderr)."),
     prior: str | None = typer.Option(None, "--prior", help="Mechanistic prior of hybrid (and gnn on a per-design "
                                      "prior): moma (default) or pfba (genome scale: several times faster)."),
+    hidden: str | None = typer.Option(None, "--hidden", help="Hidden widths, comma-separated (e.g. 128,128; "
+                                      "default: the kind's own)."),
+    dropout: float | None = typer.Option(None, "--dropout", help="Dropout rate (default: the kind's own)."),
+    tune: bool = typer.Option(False, "--tune", help="Choose the network size by inner 3-fold CV on the file's rows."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Train a model on historical data in a CSV and save it."""
@@ -178,7 +209,8 @@ def fit(
         _dynamic_fit(data, runs, out, seed, as_json)
         return
     _report(lambda: fit_file(data, out, model=model, organism=organism, ensemble=ensemble, seed=seed,
-                             outside_ids=outside_ids, **_prior_option(prior)), as_json,
+                             outside_ids=outside_ids, tune=tune, **_net_options(hidden, dropout),
+                             **_prior_option(prior)), as_json,
             lambda r: f"{model} trained on {r['n_rows']} rows in {r['train_s']:.1f} s -> {out}")
 
 

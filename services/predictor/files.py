@@ -20,15 +20,18 @@ from services.predictor import metrics
 from services.predictor.deepmodel import DeepModel, PredictionResult
 from services.predictor.errors import PredictorError
 from services.predictor.tabular import TabularDataset, TabularError, check_organism, load_dataset
+from services.predictor.tuning import TunedModel
 
 KINDS = ("hybrid", "mlp", "fusion", "gnn")
 
 
 def fit_file(data: str | Path, out: str | Path, model: str = "mlp", organism: str | None = None,
-             ensemble: int = 5, seed: int = 0, outside_ids: str = "error", **options: Any) -> dict[str, Any]:
+             ensemble: int = 5, seed: int = 0, outside_ids: str = "error", tune: bool = False,
+             **options: Any) -> dict[str, Any]:
     """Train a model on a dataset CSV and save it to `out`; returns a summary.
 
     `outside_ids` ("error" or "raw"): ids the organism model lacks (see `tabular.check_organism`).
+    `tune`: choose the network size by inner CV on the file's rows (`tuning.py`; `tuned`, `inner_q2`).
     """
     if model not in KINDS:
         raise PredictorError("model", f"unknown model kind '{model}' (choose {', '.join(KINDS)})")
@@ -38,13 +41,17 @@ def fit_file(data: str | Path, out: str | Path, model: str = "mlp", organism: st
     if outside:
         options["outside_ids"] = outside
     started = time.perf_counter()
-    net = DeepModel(model, organism, ensemble=ensemble, seed=seed, **options)
+    net: DeepModel | TunedModel = (TunedModel if tune else DeepModel)(model, organism, ensemble=ensemble,
+                                                                       seed=seed, **options)
     report = net.train(table.designs, table.y, names=table.names, sd=table.sd,
                        omics=table.omics if table.has_omics else None, groups=table.groups)
     net.save(out)
-    return {"model": model, "organism": organism, "outside_ids": outside, "n_rows": len(table.designs),
-            "targets": table.names, "epochs": report["epochs"], "train_s": time.perf_counter() - started,
-            "out": str(out)}
+    summary = {"model": model, "organism": organism, "outside_ids": outside, "n_rows": len(table.designs),
+               "targets": table.names, "epochs": report["epochs"], "train_s": time.perf_counter() - started,
+               "out": str(out)}
+    if tune:
+        summary.update(tuned=report["tuned"], inner_q2=report["inner_q2"])
+    return summary
 
 
 def _predict(model_path: str | Path, data: str | Path, targets: bool) -> tuple[DeepModel, TabularDataset,

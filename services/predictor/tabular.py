@@ -220,7 +220,7 @@ def intervention_groups(data: TabularDataset, group_by: str) -> list[str]:
 def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: str | None = None, seed: int = 0,
            threshold: float | None = None, ensemble: int = 5, group_by: str | None = None,
            baselines: bool = False, progress: Any = None, baseline_iter: int = 500,
-           outside_ids: str = "error", **options: Any) -> dict[str, Any]:
+           outside_ids: str = "error", tune: bool = False, **options: Any) -> dict[str, Any]:
     """k-fold cross-validation of a model kind on a dataset CSV.
 
     Folds keep `group_by` strata together (`intervention_groups`; default: the `group:` columns when
@@ -230,8 +230,11 @@ def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: st
     `unseen`: their share and their own coverage are reported. `baselines` adds the gradient-boosting
     baselines (`services/predictor/baselines.py`, `baseline_iter` boosting iterations) on the same folds.
     `outside_ids` ("error" or "raw"): see `check_organism`; the raw ids are listed in `outside_ids`.
+    `tune`: each fold's model chooses its network size by inner CV on that fold's training rows only
+    (`services/predictor/tuning.py`); `tuned` lists the choice and inner Q² per fold.
     """
     from services.predictor.deepmodel import DeepModel
+    from services.predictor.tuning import TunedModel
 
     data = load_dataset(path)
     if folds < 2 or folds > len(data.designs):
@@ -242,14 +245,23 @@ def run_cv(path: str | Path, folds: int = 5, model: str = "hybrid", organism: st
         options["outside_ids"] = outside
     groups = intervention_groups(data, group_by) if group_by else data.groups
     started = time.perf_counter()
-    result = _cv(lambda: DeepModel(model, organism, ensemble=ensemble, seed=seed, **options), data, folds, seed,
-                 groups, progress)
+    tuned: list[TunedModel] = []
+
+    def factory() -> Any:
+        if not tune:
+            return DeepModel(model, organism, ensemble=ensemble, seed=seed, **options)
+        tuned.append(TunedModel(model, organism, ensemble=ensemble, seed=seed, **options))
+        return tuned[-1]
+
+    result = _cv(factory, data, folds, seed, groups, progress)
     out: dict[str, Any] = {
         "model": model, "organism": organism, "outside_ids": outside, "folds": folds, "n_rows": len(data.designs),
         "seed": seed,
         "group_by": group_by, "grouped": groups is not None, "train_s": time.perf_counter() - started,
         **_scores(data, result, threshold, with_coverage=True),
     }
+    if tune:
+        out["tuned"] = [{"chosen": t.chosen, "inner_q2": t.inner_q2} for t in tuned]
     if baselines:
         from services.predictor.baselines import BASELINES, baseline
 
