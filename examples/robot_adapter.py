@@ -7,7 +7,11 @@ Protocol (also in README.md and schemas/asyncapi.yaml, channel robotWork):
 2. Run it. This adapter writes `<outbox>/<run_id>.json` (the order) for the robot's scheduler and waits for
    `<inbox>/<run_id>.json` holding the result: `{"growth": 0.61, "growth_sd": 0.02,
    "products": {"EX_succ_e": [1.5, 0.1]}, "fluxes": {"PGI": [4.2, 0.3]}, "batch_id": "...", "plate_id": "...",
-   "well": "A01"}` or `{"failed": "reason"}`.
+   "well": "A01"}` or `{"failed": "reason"}`. An order with a `time_course` (a batch culture to sample) is
+   answered with its curves too: `"time_courses": {"ln_od": {"unit": "ln_od", "times_h": [0, 2, 4],
+   "values": [-3.2, -2.5, -1.4], "sd": [0.05, 0.05, 0.06]}, "glc__D_e": {"unit": "mM", ...}}` (`sd` optional)
+   and, when they differ from the order's, `"initial_mM": {"glc__D_e": 20.0}`. A result file that does not
+   make a valid Measurement becomes a RunFailed naming the field and the reason.
 3. Publish a Measurement (or RunFailed) on `<ns>.evt.measurement.<cid>` (`<ns>.evt.run_failed.<cid>`) with
    headers `Nats-Msg-Id` = `meas-<run_id>` and `Fluxlab-Schema`, quoting the order's run id and this station,
    and wait for the JetStream ack.
@@ -28,8 +32,10 @@ from typing import Any
 import nats
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig
+from pydantic import ValidationError
 
 from schemas import Measurement, MeasurementSource, RunFailed, Value, WorkOrder
+from schemas.timecourse import TimeCourse, TimePoint
 
 
 def _values(table: dict[str, list[float]]) -> dict[str, Value]:
@@ -41,13 +47,43 @@ def result_message(order: WorkOrder, station: str, result: dict[str, Any]) -> Me
     if "failed" in result:
         return RunFailed(id=f"meas-{order.run_id}", campaign_id=order.campaign_id, run_id=order.run_id,
                          reason=str(result["failed"]), station=station)
-    growth = Value(value=result["growth"], sd=result.get("growth_sd", 0.0)) if "growth" in result else None
-    return Measurement(
-        id=f"meas-{order.run_id}", campaign_id=order.campaign_id, run_id=order.run_id, design=order.design,
-        growth_rate=growth, products=_values(result.get("products", {})), fluxes=_values(result.get("fluxes", {})),
-        batch_id=result.get("batch_id", ""), plate_id=result.get("plate_id", ""), well=result.get("well", ""),
-        station=station, source=MeasurementSource.ROBOT,
-    )
+    try:
+        growth = Value(value=result["growth"], sd=result.get("growth_sd", 0.0)) if "growth" in result else None
+        initial = result.get("initial_mM", order.time_course.initial_mM if order.time_course is not None else {})
+        return Measurement(
+            id=f"meas-{order.run_id}", campaign_id=order.campaign_id, run_id=order.run_id, design=order.design,
+            growth_rate=growth, products=_values(result.get("products", {})),
+            fluxes=_values(result.get("fluxes", {})), time_courses=_time_courses(result.get("time_courses", {})),
+            initial_concentrations=initial if result.get("time_courses") else {},
+            batch_id=result.get("batch_id", ""), plate_id=result.get("plate_id", ""), well=result.get("well", ""),
+            station=station, source=MeasurementSource.ROBOT,
+        )
+    except (ValidationError, KeyError, TypeError, ValueError, IndexError) as exc:
+        return RunFailed(id=f"meas-{order.run_id}", campaign_id=order.campaign_id, run_id=order.run_id,
+                         reason=f"invalid result file: {_reason(exc)}", station=station)
+
+
+def _time_courses(table: dict[str, dict[str, Any]]) -> dict[str, TimeCourse]:
+    """The result file's columnar curves (unit, times_h, values, optional sd) as wire time courses."""
+    out: dict[str, TimeCourse] = {}
+    for name, course in table.items():
+        times, values = course["times_h"], course["values"]
+        sds = course.get("sd") or [None] * len(times)
+        if not len(times) == len(values) == len(sds):
+            raise ValueError(f"time_courses.{name}: times_h, values and sd must have the same length")
+        points = [TimePoint(time_h=t, value=v, sd=sd) for t, v, sd in zip(times, values, sds, strict=True)]
+        out[name] = TimeCourse(unit=course["unit"], points=points)
+    return out
+
+
+def _reason(exc: Exception) -> str:
+    """One line: the first failing field and why."""
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return f"{'.'.join(str(p) for p in err['loc']) or exc.title}: {err['msg']}"
+    if isinstance(exc, KeyError):
+        return f"missing field {exc.args[0]!r}"
+    return str(exc)
 
 
 async def wait_for_result(inbox: Path, run_id: str, poll_s: float = 0.5) -> dict[str, Any]:

@@ -56,3 +56,24 @@ async def test_adapter_turns_a_result_file_into_a_recorded_measurement(
         assert len(rows) == 1 and rows[0].run_id == "run-7" and rows[0].station == "s1"
         queue = await bus.js.stream_info(bus.subjects.work_stream)
         assert queue.state.messages == 0  # the order was acked off the work queue
+
+
+def test_adapter_carries_a_time_course_and_refuses_a_bad_one() -> None:
+    from schemas.timecourse import TimeCourseRequest, TimeCourseUnit
+
+    adapter = _load_adapter()
+    order = work_order("c1", 8).model_copy(update={"time_course": TimeCourseRequest(
+        times_h=[0.0, 2.0, 4.0], initial_mM={"glc__D_e": 20.0})})
+    curves = {"ln_od": {"unit": "ln_od", "times_h": [0, 2, 4], "values": [-3.2, -2.5, -1.4], "sd": [0.05] * 3},
+              "glc__D_e": {"unit": "mM", "times_h": [0, 2, 4], "values": [20.0, 17.5, 9.0]}}
+    message = adapter.result_message(order, "s1", {"growth": 0.5, "time_courses": curves})
+    assert message.time_courses["ln_od"].unit == TimeCourseUnit.LN_OD
+    assert message.time_courses["ln_od"].values == [-3.2, -2.5, -1.4]
+    assert message.time_courses["glc__D_e"].points[1].sd is None
+    assert message.initial_concentrations == {"glc__D_e": 20.0}  # the order's culture
+    backwards = {"ln_od": {**curves["ln_od"], "times_h": [0, 4, 2]}}
+    failed = adapter.result_message(order, "s1", {"growth": 0.5, "time_courses": backwards})
+    assert type(failed).__name__ == "RunFailed" and failed.run_id == "run-8"
+    assert failed.reason.startswith("invalid result file:") and "time_h" in failed.reason
+    short = adapter.result_message(order, "s1", {"time_courses": {"ln_od": {"unit": "ln_od", "times_h": [0, 1]}}})
+    assert type(short).__name__ == "RunFailed" and "missing field 'values'" in short.reason
