@@ -35,6 +35,7 @@ from nats.js.api import AckPolicy, ConsumerConfig
 from pydantic import ValidationError
 
 from schemas import Measurement, MeasurementSource, RunFailed, Value, WorkOrder
+from schemas.errors import describe_validation_error
 from schemas.timecourse import TimeCourse, TimePoint
 
 
@@ -79,8 +80,7 @@ def _time_courses(table: dict[str, dict[str, Any]]) -> dict[str, TimeCourse]:
 def _reason(exc: Exception) -> str:
     """One line: the first failing field and why."""
     if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        return f"{'.'.join(str(p) for p in err['loc']) or exc.title}: {err['msg']}"
+        return ": ".join(describe_validation_error(exc))
     if isinstance(exc, KeyError):
         return f"missing field {exc.args[0]!r}"
     return str(exc)

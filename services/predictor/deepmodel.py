@@ -37,7 +37,7 @@ from services.predictor.features import (
     targets_from_measurements,
 )
 from services.predictor.models import Batch, build_network
-from services.predictor.omics_dropout import Augmented, with_absent_copies
+from services.predictor.omics_dropout import absent_copies
 from services.predictor.outside import without_outside
 from services.predictor.persist import check_format, payload_of, restore
 from services.predictor.prior import (
@@ -181,7 +181,9 @@ class DeepModel:
         val_idx, tr_idx = validation_split(len(y), self.config.val_fraction, rng, groups)
         n_val, n_train, n_rows = len(val_idx), len(tr_idx), len(y)
         designs = None if isinstance(X, np.ndarray) else list(X)
-        aug = self._absent_copies(designs, omics, tr_idx, val_idx)
+        assert self.features is not None
+        aug = absent_copies(designs, omics, self.features.omics, tr_idx, val_idx) if self.config.omics_dropout \
+            else None
         if aug is not None:  # rows with omics train twice: with them and marked absent (`omics_dropout.py`)
             designs, omics, y = aug.designs, aug.omics, y[aug.source]
             tr_idx, es_idx, cal_idx = aug.train, aug.val, aug.val_absent
@@ -218,19 +220,6 @@ class DeepModel:
         return {"n_train": float(n_train), "n_val": float(n_val), "epochs": float(epochs.float().mean()),
                 "omics_rows": float(0 if aug is None else len(aug.source) - n_rows),
                 "train_s": time.perf_counter() - started}
-
-    def _absent_copies(self, designs: list[Design] | None, omics: OmicsList | None, tr_idx: np.ndarray,
-                       val_idx: np.ndarray) -> Augmented | None:
-        """The training rows with their omics-absent copies (config `omics_dropout`), or None where no row
-        carries an omics block the feature space holds."""
-        assert self.features is not None
-        if not self.config.omics_dropout or designs is None or omics is None or not self.features.omics:
-            return None
-        blocks = set(self.features.omics)
-        kept = [{b: v for b, v in s.items() if b in blocks} or None if s else None for s in omics]
-        if not any(kept):
-            return None
-        return with_absent_copies(designs, kept, tr_idx, val_idx)
 
     def calibrate_prior(self, X: Inputs, y: np.ndarray) -> None:
         """Hybrid with the MOMA prior: fit its wild-type reference and enzyme capacities to measurements

@@ -7,7 +7,7 @@ it was not fitted on; the absent copies teach it both cases (docs/predictor.md, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +32,19 @@ class Augmented:
     val_absent: np.ndarray
     """The held-out rows as a proposal looks, one per held-out row: its absent copy where it has omics, else
     the row itself (the calibration: the published sd is for designs without omics)."""
+
+
+def absent_copies(designs: Sequence[Design] | None, omics: OmicsList | None, blocks: Collection[str],
+                  tr_idx: np.ndarray, val_idx: np.ndarray) -> Augmented | None:
+    """The training rows with their omics-absent copies, counting only the omics ``blocks`` the model's feature
+    space holds; None where there are no designs or no row carries such a block."""
+    if designs is None or omics is None or not blocks:
+        return None
+    held = set(blocks)
+    kept = [{b: v for b, v in s.items() if b in held} or None if s else None for s in omics]
+    if not any(kept):
+        return None
+    return with_absent_copies(designs, kept, tr_idx, val_idx)
 
 
 def with_absent_copies(designs: Sequence[Design], omics: OmicsList, tr_idx: np.ndarray,

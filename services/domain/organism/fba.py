@@ -66,8 +66,7 @@ class FastFBA:
         n = len(organism.reaction_ids)
         self._biomass_cost = np.zeros(n)
         self._biomass_cost[organism.biomass_index] = 1.0
-        zeros = np.zeros(organism.S.shape[0])
-        self._lp = HighsLP(organism.S, self._biomass_cost, organism.lb, organism.ub, zeros, zeros, maximize=True)
+        self._lp = self._new_growth_lp()
         self._custom_objective = False
         self._pfba_lp: HighsLP | None = None
         self._anchors: OrderedDict[str, _Anchor] = OrderedDict()
@@ -139,17 +138,7 @@ class FastFBA:
         if not first.ok:
             return first
         lb, ub = self._check(lb, ub)
-        lb = lb.copy()
-        b = self.organism.biomass_index
-        lb[b] = max(lb[b], _growth_floor(first.growth, fraction))
-        lp = self._split_lp()
-        lp.set_col_bounds(*split_bounds(lb, ub))
-        sol = lp.solve()
-        if sol.status != "optimal":
-            return FBAResult(sol.status, 0.0, np.zeros(len(lb)), 0.0)
-        n = len(lb)
-        fluxes = sol.x[:n] - sol.x[n:]
-        return FBAResult("optimal", sol.objective, fluxes, float(fluxes[b]))
+        return self._stage2(self._split_lp(), lb, ub, _growth_floor(first.growth, fraction))
 
     def pfba_anchored(self, anchor: str, anchor_bounds: Callable[[], tuple[np.ndarray, np.ndarray]],
                       lb: np.ndarray, ub: np.ndarray) -> FBAResult:
@@ -173,7 +162,7 @@ class FastFBA:
         if entry is None:
             lb0, ub0 = (np.asarray(x, dtype=float) for x in anchor_bounds())
             first0 = self.optimize(lb0, ub0)
-            ref = self._pfba_stage2(anchored[1], lb0, ub0, first0.growth, None) if first0.ok else first0
+            ref = self._anchored_stage2(anchored[1], lb0, ub0, first0.growth, None) if first0.ok else first0
             entry = _Anchor(lb0, ub0, first0, ref, anchored[1].current_basis() if ref.ok else None)
             self._anchors[anchor] = entry
             if len(self._anchors) > PFBA_ANCHORS:
@@ -189,37 +178,37 @@ class FastFBA:
                 self.anchored_reused += 1
                 return entry.pfba
             # the growth optimum is the anchor's (stage 1 passed the test): only stage 2 is solved
-            return self._pfba_stage2(anchored[1], lb, ub, entry.first.growth, entry.basis)
+            return self._anchored_stage2(anchored[1], lb, ub, entry.first.growth, entry.basis)
         growth_lp = anchored[0]
         growth_lp.set_col_bounds(lb, ub)
         self.lp_calls += 1
         first = growth_lp.solve()
         if first.status != "optimal":
             return FBAResult(first.status, 0.0, np.zeros(len(lb)), 0.0)
-        return self._pfba_stage2(anchored[1], lb, ub, float(first.x[self.organism.biomass_index]), entry.basis)
+        return self._anchored_stage2(anchored[1], lb, ub, float(first.x[self.organism.biomass_index]), entry.basis)
 
     def _anchored_lps(self) -> tuple[HighsLP, HighsLP]:
         """The growth LP and the split LP of `pfba_anchored` (its own, so `optimize` and `pfba` keep their
         warm starts)."""
         if self._anchored is None:
-            org = self.organism
-            zeros = np.zeros(org.S.shape[0])
-            growth = HighsLP(org.S, self._biomass_cost, org.lb, org.ub, zeros, zeros, maximize=True)
+            growth = self._new_growth_lp()
             growth.solve()
-            S, n = org.S, len(org.reaction_ids)
-            lower, upper = split_bounds(org.lb, org.ub)
-            self._anchored = (growth, HighsLP(sp.hstack([S, -S]), np.ones(2 * n), lower, upper, zeros, zeros))
+            self._anchored = (growth, self._new_split_lp())
         return self._anchored
 
-    def _pfba_stage2(self, lp: HighsLP, lb: np.ndarray, ub: np.ndarray, growth: float, basis: Any) -> FBAResult:
-        """Minimal total |flux| with growth >= its optimum (less a tolerance), from ``basis`` (None: the
-        solver's state)."""
-        lb = lb.copy()
-        b = self.organism.biomass_index
-        lb[b] = max(lb[b], _growth_floor(growth, 1.0))
-        lp.set_col_bounds(*split_bounds(lb, ub))
+    def _anchored_stage2(self, lp: HighsLP, lb: np.ndarray, ub: np.ndarray, growth: float,
+                         basis: Any) -> FBAResult:
+        """`_stage2` at the growth optimum, from ``basis`` (None: the solver's state), counted as an LP call."""
         lp.start_from(basis)
         self.lp_calls += 1
+        return self._stage2(lp, lb, ub, _growth_floor(growth, 1.0))
+
+    def _stage2(self, lp: HighsLP, lb: np.ndarray, ub: np.ndarray, floor: float) -> FBAResult:
+        """pFBA's second stage on the split LP ``lp``: minimal total |flux| with growth >= ``floor``."""
+        lb = lb.copy()
+        b = self.organism.biomass_index
+        lb[b] = max(lb[b], floor)
+        lp.set_col_bounds(*split_bounds(lb, ub))
         sol = lp.solve()
         if sol.status != "optimal":
             return FBAResult(sol.status, 0.0, np.zeros(len(lb)), 0.0)
@@ -227,12 +216,22 @@ class FastFBA:
         fluxes = sol.x[:n] - sol.x[n:]
         return FBAResult("optimal", sol.objective, fluxes, float(fluxes[b]))
 
+    def _new_growth_lp(self) -> HighsLP:
+        """The FBA LP: maximise biomass subject to S v = 0 within the default bounds."""
+        org = self.organism
+        zeros = np.zeros(org.S.shape[0])
+        return HighsLP(org.S, self._biomass_cost, org.lb, org.ub, zeros, zeros, maximize=True)
+
+    def _new_split_lp(self) -> HighsLP:
+        """The total-|flux| LP over the split v = forward - reverse (both >= 0), S (forward - reverse) = 0."""
+        S, n = self.organism.S, len(self.organism.reaction_ids)
+        zeros = np.zeros(S.shape[0])
+        lower, upper = split_bounds(self.organism.lb, self.organism.ub)
+        return HighsLP(sp.hstack([S, -S]), np.ones(2 * n), lower, upper, zeros, zeros)
+
     def _split_lp(self) -> HighsLP:
         if self._pfba_lp is None:
-            S, n = self.organism.S, len(self.organism.reaction_ids)
-            zeros = np.zeros(S.shape[0])
-            lower, upper = split_bounds(self.organism.lb, self.organism.ub)
-            self._pfba_lp = HighsLP(sp.hstack([S, -S]), np.ones(2 * n), lower, upper, zeros, zeros)
+            self._pfba_lp = self._new_split_lp()
             self._pfba_lp.solve()
             self._pfba_lp.remember_basis()
         return self._pfba_lp
