@@ -110,3 +110,20 @@ def test_anchored_pfba_reuses_the_anchor_only_for_idle_knockouts() -> None:
     lb[busy] = ub[busy] = 0.0
     moved = fba.pfba_anchored("wt", lambda: anchor, lb, ub)
     assert moved.ok and moved.fluxes[busy] == 0.0 and fba.anchored_reused == 2
+
+
+def test_anchored_pfba_answers_do_not_depend_on_the_designs_solved_before() -> None:
+    """Both stages start from the anchor's optimal bases, so the order of the designs does not change which optimum
+    a design gets (the same vertex, up to rounding)."""
+    organism = load_organism("textbook")
+    medium = {"EX_glc__D_e": 6.0}
+    anchor = Design(medium=medium)
+    designs = [d.model_copy(update={"medium": medium}) for d in _random_designs(organism, 30, 2)]
+
+    def solve_all(order: list[Design]) -> dict[str, np.ndarray]:
+        fba = FastFBA(organism)
+        return {d.key(): fba.pfba_anchored("m", lambda: organism.design_bounds(anchor),
+                                           *organism.design_bounds(d)).fluxes for d in order}
+
+    forward, backward = solve_all(designs), solve_all(designs[::-1])
+    assert all(np.allclose(forward[k], backward[k], rtol=0, atol=1e-9) for k in forward)

@@ -70,6 +70,10 @@ class HighsLP:
         self._rows = np.arange(self.n_rows, dtype=np.int32)
         self._basis: highspy.HighsBasis | None = None
 
+    def set_option(self, name: str, value: bool | int | float | str) -> None:
+        """Set one HiGHS option on this LP (e.g. ``simplex_dual_edge_weight_strategy``)."""
+        self._highs.setOptionValue(name, value)
+
     def set_col_bounds(self, lower: np.ndarray, upper: np.ndarray) -> None:
         """Replace every column bound."""
         self._highs.changeColsBounds(self.n_cols, self._cols, lower, upper)
