@@ -36,7 +36,7 @@ from services.predictor.features import (
     omics_from_measurements,
     targets_from_measurements,
 )
-from services.predictor.models import Batch, build_network
+from services.predictor.models import Batch, build_network, prior_directions
 from services.predictor.omics_dropout import absent_copies
 from services.predictor.outside import without_outside
 from services.predictor.persist import check_format, payload_of, restore
@@ -320,6 +320,10 @@ class DeepModel:
                 prior_mean, prior_sd = torch.zeros(n_rxn), torch.ones(n_rxn)
             kw.update(null_basis=_f32(null_basis(self.organism)), y_mean=_f32(self.y_scaler.mean),
                       y_sd=_f32(self.y_scaler.sd), prior_mean=prior_mean, prior_sd=prior_sd)
+            if self.config.kind == "hybrid" and train is not None and train.prior is not None:
+                basis = prior_directions(((train.prior.cpu() - prior_mean) / prior_sd).clamp(-5.0, 5.0))
+                self.net_dims["prior_rank"] = None if basis is None else basis.shape[1]
+                kw.update(prior_rank=self.net_dims["prior_rank"], prior_basis=basis)
         if self.config.kind == "gnn":
             kw.update(graph=gnn.build_graph(self.organism))
         return build_network(self.config.kind, **kw).to(self.device)

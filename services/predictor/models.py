@@ -198,20 +198,26 @@ class HybridNet(nn.Module):
     y_sd: Tensor
     prior_mean: Tensor
     prior_sd: Tensor
+    prior_basis: Tensor
 
     def __init__(self, members: int, d_in: int, n_blocks: int, flux_index: Sequence[int], null_basis: Tensor,
                  y_mean: Tensor, y_sd: Tensor, prior_mean: Tensor, prior_sd: Tensor,
                  hidden: Sequence[int] = (64, 64), activation: str = "relu", dropout: float = 0.0,
-                 iterations: int = 1) -> None:
+                 iterations: int = 1, prior_rank: int | None = None, prior_basis: Tensor | None = None) -> None:
         super().__init__()
         n_rxn = null_basis.shape[0]
         self.members, self.iterations = members, iterations
+        self.prior_rank = prior_rank
+        if prior_rank is not None:  # the prior enters through its training rows' principal directions
+            basis = torch.zeros(n_rxn, prior_rank) if prior_basis is None else prior_basis
+            self.register_buffer("prior_basis", basis.to(null_basis.dtype))
+        n_prior = n_rxn if prior_rank is None else prior_rank
         fi = torch.as_tensor(list(flux_index), dtype=torch.long)
         rows = fi[fi >= 0]
         A = (null_basis[rows] / y_sd[fi >= 0].unsqueeze(1)).double()
         U, sv, Vt = torch.linalg.svd(A, full_matrices=False)
         keep = sv > 1e-6 * (sv.max() if sv.numel() else 1.0)
-        self.body = nn.Sequential(member_mlp(members, d_in + n_blocks + n_rxn + 1, hidden[:-1], hidden[-1],
+        self.body = nn.Sequential(member_mlp(members, d_in + n_blocks + n_prior + 1, hidden[:-1], hidden[-1],
                                              activation, dropout), ACTIVATIONS[activation]())
         self.residual = MemberLinear(members, hidden[-1], int(keep.sum()), zero=True)
         self.free = MemberLinear(members, hidden[-1], len(flux_index), zero=True)
@@ -231,6 +237,8 @@ class HybridNet(nn.Module):
     def _hidden(self, batch: Batch) -> Tensor:
         assert batch.prior is not None and batch.feasible is not None, "hybrid needs the mechanistic prior"
         prior_z = ((batch.prior - self.prior_mean) / self.prior_sd).clamp(-5.0, 5.0)
+        if self.prior_rank is not None:
+            prior_z = prior_z @ self.prior_basis
         inputs = [batch.x, batch.omics_mask.to(batch.x.dtype), prior_z, batch.feasible.unsqueeze(1)]
         return self.body(torch.cat(inputs, dim=1))
 
@@ -254,6 +262,36 @@ class HybridNet(nn.Module):
             picked = self._flux(batch, z, project=True)[..., self.flux_index]
         flux_z = (picked - self.y_mean) / self.y_sd
         return torch.where(self.is_flux, flux_z, self.free(h))
+
+
+PRIOR_RANK_TOL = 1e-6
+"""Singular values of the training rows' scaled prior below this fraction of the largest count as zero."""
+
+PRIOR_DIRECTIONS_MIN_REACTIONS = 500
+"""`prior_directions` only for models this large (genome scale): on E. coli core (95 reactions) the first layer
+is cheap and the whole prior measured a little better (`fluxlab bench predictor --quick`, hybrid held-out R²
+0.809 whole, 0.805 by directions)."""
+
+
+def prior_directions(prior_z: Tensor) -> Tensor | None:
+    """Orthonormal principal directions (reactions x k) of the scaled prior fluxes of the training rows, when
+    they span at most half the reactions of a genome-scale model (`PRIOR_DIRECTIONS_MIN_REACTIONS`), else None
+    (the prior then enters whole).
+
+    On a genome-scale model the designs' prior flux vectors span few directions (the Biolog file on iJO1366:
+    297 of 2,583), so the first layer reads the prior's coordinates along them: the same functions of every
+    training row (its prior lies in their span) at a fraction of the first layer's cost; a new design's
+    prior is read by its projection, where the full layer's weights off the span were never trained.
+    """
+    centred = (prior_z - prior_z.mean(dim=0)).double()
+    if centred.shape[0] < 2 or prior_z.shape[1] < PRIOR_DIRECTIONS_MIN_REACTIONS:
+        return None
+    _, sv, vt = torch.linalg.svd(centred, full_matrices=False)
+    keep = sv > PRIOR_RANK_TOL * (sv.max() if sv.numel() else 1.0)
+    rank = int(keep.sum())
+    if rank == 0 or rank > prior_z.shape[1] // 2:
+        return None
+    return vt[keep].T.to(prior_z.dtype).contiguous()
 
 
 def build_network(kind: str, **kw: Any) -> nn.Module:
