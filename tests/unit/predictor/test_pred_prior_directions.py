@@ -37,7 +37,8 @@ def test_a_net_reading_directions_restores_from_its_state() -> None:
     basis = prior_directions(prior - prior.mean(dim=0))
     assert basis is not None and basis.shape[1] == rank
     net = HybridNet(**common, prior_basis=basis)  # type: ignore[arg-type]
-    assert net.state_dict()["body.0.0.weight"].shape[1] == 4 + rank + 1  # the first layer reads k coordinates, not n_rxn
+    # the first layer reads k coordinates, not n_rxn numbers
+    assert net.state_dict()["body.0.0.weight"].shape[1] == 4 + rank + 1
     again = HybridNet(**common)  # type: ignore[arg-type]
     again.load_state_dict(net.state_dict())
     batch = Batch(x=torch.randn(40, 4), omics_mask=torch.zeros(40, 0), prior=prior, feasible=torch.ones(40))
