@@ -18,7 +18,11 @@ if TYPE_CHECKING:
 
 def training_data(spec: CampaignSpec, measurements: list[Measurement]) -> list[Measurement]:
     """What a campaign's model trains on: the accepted measurements, batch-normalised to their wild-type
-    controls when the spec asks for it (`[analysis] normalise`)."""
+    controls when the spec asks for it (`[analysis] normalise`); the target's reading is the objective's value
+    (`services.domain.objective`: a titre, yield or productivity read off the time course when the spec asks)."""
+    from services.domain.objective import objective_view
+
+    measurements = objective_view(spec, measurements)
     if not spec.analysis.normalise:
         return measurements
     from services.analysis.normalise import normalise_measurements  # pandas: only when asked for
