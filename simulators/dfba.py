@@ -155,9 +155,9 @@ class BatchCulture:
                  coupled: Mapping[str, float] | None = None) -> BatchCurve:
         """Noise-free trajectory sampled at `times` (h) from initial concentrations (mM).
 
-        `coupled`: product -> growth-coupled secretion (mmol per gDW grown) on top of FBA's exchange flux, the
-        true cell's own yield of it (`simulators/batch_runs.py`); such a product is followed and is not taken up
-        while a carbon source of the initial medium is above `REPRESSION_MM`.
+        `coupled`: product -> secretion per unit of the medium's carbon sources taken up (mol/mol) on top of
+        FBA's exchange flux, the true cell's own ratio (`simulators/batch_runs.py`); such a product is followed
+        and is not taken up while a carbon source of the initial medium is above `REPRESSION_MM`.
         """
         k = self.kinetics
         coupled = dict(coupled or {})
@@ -177,8 +177,9 @@ class BatchCulture:
                 growth, fluxes = self._step_fluxes(base, s, x, dt, repressed, carbon)
                 active = 1.0 - np.exp(-(t + dt) / k.lag_h) if k.lag_h > 0 else 1.0
                 mu = active * growth - k.death
+                uptake = sum(max(0.0, -float(fluxes[self._exchange_index[c]])) for c in carbon) if coupled else 0.0
                 for m in mets:
-                    rate = fluxes[self._exchange_index[m]] + coupled.get(m, 0.0) * growth
+                    rate = fluxes[self._exchange_index[m]] + coupled.get(m, 0.0) * uptake
                     s[m] = max(0.0, s[m] + active * rate * x * dt)
                 x *= float(np.exp(mu * dt))
                 t += dt

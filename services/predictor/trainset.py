@@ -14,6 +14,7 @@ from schemas import CampaignSpec, Measurement
 
 if TYPE_CHECKING:
     from services.predictor.deepmodel import DeepModel, PredictionResult
+    from services.predictor.over_time import OverTimeModel
 
 
 def training_data(spec: CampaignSpec, measurements: list[Measurement]) -> list[Measurement]:
@@ -30,7 +31,8 @@ def training_data(spec: CampaignSpec, measurements: list[Measurement]) -> list[M
     return normalise_measurements(measurements, spec.analysis.by).measurements
 
 
-def unseen_predictions(model: DeepModel | None, unseen: list[Measurement]) -> PredictionResult | None:
+def unseen_predictions(model: DeepModel | OverTimeModel | None, unseen: list[Measurement]
+                       ) -> PredictionResult | None:
     """The previous version's predictions for the measurements it never saw (None without a model or on failure).
 
     One prediction feeds both `prospective_metrics` and the prospective recalibration's z-scores.

@@ -34,7 +34,8 @@ def cultures() -> dict[str, np.ndarray]:
     ln_od, succ, truth = [], [], []
     for d in DESIGNS * 2:
         culture = runs.culture()
-        curve = culture.simulate({"glc__D_e": 20.0}, TIMES, runs.regulated(d), runs.coupled(d, ["succ_e"]))
+        coupled = runs.coupled(d, ["succ_e"], ["glc__D_e"])
+        curve = culture.simulate({"glc__D_e": 20.0}, TIMES, runs.regulated(d), coupled)
         od, conc = culture.sample(curve, rng)
         ln_od.append(np.log(od))
         succ.append(conc["succ_e"])
