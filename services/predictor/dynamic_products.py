@@ -3,17 +3,19 @@
 Luedeking-Piret kinetics for every product P_k (mM), on top of the batch mass balances of
 `services/predictor/dynamic.py` (which it does not feed back into):
 
-    dP_k/dt = a(t) * (alpha_k * mu_gross + beta_k) * X
+    dP_k/dt = a(t) * (alpha_k * mu_gross + beta_k) * X  -  v_k * P_k / (K_P + P_k) * (1 - sugar) * X
+    sugar   = sum_i S_i / (sum_i S_i + K_S)                                   (re-uptake once the medium is spent)
 
-with alpha_k (mM per OD grown, growth-associated) and beta_k (mM per OD per hour, non-growth-associated)
-learned global constants, each times a bounded factor e^(±PRODUCT_SPAN) from the encoder, as the other
-kinetics are; with design features (`services/predictor/dynamic_design.py`) the encoder reads the design, so
-each design gets its own alpha and beta (and its own growth kinetics). PRODUCT_SPAN is wider than the growth
+with alpha_k (mM per OD grown, growth-associated), beta_k (mM per OD per hour, non-growth-associated) and v_k
+(mM per OD per hour: the cell taking the product up again once its sugar is gone, as E. coli does with
+succinate) learned global constants, each times a bounded factor e^(±PRODUCT_SPAN) from the encoder, as the
+other kinetics are (K_P = 0.5 mM, K_S = 0.5 mM fixed); with design features
+(`services/predictor/dynamic_design.py`) the encoder reads the design, so each design gets its own alpha, beta
+and v (and its own growth kinetics). PRODUCT_SPAN is wider than the growth
 kinetics' span: a design that secretes nothing and one that secretes much differ by orders of magnitude.
 Trained on the measured product courses (each scaled by its largest measured value) next to ln OD. Bands:
 ensemble spread plus a residual variance per product, from each member's error on the runs it held out
-(never below the training residuals), as for ln OD. Departure: a product is never taken up again (the true
-cell may re-consume it once the sugar is gone).
+(never below the training residuals), as for ln OD. Departure: the product taken up again feeds no growth.
 """
 
 from __future__ import annotations
@@ -27,14 +29,20 @@ from torch import nn
 from services.predictor.dynamic import MIN_DT_H, DynamicConfig, DynamicModel, _Kinetics, _rates
 
 PRODUCT_SPAN = 3.0
-"""Largest log-factor the encoder moves a product's alpha or beta away from its global constant."""
+"""Largest log-factor the encoder moves a product's alpha, beta or v away from its global constant."""
+
+PRODUCT_TERMS = 3
+"""Encoder outputs per product: alpha, beta, v."""
+
+K_PRODUCT_MM, K_SUGAR_MM = 0.5, 0.5
+"""Half-saturation of the product's re-uptake, and the medium level below which it switches on (mM)."""
 
 
 class ProductDynamicModel(DynamicModel):
     """The dynamic model with Luedeking-Piret product states (fit on ln OD and product courses)."""
 
     def __init__(self, config: DynamicConfig | None = None, products: Sequence[str] = (),
-                 product_weight: float = 1.0) -> None:
+                 product_weight: float = 20.0) -> None:
         super().__init__(config)
         self.products = list(products)
         self.product_weight = product_weight
@@ -43,13 +51,14 @@ class ProductDynamicModel(DynamicModel):
         self._scale_p: torch.Tensor | None = None
 
     def _n_extra(self) -> int:
-        return 2 * len(self.products)
+        return PRODUCT_TERMS * len(self.products)
 
     def _network(self, n_substrates: int) -> _Kinetics:
         net = super()._network(n_substrates)
         shape = (self.config.members, 1, len(self.products))
         net.log_alpha = nn.Parameter(torch.full(shape, float(np.log(0.1)), device=self.device))
         net.log_beta = nn.Parameter(torch.full(shape, float(np.log(1e-3)), device=self.device))
+        net.log_uptake = nn.Parameter(torch.full(shape, float(np.log(0.1)), device=self.device))
         return net
 
     def _simulate(self, p: dict[str, torch.Tensor], s0: torch.Tensor, times: np.ndarray) -> dict[str, torch.Tensor]:
@@ -64,7 +73,8 @@ class ProductDynamicModel(DynamicModel):
             f = PRODUCT_SPAN * torch.tanh(p["extra"])
             log_alpha, log_beta = self.net.get_parameter("log_alpha"), self.net.get_parameter("log_beta")
             alpha = torch.exp(log_alpha + f[..., :n_p])
-            beta = torch.exp(log_beta + f[..., n_p:])
+            beta = torch.exp(log_beta + f[..., n_p:2 * n_p])
+            uptake = torch.exp(self.net.get_parameter("log_uptake") + f[..., 2 * n_p:])
         t, out_x, out_s, out_p = 0.0, [], [], []
         for target in times:
             steps = max(1, int(np.ceil((float(target) - t) / MIN_DT_H)))
@@ -74,7 +84,11 @@ class ProductDynamicModel(DynamicModel):
                 if n_p:
                     active = torch.sigmoid((t + 0.5 * dt - p["lag"]) / p["width"])
                     x = ln_x.clamp(max=2.0).exp()
-                    product = product + dt * (alpha * (-d[2]) + beta * active * x)  # -d[2] = gross growth * X
+                    total = s.sum(-1, keepdim=True)
+                    spent = 1.0 - total / (total + K_SUGAR_MM)
+                    back = uptake * product / (K_PRODUCT_MM + product) * spent * x
+                    made = alpha * (-d[2]) + beta * active * x  # -d[2] = gross growth * X
+                    product = (product + dt * (made - back)).clamp(min=0.0)
                 ln_x, s, r = ln_x + dt * d[0], (s + dt * d[1]).clamp(min=0.0), (r + dt * d[2]).clamp(min=0.0)
                 t += dt
             out_x.append(ln_x[..., 0])
