@@ -13,9 +13,10 @@ the data names it, but every medium plateaus). Mass balances, integrated with fi
 The learned parts, trained end to end on measured ln OD curves: Vmax per substrate, lag, lag width and the
 death/maintenance kd are learned global constants, each times a bounded factor e^(±span) that an encoder
 network computes from the composition (log(1 + mM) and presence: substrate-specific, with the interactions of
-the whole medium, e.g. catabolite repression); the medium's capacity R0 is a learned global within e^±0.5. The
-encoder's last layer starts near zero, so training starts from one set of kinetics for every medium and the
-network only moves a medium as far as the curves ask (`parametrisation="free"`, the version-1 model whose
+the whole medium, e.g. catabolite repression; with `fit(design=)` also the design's knockouts and expression,
+`dynamic_design.py`, and products in `dynamic_products.py`); the medium's capacity R0 is a learned global
+within e^±0.5. The encoder's last layer starts near zero, so training starts from one set of kinetics for every
+medium and the network only moves a medium as far as the curves ask (`parametrisation="free"`, the version-1 model whose
 encoder outputs were the kinetics themselves, did not even fit its simulated training curves: train R²
 0.74-0.80 against the truth; docs/dynamic.md). Km_i, Y_i, K_R and the inoculum ln X0 are learned global
 constants. Yields are per substrate constants, i.e. a reduced stoichiometry: the genome-scale S·v = 0 of dFBA
