@@ -13,6 +13,8 @@ from schemas.campaign import (
     MediumParam,
     Objective,
     OrganismSpec,
+    OverTimeKind,
+    OverTimeObjective,
     RangeParam,
     ReadoutSpec,
     ReviewMode,
@@ -41,12 +43,12 @@ from schemas.timecourse import TimeCourse, TimeCourseRequest, TimeCourseUnit, Ti
 from schemas.work import RunFailed, WorkOrder
 
 __all__ = [
-    "AMENDED", "MAX_MESSAGE_BYTES", "AnalysisSpec", "AutoPolicy", "CampaignEvent", "CampaignEventKind",
-    "CampaignSpec", "DeadLetter", "DeclineCause", "Design", "DesignPrediction", "ErrorDetail", "ExecutorKind",
-    "ExecutorSpec", "ExpressionParam", "FieldError", "Measurement", "MeasurementSource", "MediumParam", "Message",
-    "ModelDeclined", "ModelTrained", "Objective", "OrganismSpec", "Origin", "PredictReply", "PredictRequest",
-    "Prediction", "Proposal", "ProposalStatus", "RangeParam", "ReadoutSpec", "ReviewAction", "ReviewDecision",
-    "ReviewMode", "ReviewSpec", "RunFailed", "SearchSpace", "Sense", "SimulatorSpec", "Strategy", "TimeCourse",
-    "TimeCourseRequest", "TimeCourseUnit", "TimePoint", "Value", "WireModel", "WorkOrder", "WorkOrderStatus",
-    "describe_validation_error", "new_id", "utcnow",
+    "AMENDED", "MAX_MESSAGE_BYTES", "AnalysisSpec", "AutoPolicy", "CampaignEvent", "CampaignEventKind", "CampaignSpec",
+    "DeadLetter", "DeclineCause", "Design", "DesignPrediction", "ErrorDetail", "ExecutorKind", "ExecutorSpec",
+    "ExpressionParam", "FieldError", "Measurement", "MeasurementSource", "MediumParam", "Message", "ModelDeclined",
+    "ModelTrained", "Objective", "OrganismSpec", "Origin", "OverTimeKind", "OverTimeObjective", "PredictReply",
+    "PredictRequest", "Prediction", "Proposal", "ProposalStatus", "RangeParam", "ReadoutSpec", "ReviewAction",
+    "ReviewDecision", "ReviewMode", "ReviewSpec", "RunFailed", "SearchSpace", "Sense", "SimulatorSpec", "Strategy",
+    "TimeCourse", "TimeCourseRequest", "TimeCourseUnit", "TimePoint", "Value", "WireModel", "WorkOrder",
+    "WorkOrderStatus", "describe_validation_error", "new_id", "utcnow",
 ]

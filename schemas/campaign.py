@@ -39,8 +39,59 @@ class OrganismSpec(WireModel):
     )
 
 
+class OverTimeKind(StrEnum):
+    """What an objective over time reads off a run's time course."""
+
+    TITRE = "titre"
+    YIELD = "yield"
+    PRODUCTIVITY = "productivity"
+
+
+OVER_TIME_UNITS = {OverTimeKind.TITRE: "mM", OverTimeKind.YIELD: "mol/mol", OverTimeKind.PRODUCTIVITY: "mM/h"}
+"""Unit of each kind of objective over time."""
+
+
+class OverTimeObjective(WireModel):
+    """An objective read off the batch culture's time course at a harvest time (needs `readout.time_course`).
+
+    titre: the metabolite's concentration at harvest (mM, linear interpolation of the measured course);
+    yield: metabolite formed / substrate consumed by harvest (mol/mol); productivity: titre / harvest_h (mM/h).
+    """
+
+    kind: OverTimeKind = Field(description="titre (mM at harvest), yield (mol/mol) or productivity (mM/h).")
+    metabolite: Identifier = Field(description="The product: an extracellular metabolite id, e.g. 'succ_e'.")
+    harvest_h: float = Field(gt=0.0, allow_inf_nan=False, description="Harvest time (h after inoculation).")
+    substrate: Identifier | None = Field(
+        default=None, description="yield only: the substrate whose consumption it divides by (one of initial_mM)."
+    )
+
+    @model_validator(mode="after")
+    def _substrate_for_yield(self) -> OverTimeObjective:
+        if self.kind == OverTimeKind.YIELD and self.substrate is None:
+            raise ValueError("substrate: a yield needs the substrate it is computed on (e.g. 'glc__D_e')")
+        if self.kind != OverTimeKind.YIELD and self.substrate is not None:
+            raise ValueError(f"substrate: only a yield has a substrate, not a {self.kind.value}")
+        if self.substrate is not None and self.substrate == self.metabolite:
+            raise ValueError("substrate: must differ from the metabolite")
+        return self
+
+    @property
+    def unit(self) -> str:
+        """Unit of the objective's value."""
+        return OVER_TIME_UNITS[self.kind]
+
+    def describe(self) -> str:
+        """E.g. 'titre of succ_e at 24 h'."""
+        per = f" per {self.substrate}" if self.substrate else ""
+        return f"{self.kind.value} of {self.metabolite}{per} at {self.harvest_h:g} h"
+
+
 class Objective(WireModel):
-    """What to optimise, under which constraints."""
+    """What to optimise, under which constraints.
+
+    `over_time` (campaign_spec.v3, optional): the objective's value of a run is read off its time course
+    (titre, yield or productivity at a harvest time) instead of the target's end-point readout.
+    """
 
     target: Identifier = Field(
         description="Readout to optimise: an exchange/flux reaction id (mmol/gDW/h), 'growth' (1/h), "
@@ -56,6 +107,11 @@ class Objective(WireModel):
         "(expected hypervolume improvement), the summary gives the Pareto set and the hypervolume by round."
     )
     second_sense: Sense = Sense.MAXIMIZE
+    over_time: OverTimeObjective | None = Field(
+        default=None, description="Optimise a titre, yield or productivity at a harvest time, read off each run's "
+        "time course (needs readout.time_course) instead of the target's end-point reading; the target stays the "
+        "product's end-point readout the lab also measures. None (the default): the target's reading.",
+    )
 
 
 class ExpressionParam(WireModel):
@@ -220,9 +276,10 @@ class CampaignSpec(WireModel):
     """Everything needed to run one design-build-test-learn campaign.
 
     v2 adds `readout` (optional, so every v1 spec is a valid v2 one).
+    v3 adds `objective.over_time` and `readout.time_course.tracked` (optional, so every v2 spec is a valid v3 one).
     """
 
-    SCHEMA = "campaign_spec.v2"
+    SCHEMA = "campaign_spec.v3"
 
     id: Identifier = Field(default_factory=lambda: "c" + new_id()[:12])
     name: str = Field(default="campaign", max_length=200)
@@ -254,6 +311,26 @@ class CampaignSpec(WireModel):
             raise ValueError("readout.time_course: a black-box function campaign has no culture to sample")
         return self
 
+    @model_validator(mode="after")
+    def _over_time_needs_a_time_course(self) -> CampaignSpec:
+        over, request = self.objective.over_time, self.readout.time_course
+        if over is None:
+            return self
+        if request is None:
+            raise ValueError("objective.over_time: needs readout.time_course (the sampling times and initial medium "
+                             "of the batch culture it is read from)")
+        if self.objective.target == "growth":
+            raise ValueError("objective.target: with objective.over_time the target names the product's end-point "
+                             "readout (e.g. 'EX_succ_e'), not 'growth' (the growth floor reads growth)")
+        first, last = request.times_h[0], request.times_h[-1]
+        if not first <= over.harvest_h <= last:
+            raise ValueError(f"objective.over_time.harvest_h: {over.harvest_h:g} h is outside the sampled times "
+                             f"({first:g}-{last:g} h, readout.time_course.times_h)")
+        if over.substrate is not None and request.initial_mM.get(over.substrate, 0.0) <= 0:
+            raise ValueError(f"objective.over_time.substrate: '{over.substrate}' is not in "
+                             "readout.time_course.initial_mM (a yield needs a substrate the medium starts with)")
+        return self
+
 
 class CampaignEventKind(StrEnum):
     """Lifecycle of a campaign.
@@ -273,9 +350,10 @@ class CampaignEvent(Message):
     """A change in a campaign's lifecycle.
 
     v2: the spec it carries on 'created' is a `campaign_spec.v2` (its `readout`).
+    v3: the spec is a `campaign_spec.v3` (its `objective.over_time`, `readout.time_course.tracked`).
     """
 
-    SCHEMA = "campaign_event.v2"
+    SCHEMA = "campaign_event.v3"
 
     campaign_id: Identifier
     kind: CampaignEventKind

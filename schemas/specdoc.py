@@ -21,6 +21,7 @@ from schemas.campaign import (
     MediumParam,
     Objective,
     OrganismSpec,
+    OverTimeObjective,
     RangeParam,
     ReviewSpec,
     SearchSpace,
@@ -32,6 +33,8 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
     ("", CampaignSpec, "Top level: the campaign itself."),
     ("organism", OrganismSpec, "The genome-scale model the designs are built in."),
     ("objective", Objective, "What to optimise, under which growth floor."),
+    ("objective.over_time", OverTimeObjective, "Optional (off when absent): optimise a titre, yield or productivity "
+     "at a harvest time, read off each run's time course (needs readout.time_course; docs/dynamic.md)."),
     ("search_space", SearchSpace, "The interventions the optimizer may combine."),
     ("[search_space.expression]", ExpressionParam, "One table per gene whose expression level is a variable."),
     ("[search_space.medium]", MediumParam, "One table per medium component whose uptake bound is a variable."),
@@ -44,8 +47,8 @@ SECTIONS: list[tuple[str, type[BaseModel], str]] = [
      "these initial concentrations and sample ln OD and the medium's concentrations over time (docs/dynamic.md)."),
 ]
 NESTED = {"organism", "objective", "search_space", "review", "executor", "simulator", "analysis", "expression",
-          "medium", "parameters", "readout"}
-OPTIONAL_SECTIONS = {"[search_space.parameters]", "readout.time_course"}
+          "medium", "parameters", "readout", "over_time"}
+OPTIONAL_SECTIONS = {"[search_space.parameters]", "readout.time_course", "objective.over_time"}
 """Sections the starter spec leaves out (a function campaign's parameters; time courses are off by default)."""
 
 UNITS: dict[str, str] = {
@@ -56,6 +59,8 @@ UNITS: dict[str, str] = {
     "search_space.medium.max_uptake": "mmol/gDW/h", "review.max_relative_uncertainty": "sd / |mean|",
     "simulator.noise": "coefficient of variation", "simulator.failure_rate": "fraction of runs",
     "readout.time_course.times_h": "h", "readout.time_course.initial_mM": "mM",
+    "objective.over_time.harvest_h": "h", "objective.over_time.kind": "mM (titre), mol/mol (yield), mM/h "
+    "(productivity)",
 }
 
 EXAMPLES: dict[str, Any] = {
@@ -74,7 +79,9 @@ EXAMPLES: dict[str, Any] = {
     "executor.kind": "robot", "executor.station": "sim1", "simulator.kind": "cell", "simulator.profile": "default",
     "simulator.expression": "sin(x0) + cos(x1)", "simulator.noise": 0.05, "simulator.failure_rate": 0.0,
     "readout.time_course.times_h": [0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0],
-    "readout.time_course.initial_mM": {"glc__D_e": 20.0},
+    "readout.time_course.initial_mM": {"glc__D_e": 20.0}, "readout.time_course.tracked": ["succ_e"],
+    "objective.over_time.kind": "titre", "objective.over_time.metabolite": "succ_e",
+    "objective.over_time.harvest_h": 12.0, "objective.over_time.substrate": "glc__D_e",
 }
 
 MEANINGS: dict[str, str] = {

@@ -74,7 +74,8 @@ InitialConcentrations = dict[Identifier, NonNegFloat]
 
 
 class TimeCourseRequest(WireModel):
-    """A batch culture to run and sample: the initial medium (mM) and the sampling times (h)."""
+    """A batch culture to run and sample: the initial medium (mM), the sampling times (h) and extra metabolites
+    to follow (`tracked`, added with campaign_spec.v3 / work_order.v3; optional)."""
 
     times_h: list[NonNegFloat] = Field(
         min_length=1, max_length=MAX_TIME_POINTS,
@@ -83,6 +84,11 @@ class TimeCourseRequest(WireModel):
     initial_mM: InitialConcentrations = Field(
         min_length=1, max_length=500,
         description="Extracellular metabolite id (e.g. 'glc__D_e') -> concentration at t = 0 (mM).",
+    )
+    tracked: list[Identifier] = Field(
+        default_factory=list, max_length=100,
+        description="Extracellular metabolites to follow besides the medium's (and acetate), e.g. a product: "
+        "0 mM at t = 0 unless in initial_mM. Empty (the default): the medium's and acetate only.",
     )
 
     @field_validator("times_h")

@@ -14,9 +14,10 @@ class WorkOrder(Message):
     """An approved design to build and measure (one run).
 
     v2 adds `time_course` (optional, so every v1 order is a valid v2 one).
+    v3 adds `time_course.tracked` (optional, so every v2 order is a valid v3 one).
     """
 
-    SCHEMA = "work_order.v2"
+    SCHEMA = "work_order.v3"
 
     campaign_id: Identifier
     run_id: Identifier = Field(description="Run id the executor must quote in its Measurement.")

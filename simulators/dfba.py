@@ -20,7 +20,7 @@ limit, the lag, the death rate or the OD conversion; it does not know the cell f
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +32,9 @@ from services.domain.organism import FastFBA, Organism, load_organism
 FREE_INORGANIC = frozenset({"h2o_e", "h_e", "pi_e", "nh4_e", "co2_e", "so4_e", "k_e", "na1_e", "mg2_e", "fe2_e"})
 """Base-medium (M9) components taken up without limit (with every other carbon-free exchange of the model, such as
 the trace metals of iJO1366); every other exchange is closed unless in the medium."""
+
+REPRESSION_MM = 0.5
+"""A growth-coupled product is not re-consumed while a carbon source of the medium is above this (mM)."""
 
 
 def carbon_free(organism: Organism) -> frozenset[str]:
@@ -113,19 +116,24 @@ class BatchCulture:
         self._exchange_index = {met: self.organism.reaction_index(ex) for met, ex in self._exchange.items()}
         self._free = FREE_INORGANIC | carbon_free(self.organism)
 
-    def tracked(self, init: Mapping[str, float]) -> list[str]:
-        """Metabolites followed: the medium's plus acetate (the overflow product)."""
-        unknown = sorted(set(init) - set(self._exchange))
+    def tracked(self, init: Mapping[str, float], extra: Iterable[str] = ()) -> list[str]:
+        """Metabolites followed: the medium's, acetate (the overflow product) and `extra` (e.g. a product)."""
+        extra = set(extra)
+        unknown = sorted((set(init) | extra) - set(self._exchange))
         if unknown:
             raise ValueError(f"init: the organism has no exchange for {', '.join(unknown)}")
-        return sorted(set(init) | {"ac_e"} & set(self._exchange))
+        return sorted(set(init) | extra | {"ac_e"} & set(self._exchange))
 
-    def _uptake_bounds(self, lb: np.ndarray, s: Mapping[str, float], x: float, dt: float) -> None:
+    def _uptake_bounds(self, lb: np.ndarray, s: Mapping[str, float], x: float, dt: float,
+                       repressed: frozenset[str] = frozenset(), carbon: frozenset[str] = frozenset()) -> None:
         k = self.kinetics
         inhibition = 1.0 / (1.0 + s.get("ac_e", 0.0) / k.ki_acetate)
+        on_sugar = any(s.get(c, 0.0) > REPRESSION_MM for c in carbon)
         for met, i in self._exchange_index.items():
             if met == "o2_e":  # a design's tighter oxygen bound (an aeration design) holds
                 lb[i] = max(lb[i], -k.oxygen_transfer)
+            elif met in repressed and on_sugar:  # catabolite repression: a product is not re-consumed yet
+                lb[i] = max(lb[i], 0.0)
             elif met in s:
                 conc = s[met]
                 rate = k.vmax.get(met, 2.0) * conc / (k.km.get(met, k.default_km) + conc) * inhibition
@@ -134,19 +142,29 @@ class BatchCulture:
                 lb[i] = max(lb[i], 0.0)
 
     def _step_fluxes(self, base: tuple[np.ndarray, np.ndarray], s: Mapping[str, float], x: float,
-                     dt: float) -> tuple[float, np.ndarray]:
+                     dt: float, repressed: frozenset[str] = frozenset(), carbon: frozenset[str] = frozenset()
+                     ) -> tuple[float, np.ndarray]:
         lb, ub = base[0].copy(), base[1].copy()
-        self._uptake_bounds(lb, s, x, dt)
+        self._uptake_bounds(lb, s, x, dt, repressed, carbon)
         result = self.fba.optimize(lb, ub)
         if not result.ok:
             return 0.0, np.zeros(len(lb))
         return result.growth, result.fluxes
 
-    def simulate(self, init: Mapping[str, float], times: np.ndarray, design: Design | None = None) -> BatchCurve:
-        """Noise-free trajectory sampled at `times` (h) from initial concentrations (mM)."""
+    def simulate(self, init: Mapping[str, float], times: np.ndarray, design: Design | None = None,
+                 coupled: Mapping[str, float] | None = None) -> BatchCurve:
+        """Noise-free trajectory sampled at `times` (h) from initial concentrations (mM).
+
+        `coupled`: product -> secretion per unit of the medium's carbon sources taken up (mol/mol) on top of
+        FBA's exchange flux, the true cell's own ratio (`simulators/batch_runs.py`); such a product is followed
+        and is not taken up while a carbon source of the initial medium is above `REPRESSION_MM`.
+        """
         k = self.kinetics
+        coupled = dict(coupled or {})
         base = self.organism.design_bounds(design or Design())
-        mets = self.tracked(init)
+        mets = self.tracked(init, coupled)
+        repressed = frozenset(coupled)
+        carbon = frozenset(m for m, v in init.items() if v > 0 and m not in self._free and m not in repressed)
         s = {m: float(init.get(m, 0.0)) for m in mets}
         x, t = k.inoculum_gdw, 0.0
         out_x: list[float] = []
@@ -156,11 +174,13 @@ class BatchCulture:
             mu = 0.0
             while t < target - 1e-9:
                 dt = min(k.dt_h, target - t)
-                growth, fluxes = self._step_fluxes(base, s, x, dt)
+                growth, fluxes = self._step_fluxes(base, s, x, dt, repressed, carbon)
                 active = 1.0 - np.exp(-(t + dt) / k.lag_h) if k.lag_h > 0 else 1.0
                 mu = active * growth - k.death
+                uptake = sum(max(0.0, -float(fluxes[self._exchange_index[c]])) for c in carbon) if coupled else 0.0
                 for m in mets:
-                    s[m] = max(0.0, s[m] + active * fluxes[self._exchange_index[m]] * x * dt)
+                    rate = fluxes[self._exchange_index[m]] + coupled.get(m, 0.0) * uptake
+                    s[m] = max(0.0, s[m] + active * rate * x * dt)
                 x *= float(np.exp(mu * dt))
                 t += dt
             out_x.append(x)
@@ -177,9 +197,10 @@ class BatchCulture:
         return noise.apply(curve.od(self.kinetics), curve.concentrations, rng, od_min=noise.od_floor)
 
     def measure(self, campaign_id: str, run_id: str, init: Mapping[str, float], times: np.ndarray,
-                rng: np.random.Generator, design: Design | None = None) -> Measurement:
+                rng: np.random.Generator, design: Design | None = None,
+                coupled: Mapping[str, float] | None = None) -> Measurement:
         """A Measurement carrying sampled ln OD and concentration time courses of one culture."""
-        curve = self.simulate(init, times, design)
+        curve = self.simulate(init, times, design, coupled)
         od, conc = self.sample(curve, rng)
         courses = {"ln_od": {"unit": TimeCourseUnit.LN_OD.value,
                              "points": [{"time_h": float(t), "value": float(np.log(v))} for t, v in zip(times, od,

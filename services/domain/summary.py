@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from schemas import CampaignSpec, Measurement, Sense
 from services.domain.floor import GrowthFloor, below_floor, best_meeting_floor, growth_floor, meeting_floor
+from services.domain.objective import objective_view
 from services.domain.pareto import hypervolume_2d, pareto_front
 from services.domain.posterior import noise_estimate, posterior_best, priors_from_proposals
 
@@ -41,6 +42,7 @@ def campaign_summary(spec: CampaignSpec, proposals: list[dict[str, Any]], work_o
     """The JSON summary of `fluxlab campaign run`: the named best is the posterior best among designs meeting the
     floor (`services.domain.posterior`: replicate mean shrunk toward the model's prediction, with its interval);
     the best single reading is kept beside it (`best_reading`)."""
+    measurements = objective_view(spec, measurements)
     floor = growth_floor(spec, measurements)
     reading_value, reading = best_meeting_floor(spec, measurements, floor)
     noise = noise_estimate(spec.objective.target, meeting_floor(spec, measurements, floor))

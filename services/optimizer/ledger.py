@@ -22,6 +22,7 @@ from schemas import (
 from services.domain import lifecycle
 from services.domain.acceptance import Gate
 from services.domain.floor import GrowthFloor, below_floor, best_meeting_floor, growth_floor, meeting_floor
+from services.domain.objective import with_objective
 from services.domain.posterior import Posterior, Prior, noise_estimate, posterior_best, priors_from_proposals
 from services.optimizer.context import History
 from services.optimizer.replicates import REPLICATE
@@ -74,8 +75,8 @@ class CampaignLedger:
         return True
 
     def _accepted(self, measurements: list[Measurement]) -> None:
-        for m in measurements:
-            self.measurements[m.run_id] = m
+        for m in measurements:  # the target's reading is the objective's value (over time when the spec asks)
+            self.measurements[m.run_id] = with_objective(self.spec, m)
             self._resolve_run(m.run_id, WorkOrderStatus.MEASURED)
             self.last_measured_at = time.monotonic()
 

@@ -196,6 +196,8 @@ def fit(
                                       "default: the kind's own)."),
     dropout: float | None = typer.Option(None, "--dropout", help="Dropout rate (default: the kind's own)."),
     tune: bool = typer.Option(False, "--tune", help="Choose the network size by inner 3-fold CV on the file's rows."),
+    products: str | None = typer.Option(None, "--products", help="Model dynamic: comma-separated metabolites with "
+                                        "a y: course to predict as products (e.g. succ_e)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Train a model on historical data in a CSV and save it."""
@@ -206,7 +208,7 @@ def fit(
     torch.set_num_threads(1)
     if model == "dynamic" or runs is not None:
         _dynamic_only(model, runs)
-        _dynamic_fit(data, runs, out, seed, as_json)
+        _dynamic_fit(data, runs, out, seed, as_json, [p.strip() for p in (products or "").split(",") if p.strip()])
         return
     _report(lambda: fit_file(data, out, model=model, organism=organism, ensemble=ensemble, seed=seed,
                              outside_ids=outside_ids, tune=tune, **_net_options(hidden, dropout),
@@ -264,12 +266,13 @@ def _dynamic_only(model: str, runs: Path | None) -> None:
         _fail("--runs: model dynamic needs the runs table of the curves (docs/dynamic.md)")
 
 
-def _dynamic_fit(data: Path, runs: Path | None, out: Path, seed: int, as_json: bool) -> None:
+def _dynamic_fit(data: Path, runs: Path | None, out: Path, seed: int, as_json: bool,
+                 products: list[str] | None = None) -> None:
     from services.predictor.dynamic import DynamicConfig
     from services.predictor.dynamic_files import fit_file as fit_curves
 
     assert runs is not None
-    _report(lambda: fit_curves(data, runs, out, DynamicConfig(seed=seed)), as_json,
+    _report(lambda: fit_curves(data, runs, out, DynamicConfig(seed=seed), products), as_json,
             lambda r: f"dynamic fitted on {r['n_runs']} curves in {r['fit_s']:.1f} s -> {out}")
 
 

@@ -13,9 +13,10 @@ the data names it, but every medium plateaus). Mass balances, integrated with fi
 The learned parts, trained end to end on measured ln OD curves: Vmax per substrate, lag, lag width and the
 death/maintenance kd are learned global constants, each times a bounded factor e^(±span) that an encoder
 network computes from the composition (log(1 + mM) and presence: substrate-specific, with the interactions of
-the whole medium, e.g. catabolite repression); the medium's capacity R0 is a learned global within e^±0.5. The
-encoder's last layer starts near zero, so training starts from one set of kinetics for every medium and the
-network only moves a medium as far as the curves ask (`parametrisation="free"`, the version-1 model whose
+the whole medium, e.g. catabolite repression; with `fit(design=)` also the design's knockouts and expression,
+`dynamic_design.py`, and products in `dynamic_products.py`); the medium's capacity R0 is a learned global
+within e^±0.5. The encoder's last layer starts near zero, so training starts from one set of kinetics for every
+medium and the network only moves a medium as far as the curves ask (`parametrisation="free"`, the version-1 model whose
 encoder outputs were the kinetics themselves, did not even fit its simulated training curves: train R²
 0.74-0.80 against the truth; docs/dynamic.md). Km_i, Y_i, K_R and the inoculum ln X0 are learned global
 constants. Yields are per substrate constants, i.e. a reduced stoichiometry: the genome-scale S·v = 0 of dFBA
@@ -93,15 +94,15 @@ class _Kinetics(nn.Module):
     N_RUN_PARAMS = 4  # lag, lag width, kd, resource capacity
 
     def __init__(self, members: int, n_features: int, n_substrates: int, hidden: int, dropout: float = 0.0,
-                 parametrisation: str = "free", span: float = 1.0) -> None:
+                 parametrisation: str = "free", span: float = 1.0, n_extra: int = 0) -> None:
         super().__init__()
         if parametrisation not in ("free", "bounded"):
             raise ValueError(f"parametrisation: expected 'free' or 'bounded', got {parametrisation!r}")
-        self.parametrisation, self.span = parametrisation, span
+        self.parametrisation, self.span, self.n_substrates = parametrisation, span, n_substrates
         self.encoder = nn.Sequential(
             _BatchedLinear(members, n_features, hidden), nn.SiLU(), nn.Dropout(dropout),
             _BatchedLinear(members, hidden, hidden), nn.SiLU(), nn.Dropout(dropout),
-            _BatchedLinear(members, hidden, n_substrates + self.N_RUN_PARAMS),
+            _BatchedLinear(members, hidden, n_substrates + self.N_RUN_PARAMS + n_extra),
         )
         shape = (members, 1, n_substrates)
         if parametrisation == "bounded":
@@ -123,10 +124,11 @@ class _Kinetics(nn.Module):
 
     def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         out = self.encoder(features)
-        n = out.shape[-1] - self.N_RUN_PARAMS
+        n = self.n_substrates
+        extra = {"extra": out[..., n + self.N_RUN_PARAMS:]} if out.shape[-1] > n + self.N_RUN_PARAMS else {}
         if self.parametrisation == "bounded":
             f = self.span * torch.tanh(out)
-            return {
+            return extra | {
                 "vmax": torch.exp(self.log_vmax + f[..., :n]),
                 "lag": torch.exp(self.log_lag + f[..., n:n + 1]),
                 "width": torch.exp(self.log_width + f[..., n + 1:n + 2]) + 0.05,
@@ -135,7 +137,7 @@ class _Kinetics(nn.Module):
                 "km": self.log_km.exp() + 1e-3, "yield": self.log_yield.exp(),
                 "kr": self.log_kr.exp() + 1e-3, "ln_x0": self.ln_x0,
             }
-        return {
+        return extra | {
             "vmax": nn.functional.softplus(out[..., :n]) * 2.0,
             "lag": nn.functional.softplus(out[..., n:n + 1] * 3.0 + 3.0),
             "width": nn.functional.softplus(out[..., n + 1:n + 2]) + 0.2,
@@ -184,6 +186,8 @@ class CurvePrediction:
     sd: np.ndarray
     members: np.ndarray
     substrates: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+    """A subclass's own states per member (e.g. `products`: members x runs x T x products, mM)."""
 
 
 class DynamicModel:
@@ -197,20 +201,29 @@ class DynamicModel:
         self.substrates: list[str] = []
         self.residual_var = 0.0
         self._scale = 1.0
+        self.n_design = 0
+        """Design features (knockouts, log2 expression, ...) the encoder reads next to the medium (0: none)."""
 
-    def _inputs(self, init: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        features = np.hstack([np.log1p(init) / self._scale, (init > 0).astype(float)])
+    def _inputs(self, init: np.ndarray, design: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if (0 if design is None else design.shape[1]) != self.n_design or (
+                design is not None and design.shape[0] != init.shape[0]):
+            raise ValueError(f"design: expected {init.shape[0]} x {self.n_design} features, "
+                             f"got {None if design is None else design.shape}")
+        parts = [np.log1p(init) / self._scale, (init > 0).astype(float)]
+        features = np.hstack(parts if design is None else [*parts, design])
         m = self.config.members
         f = torch.as_tensor(features, dtype=torch.float32, device=self.device).unsqueeze(0).expand(m, -1, -1)
         s0 = torch.as_tensor(init, dtype=torch.float32, device=self.device).unsqueeze(0)
         return f.contiguous(), s0
 
     def fit(self, substrates: list[str], init: np.ndarray, times: np.ndarray, ln_od: np.ndarray,
-            concentrations: np.ndarray | None = None) -> DynamicModel:
+            concentrations: np.ndarray | None = None, design: np.ndarray | None = None) -> DynamicModel:
         """Train on runs: initial concentrations (runs x substrates, mM), common times (h), ln OD (runs x T).
 
         `concentrations` (runs x T x substrates, mM, NaN where not measured), when given, adds the measured
         substrate courses to the loss: they pin the yields, which ln OD alone leaves to the plateau.
+        `design` (runs x features), when given, is read by the encoder next to the composition, so two designs
+        on one medium get their own kinetics (`services/predictor/dynamic_design.py` builds the features).
         """
         if init.shape[0] != ln_od.shape[0] or ln_od.shape[1] != len(times):
             raise ValueError(f"shapes disagree: init {init.shape}, ln_od {ln_od.shape}, times {len(times)}")
@@ -221,8 +234,9 @@ class DynamicModel:
         torch.manual_seed(cfg.seed)
         self.substrates = list(substrates)
         self._scale = float(max(np.log1p(init).max(), 1e-6))
+        self.n_design = 0 if design is None else int(design.shape[1])
         self.net = self._network(init.shape[1])
-        features, s0 = self._inputs(init)
+        features, s0 = self._inputs(init, design)
         y = torch.as_tensor(ln_od, dtype=torch.float32, device=self.device).unsqueeze(0)
         mask = torch.isfinite(y).float()
         y = torch.nan_to_num(y)
@@ -254,7 +268,7 @@ class DynamicModel:
         self.net.train()
         for epoch in range(cfg.epochs):
             opt.zero_grad()
-            out = integrate(self.net(features), s0, times)
+            out = self._simulate(self.net(features), s0, times)
             loss_m = per_member(out["ln_x"], train_w)
             if val_w is not None and select and (cfg.dropout == 0 or epoch % cfg.eval_every == 0):
                 with torch.no_grad():
@@ -263,6 +277,7 @@ class DynamicModel:
             loss = loss_m.mean()
             if conc_loss is not None:
                 loss = loss + cfg.concentration_weight * conc_loss(out["s"])
+            loss = loss + self._extra_loss(out, train_w)
             loss.backward()
             norm = nn.utils.clip_grad_norm_(self.net.parameters(), 5.0)
             if torch.isfinite(norm):  # a rare overflowing step is skipped, as AMP's GradScaler does
@@ -273,7 +288,7 @@ class DynamicModel:
                 self._keep_best(per_member(self._eval_pass(features, s0, times), val_w), best, best_state)
             self.net.load_state_dict(best_state)
         self.net.eval()
-        fitted = self.predict(init, times)
+        fitted = self.predict(init, times, design)
         resid = np.where(np.isfinite(ln_od), ln_od - fitted.mean, np.nan)
         self.residual_var = float(np.nanmean(resid ** 2))
         if val_w is not None:
@@ -301,8 +316,20 @@ class DynamicModel:
 
     def _network(self, n_substrates: int) -> _Kinetics:
         cfg = self.config
-        return _Kinetics(cfg.members, 2 * n_substrates, n_substrates, cfg.hidden, cfg.dropout,
-                         cfg.parametrisation, cfg.span).to(self.device)
+        return _Kinetics(cfg.members, 2 * n_substrates + self.n_design, n_substrates, cfg.hidden, cfg.dropout,
+                         cfg.parametrisation, cfg.span, self._n_extra()).to(self.device)
+
+    def _n_extra(self) -> int:
+        """Encoder outputs beyond the batch kinetics (a subclass's own terms read `p["extra"]`)."""
+        return 0
+
+    def _simulate(self, p: dict[str, torch.Tensor], s0: torch.Tensor, times: np.ndarray) -> dict[str, torch.Tensor]:
+        """The trajectories of one set of kinetics (`integrate`; a subclass adds its own states)."""
+        return integrate(p, s0, times)
+
+    def _extra_loss(self, out: dict[str, torch.Tensor], weights: torch.Tensor) -> torch.Tensor | float:
+        """A subclass's loss on its own states (members' training weights `weights`, members x runs x 1)."""
+        return 0.0
 
     def _holdout_weights(self, runs: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Per member (members x runs x 1): the runs it trains on and those it holds out to pick its epoch."""
@@ -321,7 +348,7 @@ class DynamicModel:
     def _eval_pass(self, features: torch.Tensor, s0: torch.Tensor, times: np.ndarray) -> torch.Tensor:
         assert self.net is not None
         self.net.eval()
-        pred = integrate(self.net(features), s0, times)["ln_x"]
+        pred = self._simulate(self.net(features), s0, times)["ln_x"]
         self.net.train()
         return pred
 
@@ -347,16 +374,19 @@ class DynamicModel:
         yc = torch.nan_to_num(yc)
         return lambda s: ((((s - yc) / scale_t) ** 2) * mc).sum() / mc.sum()
 
-    def predict(self, init: np.ndarray, times: np.ndarray) -> CurvePrediction:
-        """Predicted ln OD curves for media (runs x substrates, mM) at the given times (h)."""
+    def predict(self, init: np.ndarray, times: np.ndarray, design: np.ndarray | None = None) -> CurvePrediction:
+        """Predicted ln OD curves for media (runs x substrates, mM; with the design features when fitted on
+        them) at the given times (h)."""
         if self.net is None:
             raise RuntimeError("the dynamic model is not fitted")
         if init.shape[1] != len(self.substrates):
             raise ValueError(f"expected {len(self.substrates)} substrate columns, got {init.shape[1]}")
-        features, s0 = self._inputs(init)
+        features, s0 = self._inputs(init, design)
         with torch.no_grad():
-            out = integrate(self.net(features), s0, np.asarray(times, dtype=float))
+            out = self._simulate(self.net(features), s0, np.asarray(times, dtype=float))
         members = out["ln_x"].cpu().numpy().astype(float)
         mean = members.mean(0)
         sd = np.sqrt(members.var(0) + self.residual_var)
-        return CurvePrediction(np.asarray(times, dtype=float), mean, sd, members, out["s"].mean(0).cpu().numpy())
+        extras = {k: v.cpu().numpy().astype(float) for k, v in out.items() if k not in ("ln_x", "s")}
+        return CurvePrediction(np.asarray(times, dtype=float), mean, sd, members, out["s"].mean(0).cpu().numpy(),
+                               extras)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.model_selection import KFold
 
+from schemas import Design
 from services.predictor.curve_metrics import curve_report
 from services.predictor.dynamic import DynamicConfig, DynamicModel
 from services.predictor.errors import PredictorError
@@ -27,6 +28,9 @@ class CurveSet:
     init: np.ndarray
     times: np.ndarray
     ln_od: np.ndarray
+    designs: list[Design] = field(default_factory=list)
+    courses: dict[str, np.ndarray] = field(default_factory=dict)
+    """Every other readout (runs x times, NaN where a run lacks it or samples it at other times)."""
 
 
 def load_curves(curves: Path, runs: Path, readout: str = "ln_od") -> CurveSet:
@@ -46,7 +50,11 @@ def load_curves(curves: Path, runs: Path, readout: str = "ln_od") -> CurveSet:
         raise PredictorError("--runs", "no init:<metabolite> column")
     init = np.array([[m.initial_concentrations.get(s, 0.0) for s in substrates] for m in items])
     y = np.array([m.time_courses[readout].values for m in items])
-    return CurveSet([m.run_id for m in items], substrates, init, np.array(times), y)
+    names = sorted({r for m in items for r in m.time_courses} - {readout})
+    courses = {r: np.array([m.time_courses[r].values if r in m.time_courses and m.time_courses[r].times == times
+                            else [np.nan] * len(times) for m in items], dtype=float) for r in names}
+    return CurveSet([m.run_id for m in items], substrates, init, np.array(times), y, [m.design for m in items],
+                    courses)
 
 
 def peer_predictions(data: CurveSet, train: np.ndarray, test: np.ndarray, seed: int) -> dict[str, np.ndarray]:

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import math
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from nats.js.errors import BucketNotFoundError, NotFoundError, ObjectNotFoundError
@@ -61,6 +61,7 @@ from services.runtime.settings import Settings
 
 if TYPE_CHECKING:
     from services.predictor.deepmodel import DeepModel
+    from services.predictor.over_time import OverTimeModel
 
 __all__ = ["PredictorService", "PredictorSettings"]
 
@@ -89,6 +90,9 @@ class PredictorSettings(BaseSettings):
         "Train on the omics blocks measurements carry (transcriptomics, metabolomics, ...) as inputs, each such "
         "row also once with them marked absent, so proposals (never measured, no omics) are predicted as by a "
         "model trained without them; false: designs only (docs/predictor.md, 'Omics in the loop')."))
+    dynamic_epochs: int = Field(default=600, ge=1, description=(
+        "Epochs of the dynamic model a campaign with an objective over time trains on its time courses."))
+    dynamic_members: int = Field(default=4, ge=1, description="Ensemble members of that dynamic model.")
     threads: int = Field(default=1, ge=1, description=(
         "torch threads. The ensembles are small: one thread trains them fastest, and more spin against each "
         "other and every other process on a shared machine (25 s instead of 2.5 s for 15 measurements on a "
@@ -228,7 +232,9 @@ class PredictorService(Service):
             log.warning("%s: artifact %s missing; will retrain", campaign_id, cm.artifact)
             cm.trained_on = cm.covered = 0
             return
-        cm.model = await asyncio.to_thread(deep_model_class().from_bytes, obj.data)
+        from services.predictor.over_time import load_campaign_model
+
+        cm.model = await asyncio.to_thread(load_campaign_model, obj.data)
         # the version covers the first `covered` accepted measurements (one stream order for every replica): the
         # next version scores it on the rest, as the replica that trained it would (prospective recalibration)
         cm.trained_ids = {m.id for m in list(cm.measurements.values())[:cm.covered] if m.id not in cm.excluded}
@@ -336,6 +342,10 @@ class PredictorService(Service):
                 if len(data) < MIN_TRAINING_MEASUREMENTS and base is None:
                     raise PredictorError("measurements", f"fewer than {MIN_TRAINING_MEASUREMENTS} usable "
                                                          f"measurements: {exc}") from exc
+        campaign_model: DeepModel | OverTimeModel = model
+        if spec.objective.over_time is not None:  # the objective over time: the dynamic model on the curves
+            campaign_model, dynamic_report = await asyncio.to_thread(self._over_time, model, spec, data)
+            report = {**report, **dynamic_report}
         unseen = [m for m in data if m.id not in cm.trained_ids] if cm.model is not None and cm.trained_ids else []
         previous = await asyncio.to_thread(unseen_predictions, cm.model, unseen)
         prospective = prospective_metrics(previous, unseen, spec.objective.target)
@@ -343,7 +353,7 @@ class PredictorService(Service):
         zs = prospective_zscores(previous, unseen, list(labels))
         calibration = cm.calibration.with_round(zs)
         artifact = f"{campaign_id}/v{version:04d}.pt"
-        await self.store.put(artifact, await asyncio.to_thread(model.to_bytes))
+        await self.store.put(artifact, await asyncio.to_thread(campaign_model.to_bytes))
         await self.store.put(f"{artifact}.sdscale", calibration.to_bytes())
         metrics = {k: float(v) for k, v in report.items()
                    if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)}
@@ -351,10 +361,10 @@ class PredictorService(Service):
         metrics.update(prospective)
         metrics.update(calibration.metrics(labels))
         event = ModelTrained(id=f"model-{campaign_id}-v{version}", campaign_id=campaign_id, version=version,
-                             artifact=artifact, model_kind=model.config.kind, n_train=len(data), metrics=metrics,
-                             covers=covers)
+                             artifact=artifact, n_train=len(data), metrics=metrics, covers=covers,
+                             model_kind=getattr(campaign_model, "announced_kind", model.config.kind))
         await self.bus.publish_event(event)
-        cm.model, cm.version, cm.trained_on, cm.artifact = model, version, len(data), artifact
+        cm.model, cm.version, cm.trained_on, cm.artifact = campaign_model, version, len(data), artifact
         cm.calibration = calibration
         cm.covered, cm.announced, cm.failed_at_model = covers, max(cm.announced, covers), failed
         cm.trained_ids = {m.id for m in data}
@@ -362,6 +372,16 @@ class PredictorService(Service):
         cm.failure, cm.backoff_s, cm.broker_retries, cm.settled_at_failure = None, 0.0, 0, 0
         log.info("%s: model v%d trained on %d measurements", campaign_id, version, len(data))
         return event
+
+    def _over_time(self, steady: DeepModel, spec: CampaignSpec, data: list[Measurement]
+                   ) -> tuple[DeepModel | OverTimeModel, dict[str, float]]:
+        """The steady-state model wrapped with the dynamic objective model (`services/predictor/over_time.py`)."""
+        from services.predictor.dynamic import DynamicConfig
+        from services.predictor.over_time import with_over_time
+
+        config = DynamicConfig(epochs=self.options.dynamic_epochs, members=self.options.dynamic_members,
+                               seed=spec.seed)
+        return with_over_time(steady, spec, data, config)
 
     async def _base_model(self, spec: CampaignSpec, cm: CampaignModel) -> bytes | None:
         """The bytes of the model the campaign's `base_model` names (fetched once), or None without one."""
@@ -385,7 +405,8 @@ class PredictorService(Service):
                 if request.attributions:  # (imported here: the module imports torch)
                     from services.predictor.attributions import for_request
 
-                    attributions = await asyncio.to_thread(for_request, model, request)
+                    steady = model.steady if hasattr(model, "steady") else model  # the steady-state model's
+                    attributions = await asyncio.to_thread(for_request, cast("DeepModel", steady), request)
             except PredictorError as exc:
                 raise RpcError(exc.field, exc.reason) from None
         wanted = set(request.outputs) if request.outputs else None

@@ -12,6 +12,7 @@ from services.predictor.prospective_calibration import ProspectiveCalibration
 
 if TYPE_CHECKING:
     from services.predictor.deepmodel import DeepModel
+    from services.predictor.over_time import OverTimeModel
 
 
 @dataclass
@@ -24,7 +25,8 @@ class CampaignModel:
     """Runs reported failed (their work order will bring no measurement)."""
     failed_at_model: int = 0
     """How many runs had failed when the current version was trained."""
-    model: DeepModel | None = None
+    model: DeepModel | OverTimeModel | None = None
+    """The campaign's model: steady state, or with the objective over time from the dynamic model."""
     version: int = 0
     trained_on: int = 0
     covered: int = 0

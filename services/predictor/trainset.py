@@ -14,11 +14,16 @@ from schemas import CampaignSpec, Measurement
 
 if TYPE_CHECKING:
     from services.predictor.deepmodel import DeepModel, PredictionResult
+    from services.predictor.over_time import OverTimeModel
 
 
 def training_data(spec: CampaignSpec, measurements: list[Measurement]) -> list[Measurement]:
     """What a campaign's model trains on: the accepted measurements, batch-normalised to their wild-type
-    controls when the spec asks for it (`[analysis] normalise`)."""
+    controls when the spec asks for it (`[analysis] normalise`); the target's reading is the objective's value
+    (`services.domain.objective`: a titre, yield or productivity read off the time course when the spec asks)."""
+    from services.domain.objective import objective_view
+
+    measurements = objective_view(spec, measurements)
     if not spec.analysis.normalise:
         return measurements
     from services.analysis.normalise import normalise_measurements  # pandas: only when asked for
@@ -26,7 +31,8 @@ def training_data(spec: CampaignSpec, measurements: list[Measurement]) -> list[M
     return normalise_measurements(measurements, spec.analysis.by).measurements
 
 
-def unseen_predictions(model: DeepModel | None, unseen: list[Measurement]) -> PredictionResult | None:
+def unseen_predictions(model: DeepModel | OverTimeModel | None, unseen: list[Measurement]
+                       ) -> PredictionResult | None:
     """The previous version's predictions for the measurements it never saw (None without a model or on failure).
 
     One prediction feeds both `prospective_metrics` and the prospective recalibration's z-scores.

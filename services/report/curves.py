@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from schemas import Measurement
+from schemas import Design, Measurement
 
 Z95 = 1.959964
 """Half-width of a 95 % band in sd."""
 NO_MODEL = "no dynamic model prediction (give a model fitted with `fluxlab predictor fit --model dynamic`): " \
            "measurements only"
 MEDIUM_ONLY = "predicted from the initial medium only (one curve per medium)"
+PER_DESIGN = "predicted for this design and medium"
 MEASURED_ONLY = "no model prediction: measurements only"
 
 
@@ -36,6 +37,8 @@ class Band:
     mean: list[float]
     lower: list[float]
     upper: list[float]
+    per_design: bool = False
+    """From a model that reads the design (else from the initial medium alone)."""
 
 
 @dataclass
@@ -48,6 +51,8 @@ class DesignCurves:
     runs: list[tuple[str, list[float], list[float]]] = field(default_factory=list)
     """(run id, times h, ln OD) per measured run."""
     prediction: Band | None = None
+    design: Design | None = None
+    """The design itself (a design-aware model predicts each design's own curve)."""
 
     @property
     def times(self) -> list[float]:
@@ -78,7 +83,7 @@ def by_design(measurements: list[Measurement], describe: Any = None) -> list[Des
         key = (m.design.key(), tuple(medium.items()))
         if key not in groups:
             text = describe(m.design) if describe is not None else m.design.describe()
-            groups[key] = DesignCurves(m.design.key(), text, medium)
+            groups[key] = DesignCurves(m.design.key(), text, medium, design=m.design)
         groups[key].runs.append((m.run_id, *curve))
     return list(groups.values())
 
@@ -88,11 +93,11 @@ def predict(model_path: Path, groups: list[DesignCurves]) -> str | None:
 
     A group whose medium holds a substrate the model was not fitted on keeps no band.
     """
-    from services.predictor.dynamic_files import load  # torch: only when a model is given
+    from services.predictor.dynamic_files import load_with_encoding  # torch: only when a model is given
     from services.predictor.errors import PredictorError
 
     try:
-        model, _ = load(model_path)
+        model, _, encoding = load_with_encoding(model_path)
     except PredictorError as exc:
         return f"no dynamic model prediction: {exc}"
     predicted = 0
@@ -101,9 +106,14 @@ def predict(model_path: Path, groups: list[DesignCurves]) -> str | None:
             continue
         init = np.array([[group.medium.get(s, 0.0) for s in model.substrates]])
         times = np.asarray(group.times, dtype=float)
-        out = model.predict(init, times)
+        try:
+            design = encoding.features([group.design]) if model.n_design and group.design is not None else None
+            out = model.predict(init, times, design)
+        except ValueError:  # a design-aware model and a design it cannot read
+            continue
         mean, sd = out.mean[0], out.sd[0]
-        group.prediction = Band(times.tolist(), mean.tolist(), (mean - Z95 * sd).tolist(), (mean + Z95 * sd).tolist())
+        group.prediction = Band(times.tolist(), mean.tolist(), (mean - Z95 * sd).tolist(), (mean + Z95 * sd).tolist(),
+                                per_design=design is not None)
         predicted += 1
     if not predicted:
         return (f"no dynamic model prediction: the model knows {', '.join(model.substrates)}, and no design's "
@@ -125,5 +135,6 @@ def draw(ax: Any, group: DesignCurves) -> None:
     ax.set_xlabel("time (h)")
     ax.set_ylabel("ln OD")
     ax.legend(fontsize=7, loc="lower right")
-    ax.text(0.02, 0.98, MEDIUM_ONLY if group.prediction is not None else MEASURED_ONLY, transform=ax.transAxes,
+    label = MEASURED_ONLY if group.prediction is None else PER_DESIGN if group.prediction.per_design else MEDIUM_ONLY
+    ax.text(0.02, 0.98, label, transform=ax.transAxes,
             va="top", fontsize=6, color="0.35")

@@ -29,13 +29,15 @@ def unit_of(spec: CampaignSpec, readout: str) -> str:
     """The unit of a readout: growth 1/h, a reaction's flux mmol/gDW/h, a black-box value the assay's."""
     if readout == "growth":
         return "1/h"
+    if readout == spec.objective.target and spec.objective.over_time is not None:
+        return spec.objective.over_time.unit
     return "assay units" if spec.is_function else "mmol/gDW/h"
 
 
 def envelope_of(spec: CampaignSpec, points: int = 20) -> Envelope | None:
     """The wild-type envelope of the campaign's objective (None for growth or function campaigns)."""
-    if spec.is_function or spec.objective.target == "growth":
-        return None
+    if spec.is_function or spec.objective.target == "growth" or spec.objective.over_time is not None:
+        return None  # a titre, yield or productivity has no flux envelope
     medium = tuple(sorted(spec.organism.medium.items()))
     return _envelope(spec.organism.model, spec.objective.target, medium, spec.objective.growth_floor, points)
 

@@ -31,8 +31,10 @@ class CampaignRecords:
     models: Records = field(default_factory=list)
 
     def measured(self) -> list[Measurement]:
-        """The measurements as messages."""
-        return [Measurement.model_validate(m) for m in self.measurements]
+        """The measurements as messages, the target's reading the objective's value (`services.domain.objective`)."""
+        from services.domain.objective import objective_view
+
+        return objective_view(self.spec, [Measurement.model_validate(m) for m in self.measurements])
 
     @property
     def n_failed(self) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-from schemas import AMENDED, CampaignSpec, Design, ExecutorKind, Proposal, WorkOrder
+from schemas import AMENDED, CampaignSpec, Design, ExecutorKind, Proposal, TimeCourseRequest, WorkOrder
 from services.runtime.subjects import Subjects
 
 
@@ -60,9 +60,17 @@ def work_order_for(proposal: Proposal, spec: CampaignSpec) -> WorkOrder:
         id=work_order_id(proposal.id), campaign_id=proposal.campaign_id, run_id=run_id(proposal.id),
         proposal_id=proposal.id, design=proposal.design, queue=executor.kind,
         station=executor.station if executor.kind == ExecutorKind.ROBOT else None,
-        organism=spec.organism.model, readouts=readouts, time_course=spec.readout.time_course,
+        organism=spec.organism.model, readouts=readouts, time_course=batch_request(spec),
         **extra,  # type: ignore[arg-type]
     )
+
+
+def batch_request(spec: CampaignSpec) -> TimeCourseRequest | None:
+    """The spec's time-course request, also following the objective's product (`objective.over_time`)."""
+    request, over = spec.readout.time_course, spec.objective.over_time
+    if request is None or over is None or over.metabolite in request.initial_mM or over.metabolite in request.tracked:
+        return request
+    return request.model_copy(update={"tracked": [*request.tracked, over.metabolite]})
 
 
 def queue_subject(subjects: Subjects, order: WorkOrder) -> str:

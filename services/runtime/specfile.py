@@ -95,16 +95,21 @@ def organism_problem(spec: CampaignSpec) -> str | None:
 
 
 def _time_course_problem(spec: CampaignSpec, organism: Organism) -> str | None:
-    """'readout.time_course.initial_mM.<id>: reason' for the first metabolite the model has no exchange for."""
+    """'readout.time_course.initial_mM.<id>: reason' (or `tracked[i]`, `objective.over_time.metabolite`) for the
+    first metabolite the model has no exchange for."""
     request = spec.readout.time_course
     if request is None:
         return None
     from services.domain.designcheck import did_you_mean
 
     metabolites = [ex.removeprefix("EX_") for ex in organism.exchange_ids if ex.startswith("EX_")]
-    for met in request.initial_mM:
+    named = [(f"readout.time_course.initial_mM.{met}", met) for met in request.initial_mM]
+    named += [(f"readout.time_course.tracked[{i}]", met) for i, met in enumerate(request.tracked)]
+    if spec.objective.over_time is not None:
+        named.append(("objective.over_time.metabolite", spec.objective.over_time.metabolite))
+    for field, met in named:
         if met not in metabolites:
-            return (f"readout.time_course.initial_mM.{met}: unknown metabolite '{met}': model '{organism.name}' has "
+            return (f"{field}: unknown metabolite '{met}': model '{organism.name}' has "
                     f"no exchange reaction EX_{met}{did_you_mean(met, metabolites)}")
     return None
 

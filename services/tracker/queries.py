@@ -12,6 +12,7 @@ from sqlmodel import col
 from schemas import CampaignSpec, Design, Measurement, ProposalStatus
 from schemas.queries import CampaignSummary
 from services.domain.floor import best_meeting_floor
+from services.domain.objective import objective_view
 from services.domain.posterior import Prior, posterior_best, priors_from_proposals
 from services.tracker.repository import Repository, parse_spec
 from services.tracker.tables import (
@@ -80,7 +81,7 @@ def summary(repo: Repository, campaign_id: str) -> CampaignSummary | None:
         name, status = row.name, row.status
         problems = predictor_problems(s, cid)
     priors = priors_from_proposals(spec.objective.target, proposals(repo, campaign_id)) if spec else None
-    value, design = best_measured(spec, measurements(repo, campaign_id), priors)
+    value, design = best_measured(spec, objective_view(spec, measurements(repo, campaign_id)), priors)
     return CampaignSummary(campaign_id=cid, name=name, status=status, best_value=value, best_design=design,
                            predictor_problems=problems, **counts)
 

@@ -30,7 +30,7 @@ def _spec(time_course: dict[str, object] | None) -> CampaignSpec:
 def test_time_courses_are_off_by_default_and_v1_specs_and_orders_stay_valid() -> None:
     spec = campaign_spec()
     assert spec.readout.time_course is None
-    assert CampaignSpec.SCHEMA == "campaign_spec.v2" and WorkOrder.SCHEMA == "work_order.v2"
+    assert CampaignSpec.SCHEMA == "campaign_spec.v3" and WorkOrder.SCHEMA == "work_order.v3"
     v1 = spec.model_dump(mode="json")
     del v1["readout"]
     assert CampaignSpec.model_validate(v1).readout.time_course is None
