@@ -9,8 +9,6 @@ from services.optimizer.context import Candidate, Context, History
 from services.optimizer.hybrid import (
     black_box,
     bo_share,
-    credit,
-    credited_shares,
     local_picks,
     local_share,
     novelty,
@@ -76,23 +74,6 @@ def test_stalled_when_the_incumbent_is_older_than_a_batch() -> None:
     assert stalled(_ctx(flat), 2)
     assert not stalled(_ctx(flat[:2]), 2)  # not enough history to tell
     assert local_share(8) == 2 and local_share(8, stalled=True) == 6
-
-
-def test_adaptive_shares_follow_the_generators_that_improved() -> None:
-    space = DesignSpace.from_spec(succinate_core_spec())
-    designs = [Design(knockouts=[g]) for g in ("b0723", "b1852", "b2297", "b0903", "b1380", "b3956", "b0721")]
-    values = [1.0, 1.5, 1.4, 2.0, 2.5, 2.4, 3.0]
-    origins = ["hybrid:insilico", "hybrid:local", "hybrid:bo", "hybrid:local", "hybrid:local", "hybrid:ga",
-               "hybrid:local"]
-    history = History(measured=list(zip(designs, values, strict=True)),
-                      origins={d.key(): o for d, o in zip(designs, origins, strict=True)})
-    ctx = Context(space, history, np.random.default_rng(0))
-    # the first design sets the bar; local moves improved 4 times in 4, the GP 0 in 1, the ensemble's pool 0 in 1
-    assert credit(ctx) == {"model": (0, 1), "bo": (0, 1), "local": (4, 4)}
-    bo_slots, local_slots = credited_shares(ctx, 8)
-    assert local_slots > bo_slots >= 1 and bo_slots + local_slots <= 7
-    even = Context(space, History(measured=history.measured[:1], origins=history.origins), np.random.default_rng(0))
-    assert credited_shares(even, 8) == (3, 3)  # no evidence yet: a third each (rounded)
 
 
 def test_black_box_batches_give_the_gp_three_quarters_up_to_six_slots() -> None:
