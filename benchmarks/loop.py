@@ -58,8 +58,9 @@ from services.optimizer.replicates import REPLICATE
 from services.optimizer.surrogate import Surrogate
 
 INSILICO, PLAIN_AX, BAYBE, LOCAL, ADAPTIVE = "insilico", "ax", "baybe", "local", "adaptive"
-STRATEGIES = (str(Strategy.HYBRID), ADAPTIVE, str(Strategy.GA), str(Strategy.BO), LOCAL, INSILICO, PLAIN_AX, BAYBE,
-              str(Strategy.RANDOM))
+ADAPTIVE_TR = "adaptive_tr"
+STRATEGIES = (str(Strategy.HYBRID), ADAPTIVE, ADAPTIVE_TR, str(Strategy.GA), str(Strategy.BO), LOCAL, INSILICO,
+              PLAIN_AX, BAYBE, str(Strategy.RANDOM))
 LEVELS = (0.9, 0.95)
 
 
@@ -208,8 +209,9 @@ class _Planner:
 
             return local_batch(self.landscape.spec, history, self.surrogate, n, self.rng, self.feasibility, self.prior)
         strategy = Strategy.GA if self.strategy == INSILICO else \
-            Strategy.HYBRID if self.strategy == ADAPTIVE else Strategy(self.strategy)
-        options = PlannerOptions(adaptive_shares=self.strategy == ADAPTIVE)
+            Strategy.HYBRID if self.strategy in (ADAPTIVE, ADAPTIVE_TR) else Strategy(self.strategy)
+        options = PlannerOptions(adaptive_shares=self.strategy in (ADAPTIVE, ADAPTIVE_TR),
+                                 trust_region=self.strategy == ADAPTIVE_TR)
         proposals = plan_batch(self.landscape.spec, history, self.surrogate, n, self.rng,
                                feasibility=self.feasibility, strategy=strategy, options=options, prior=self.prior)
         history.origins.update({p.design.key(): p.strategy for p in proposals if p.strategy != REPLICATE})

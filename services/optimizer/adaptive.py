@@ -50,24 +50,27 @@ def generator(origin: str) -> str | None:
     return source if source in ("bo", "local") else "model"
 
 
-def credit(ctx: Context, block: int, discount: float = DISCOUNT) -> dict[str, tuple[float, float]]:
-    """(discounted wins, discounted tries) per generator over the measured designs with a known origin.
+Record = dict[str, tuple[float, float]]
+"""(wins, tries) per generator."""
+
+
+def blocks(ctx: Context, block: int) -> list[Record]:
+    """Each block's (wins, tries) per generator, oldest first (the first block has no bar: no tries).
 
     ``block``: the batch size; the designs measured in one block of that many are compared with the best value
-    measured before the block (the first block has no bar and is not credited). A design is credited on its first
-    reading only (a replicate's reading is not a new try).
+    measured before the block. A design is credited on its first reading only (a replicate's is no new try).
     """
     block = max(1, block)
-    measured = ctx.history.measured
-    last_block = (len(measured) - 1) // block if measured else 0
-    out = {g: (0.0, 0.0) for g in GENERATORS}
+    out: list[Record] = []
     seen: set[str] = set()
     bar: float | None = None
     best_in_block: float | None = None
-    for i, (design, value) in enumerate(measured):
-        if i % block == 0 and best_in_block is not None:  # a new block: the last one's best joins the bar
-            bar = best_in_block if bar is None else max(bar, best_in_block)
-            best_in_block = None
+    for i, (design, value) in enumerate(ctx.history.measured):
+        if i % block == 0:
+            if best_in_block is not None:  # a new block: the last one's best joins the bar
+                bar = best_in_block if bar is None else max(bar, best_in_block)
+                best_in_block = None
+            out.append({g: (0.0, 0.0) for g in GENERATORS})
         score = ctx.sign * value
         best_in_block = score if best_in_block is None else max(best_in_block, score)
         key = design.key()
@@ -77,13 +80,41 @@ def credit(ctx: Context, block: int, discount: float = DISCOUNT) -> dict[str, tu
         source = generator(origin) if origin is not None and first else None
         if source is None or bar is None:
             continue
-        weight = discount ** (last_block - i // block)
-        wins, tries = out[source]
-        out[source] = (wins + weight * (score > bar), tries + weight)
+        wins, tries = out[-1][source]
+        out[-1][source] = (wins + (score > bar), tries + 1.0)
     return out
 
 
-def best_probabilities(record: dict[str, tuple[float, float]], draws: int = DRAWS) -> dict[str, float]:
+def credit(ctx: Context, block: int, discount: float = DISCOUNT) -> Record:
+    """(discounted wins, discounted tries) per generator: `blocks` weighted by ``discount`` per block of age."""
+    record = blocks(ctx, block)
+    out = {g: (0.0, 0.0) for g in GENERATORS}
+    for age, counts in enumerate(reversed(record)):
+        weight = discount ** age
+        for g, (wins, tries) in counts.items():
+            out[g] = (out[g][0] + weight * wins, out[g][1] + weight * tries)
+    return out
+
+
+RADIUS_MAX = 3
+"""Widest trust region of the local moves, in one-step moves from a centre."""
+
+
+def trust_radius(ctx: Context, block: int) -> int:
+    """The local moves' trust radius (TuRBO-like, in one-step moves): 1 at the start, one wider (up to
+    `RADIUS_MAX`) after each block in which a local move beat the bar, one narrower (down to 1) after each block
+    in which local moves were tried and none did."""
+    radius = 1
+    for counts in blocks(ctx, block):
+        wins, tries = counts["local"]
+        if wins > 0:
+            radius = min(radius + 1, RADIUS_MAX)
+        elif tries > 0:
+            radius = max(radius - 1, 1)
+    return radius
+
+
+def best_probabilities(record: Record, draws: int = DRAWS) -> dict[str, float]:
     """Each generator's posterior probability of having the highest improvement rate (Beta(1 + w, 1 + t - w))."""
     rng = np.random.default_rng(0)  # a fixed stream: the shares are a function of the record alone
     names = list(record)

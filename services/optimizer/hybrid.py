@@ -127,10 +127,12 @@ def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[C
 
 def propose(n: int, ctx: Context, use_bo: bool = True, ga_config: ga.GAConfig | None = None,
             gp_waits_for_import: bool = True, gp_beside_ga: bool = False,
-            gp_source: GPSource | None = None, gp_slots: int | None = None) -> list[Candidate]:
+            gp_source: GPSource | None = None, gp_slots: int | None = None,
+            local_radius: int = 1) -> list[Candidate]:
     """A pool of candidates from GA, BO and random search, best acquisition first.
 
-    ``gp_slots``: how many designs to ask the GP for (default `bo_share`; the adaptive shares pass theirs).
+    ``gp_slots``: how many designs to ask the GP for (default `bo_share`; the adaptive shares pass theirs);
+    ``local_radius``: the local moves' trust radius (`local.propose`).
 
     ``gp_beside_ga`` (the optimizer service) takes the GP's designs, with a random stream of its own drawn
     from ``ctx.rng``, from ``gp_source`` (default `fit_gp`) in a worker thread while the GA waits on the
@@ -146,14 +148,14 @@ def propose(n: int, ctx: Context, use_bo: bool = True, ga_config: ga.GAConfig | 
         with ThreadPoolExecutor(1, thread_name_prefix="fluxlab-gp") as executor:
             gp = executor.submit(gp_source or fit_gp, gp_n, gp_ctx, gp_seed,
                                  gp_waits_for_import)
-            searched = ga.propose(n, ctx, ga_config) + local.propose(ctx)
+            searched = ga.propose(n, ctx, ga_config) + local.propose(ctx, radius=local_radius)
             pool += ctx.scored(gp.result(), bo.STRATEGY) + searched
     else:
         if use_bo:
             # The GP's batch costs seconds per design; a few of its picks are enough to add its view.
             pool += bo.propose(gp_n, ctx, wait_for_import=gp_waits_for_import)
         if ctx.surrogate is not None:
-            pool += ga.propose(n, ctx, ga_config) + local.propose(ctx)
+            pool += ga.propose(n, ctx, ga_config) + local.propose(ctx, radius=local_radius)
     pool += random_search.propose(2 * n, ctx)
     seen: set[str] = set()
     unique: list[Candidate] = []

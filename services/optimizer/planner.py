@@ -54,6 +54,9 @@ class PlannerOptions:
     """Cell campaigns: the hybrid's GP and local slots follow each generator's measured improvements
     (`adaptive.credited_shares`) instead of the fixed quarter each (three quarters local when stalled); needs
     `History.origins`. Black-box campaigns keep `hybrid.bo_share`."""
+    trust_region: bool = False
+    """Cell campaigns: the hybrid's local moves reach up to `adaptive.trust_radius` one-step moves from their
+    centres (wider after a batch in which a local move improved, narrower after one in which none did)."""
     wild_type_control: bool = True
     """Cell campaigns: the first batch includes the unmodified strain, as every lab's plate does (it anchors
     the predictor's mechanistic prior and gives the reference the campaign's improvement is measured against)."""
@@ -76,8 +79,15 @@ def _shares(ctx: Context, n: int, options: PlannerOptions, block: int | None = N
     return hybrid.bo_share(n, hybrid.black_box(ctx)), None
 
 
+def _radius(ctx: Context, options: PlannerOptions, block: int) -> int:
+    """The local moves' trust radius (1: one-step moves, as without `PlannerOptions.trust_region`)."""
+    if options.trust_region and ctx.history.measured and ctx.history.origins and not hybrid.black_box(ctx):
+        return adaptive.trust_radius(ctx, block)
+    return 1
+
+
 def _pool(strategy: Strategy, n: int, ctx: Context, options: PlannerOptions,
-          shares: Shares | None = None) -> list[Candidate]:
+          shares: Shares | None = None, radius: int = 1) -> list[Candidate]:
     if strategy == Strategy.RANDOM or (strategy == Strategy.GA and ctx.surrogate is None):
         return random_search.propose(n, ctx)
     if strategy == Strategy.GA:
@@ -86,7 +96,8 @@ def _pool(strategy: Strategy, n: int, ctx: Context, options: PlannerOptions,
         return bo.propose(n, ctx)
     return hybrid.propose(n, ctx, use_bo=options.hybrid_uses_bo, ga_config=options.ga,
                           gp_waits_for_import=options.gp_waits_for_import, gp_beside_ga=options.gp_beside_ga,
-                          gp_source=options.gp_source, gp_slots=(shares or _shares(ctx, n, options))[0])
+                          gp_source=options.gp_source, gp_slots=(shares or _shares(ctx, n, options))[0],
+                          local_radius=radius)
 
 
 def _admissible(pool: Sequence[Candidate], ctx: Context) -> list[Candidate]:
@@ -180,7 +191,7 @@ def plan_batch(
         return _proposals(controls + _two_objectives(strategy, spec, n - len(controls), ctx, accept, options,
                                                      controls), ctx)
     shares = _shares(ctx, n - len(controls), options, block=n)
-    pool = _admissible(_pool(strategy, n - len(controls), ctx, options, shares), ctx)
+    pool = _admissible(_pool(strategy, n - len(controls), ctx, options, shares, _radius(ctx, options, n)), ctx)
     pool = [c for c in pool if c.design.key() not in {k.design.key() for k in controls}]
     chosen = _top_up(_choose(strategy, pool, n - len(controls), ctx, accept, options, shares), n - len(controls),
                      ctx, accept)

@@ -9,7 +9,8 @@ from factories import GENES as CELL_GENES
 from factories import cell_like_spec
 
 from schemas import Design
-from services.optimizer.adaptive import best_probabilities, credit, credited_shares, generator
+from services.optimizer import local
+from services.optimizer.adaptive import best_probabilities, credit, credited_shares, generator, trust_radius
 from services.optimizer.context import Context, History
 from services.optimizer.planner import PlannerOptions, _shares, plan_batch
 from services.optimizer.replicates import REPLICATE
@@ -114,3 +115,29 @@ def test_adaptive_plan_gives_the_paying_generator_more_slots_and_keeps_the_guara
     assert sum(s == "hybrid:local" for _, s in first) >= 3
     assert _shares(Context(space, History(measured=list(zip(measured, values, strict=True)), origins=origins),
                            np.random.default_rng(0)), 6, PlannerOptions(adaptive_shares=True), block=8) == (1, 3)
+
+
+def test_the_trust_radius_widens_after_local_wins_and_narrows_after_local_failures() -> None:
+    # blocks of 2: bar 1.0; [local wins]; [local wins]; [local wins] -> capped at 3; [local fails] -> 2
+    values = [1.0, 1.0, 2.0, 0.0, 3.0, 0.0, 4.0, 0.0, 0.5, 0.0]
+    origins = ["hybrid:ga", "hybrid:ga"] + ["hybrid:local", "hybrid:bo"] * 4
+    assert [trust_radius(_ctx(values[:k], origins[:k]), block=2) for k in (2, 4, 6, 8, 10)] == [1, 2, 3, 3, 2]
+    # a block with no local move leaves the radius where it was
+    assert trust_radius(_ctx([1.0, 1.0, 2.0, 0.0, 5.0, 0.0], [*origins[:4], "hybrid:ga", "hybrid:bo"]), 2) == 2
+
+
+def test_a_wider_trust_region_adds_valid_unexcluded_designs_further_away() -> None:
+    spec = cell_like_spec()
+    space = DesignSpace.from_spec(spec)
+    centre = Design(knockouts=["b0002"], expression={"x1": 2.0, "x2": 2.0}, medium={"EX_glc__D_e": 5.0})
+    history = History(measured=[(centre, 1.0)])
+
+    def pool(radius: int) -> set[str]:
+        ctx = Context(space, history, np.random.default_rng(0), Model())
+        return {c.design.key() for c in local.propose(ctx, radius=radius)}
+
+    near, wide = pool(1), pool(3)
+    assert near < wide and centre.key() not in wide
+    assert all(space.is_valid(c.design)[0] for c in local.propose(Context(space, history, np.random.default_rng(1),
+                                                                          Model()), radius=3))
+    assert pool(3) == wide  # the walks follow the context's random stream
