@@ -97,7 +97,9 @@ def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[C
     by predicted mean (scaled to [0, 1]) plus novelty; re-tuned strains (a level changed on a strain
     already built) by predicted mean alone. Alternating keeps both going: the knockout slot that did
     nothing gets tried with other genes while the expression of the best strain is still refined;
-    ``fresh_share`` is the share of picks that go to new strains. At most one pick per strain.
+    ``fresh_share`` is the share of picks that go to new strains. At most one pick per strain with knockouts
+    (the unmodified chassis is no strain to build: on an expression-only space, e.g. the `kinetic` pathway, every
+    design has it, and a cap on it left one local pick per batch; `select_diverse`'s ``per_strain`` exempts it too).
     """
     moves = [c for c in pool if c.origin.source == local.STRATEGY]
     if not moves or n <= 0:
@@ -115,7 +117,8 @@ def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[C
     while len(picks) < n and queues:
         behind = "fresh" if taken["fresh"] <= fresh_share * len(picks) else "retuned"
         kind = behind if behind in queues else next(iter(queues))
-        candidate = next((c for c in queues[kind] if strain(c.design) not in strains and accept(c)), None)
+        candidate = next((c for c in queues[kind] if not (strain(c.design) and strain(c.design) in strains)
+                          and accept(c)), None)
         if candidate is None:
             del queues[kind]
             continue

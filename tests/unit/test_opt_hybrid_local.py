@@ -82,3 +82,13 @@ def test_black_box_batches_give_the_gp_three_quarters_up_to_six_slots() -> None:
     assert not black_box(cell) and black_box(function)
     assert [bo_share(n) for n in (1, 4, 8, 16)] == [1, 1, 2, 4]  # cells: a quarter
     assert [bo_share(n, True) for n in (1, 4, 8, 16, 32)] == [1, 3, 6, 6, 8]  # three quarters, at most 6
+
+
+def test_local_picks_cap_strains_with_knockouts_not_the_unmodified_chassis() -> None:
+    ctx = _ctx([(Design(expression={"b3956": 2.0}), 3.0)])
+    retuned = [Candidate(Design(expression={"b3956": v}), "hybrid:local", mean=3.0 + v) for v in (0.25, 0.5, 4.0)]
+    variants = [Candidate(Design(knockouts=CORE, expression={"b3956": v}), "hybrid:local", mean=1.0)
+                for v in (0.25, 4.0)]
+    picks = local_picks(retuned + variants, 5, ctx, accept=lambda c: True)
+    assert sum(not c.design.knockouts for c in picks) == 3  # every expression-only move may be picked
+    assert sum(bool(c.design.knockouts) for c in picks) == 1  # one per knockout set
