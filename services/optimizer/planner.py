@@ -50,11 +50,12 @@ class PlannerOptions:
     diversity_min: float = 0.02
     per_strain: int | None = 2
     """At most this many designs of one knockout set among the batch's acquisition-ranked picks."""
-    adaptive_shares: bool = False
+    adaptive_shares: bool = True
     """Cell campaigns: the hybrid's GP and local slots follow each generator's measured improvements
     (`adaptive.credited_shares`) instead of the fixed quarter each (three quarters local when stalled); needs
-    `History.origins`. Black-box campaigns keep `hybrid.bo_share`."""
-    trust_region: bool = False
+    `History.origins` (without it, or on black-box campaigns, `hybrid.bo_share` and `hybrid.local_share`).
+    The default since 2026-12-06 with `trust_region` (docs/optimizer.md, "A default that adapts")."""
+    trust_region: bool = True
     """Cell campaigns: the hybrid's local moves reach up to `adaptive.trust_radius` one-step moves from their
     centres (wider after a batch in which a local move improved, narrower after one in which none did)."""
     wild_type_control: bool = True

@@ -141,3 +141,28 @@ def test_a_wider_trust_region_adds_valid_unexcluded_designs_further_away() -> No
     assert all(space.is_valid(c.design)[0] for c in local.propose(Context(space, history, np.random.default_rng(1),
                                                                           Model()), radius=3))
     assert pool(3) == wide  # the walks follow the context's random stream
+
+
+def test_black_box_campaigns_keep_the_fixed_shares() -> None:
+    from simulators.examples import hartmann6_spec
+
+    spec = hartmann6_spec()
+    space = DesignSpace.from_spec(spec)
+    designs = space.sample_unique(12, np.random.default_rng(2))
+    history = History(measured=[(d, float(i)) for i, d in enumerate(designs)],
+                      origins={d.key(): ("hybrid:local" if i % 2 else "hybrid:ga") for i, d in enumerate(designs)})
+    ctx = Context(space, history, np.random.default_rng(0))
+    assert _shares(ctx, 8, PlannerOptions(), block=8) == _shares(ctx, 8, PlannerOptions(adaptive_shares=False,
+                                                                                         trust_region=False))
+
+    class Smooth:
+        def predict(self, ds: Sequence[Design]) -> tuple[np.ndarray, np.ndarray]:
+            x = np.array([space.unit(d) for d in ds])
+            return -np.sum((x - 0.3) ** 2, axis=1), np.full(len(ds), 0.1)
+
+    def plan(options: PlannerOptions) -> list[str]:
+        return [p.design.key() for p in plan_batch(spec, history, Smooth(), 8, np.random.default_rng(5),
+                                                   options=options)]
+
+    fixed = PlannerOptions(adaptive_shares=False, trust_region=False, hybrid_uses_bo=False)
+    assert plan(PlannerOptions(hybrid_uses_bo=False)) == plan(fixed)
