@@ -7,8 +7,9 @@ and test functions (``sin_cos``, ``hartmann6``, and 10-D ``ackley10``, ``rastrig
 ``rosenbrock10`` in batches of 16 up to 132 experiments).
 
 Strategies, all on the same seeds (the seed sets the lab's noise and the planner's random stream):
-fluxlab's ``hybrid`` (default), ``ga``, ``bo`` and ``random``; ``local`` (the default's local-move generator
-alone, benchmarks.loop_peers); ``insilico`` (cells only: rank by the
+fluxlab's ``hybrid`` (default), ``ga``, ``bo`` and ``random``; ``fixed`` (the default before 2026-12-06: fixed
+GP and local shares, one-step local moves) and ``adaptive`` (adaptive shares without the trust region); ``local``
+(the default's local-move generator alone, benchmarks.loop_peers); ``insilico`` (cells only: rank by the
 organism model's MOMA answer, batch after batch, no learning: the GA over the in-silico surrogate with
 the planner's guarantees); ``ax`` (plain Ax, benchmarks.loop_peers); ``baybe`` (BayBE's default recommender,
 benchmarks.loop_baybe; the optional extra ``bench``: where baybe is not installed, or a discrete space is too large
@@ -57,9 +58,9 @@ from services.optimizer.planner import PlannerOptions, plan_batch
 from services.optimizer.replicates import REPLICATE
 from services.optimizer.surrogate import Surrogate
 
-INSILICO, PLAIN_AX, BAYBE, LOCAL, ADAPTIVE = "insilico", "ax", "baybe", "local", "adaptive"
-STRATEGIES = (str(Strategy.HYBRID), ADAPTIVE, str(Strategy.GA), str(Strategy.BO), LOCAL, INSILICO, PLAIN_AX, BAYBE,
-              str(Strategy.RANDOM))
+INSILICO, PLAIN_AX, BAYBE, LOCAL, ADAPTIVE, FIXED = "insilico", "ax", "baybe", "local", "adaptive", "fixed"
+STRATEGIES = (str(Strategy.HYBRID), FIXED, ADAPTIVE, str(Strategy.GA), str(Strategy.BO), LOCAL, INSILICO,
+              PLAIN_AX, BAYBE, str(Strategy.RANDOM))
 LEVELS = (0.9, 0.95)
 
 
@@ -208,8 +209,9 @@ class _Planner:
 
             return local_batch(self.landscape.spec, history, self.surrogate, n, self.rng, self.feasibility, self.prior)
         strategy = Strategy.GA if self.strategy == INSILICO else \
-            Strategy.HYBRID if self.strategy == ADAPTIVE else Strategy(self.strategy)
-        options = PlannerOptions(adaptive_shares=self.strategy == ADAPTIVE)
+            Strategy.HYBRID if self.strategy in (ADAPTIVE, FIXED) else Strategy(self.strategy)
+        adaptive = self.strategy != FIXED  # fixed: the default's shares before 2026-12-06
+        options = PlannerOptions(adaptive_shares=adaptive, trust_region=adaptive and self.strategy != ADAPTIVE)
         proposals = plan_batch(self.landscape.spec, history, self.surrogate, n, self.rng,
                                feasibility=self.feasibility, strategy=strategy, options=options, prior=self.prior)
         history.origins.update({p.design.key(): p.strategy for p in proposals if p.strategy != REPLICATE})

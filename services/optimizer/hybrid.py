@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from schemas import Design, Origin
+from schemas import Design
 from services.optimizer import bo, ga, local, random_search
 from services.optimizer.context import Candidate, Context
 from services.optimizer.space import strain
@@ -64,54 +64,6 @@ def local_share(n: int, stalled: bool = False) -> int:
     return max(1, (3 * n) // 4 if stalled else n // 4)
 
 
-GENERATORS = ("model", "bo", "local")
-"""What the adaptive shares credit: the ensemble-ranked pool (GA, random, in-silico), the GP's picks, local moves."""
-
-
-def generator(origin: str) -> str:
-    """The credited generator of a proposal's origin string."""
-    source = Origin.parse(origin).source
-    return source if source in ("bo", "local") else "model"
-
-
-def credit(ctx: Context) -> dict[str, tuple[int, int]]:
-    """(improvements, tries) per generator over the measured designs with a known origin, in measurement order.
-
-    A design improves when its value beats every value measured before it (the first measured design sets the
-    bar and is not credited).
-    """
-    out = {g: (0, 0) for g in GENERATORS}
-    best: float | None = None
-    for design, value in ctx.history.measured:
-        score = ctx.sign * value
-        origin = ctx.history.origins.get(design.key())
-        if origin is not None and best is not None:
-            wins, tries = out[generator(origin)]
-            out[generator(origin)] = (wins + (score > best), tries + 1)
-        best = score if best is None else max(best, score)
-    return out
-
-
-def credited_shares(ctx: Context, n: int) -> tuple[int, int]:
-    """(GP slots, local slots) of an n-design batch in proportion to each generator's posterior improvement rate.
-
-    Each generator's rate is the mean of Beta(1 + improvements, 1 + tries - improvements); the GP and local moves
-    get at least one slot each, the ensemble-ranked pool what is left (at least one while n > 2).
-    """
-    rates = {g: (w + 1) / (t + 2) for g, (w, t) in credit(ctx).items()}
-    total = sum(rates.values())
-    bo_slots = max(1, round(n * rates["bo"] / total))
-    local_slots = max(1, round(n * rates["local"] / total))
-    while bo_slots + local_slots > max(n - (1 if n > 2 else 0), 2):
-        if local_slots >= bo_slots and local_slots > 1:
-            local_slots -= 1
-        elif bo_slots > 1:
-            bo_slots -= 1
-        else:
-            break
-    return bo_slots, local_slots
-
-
 def stalled(ctx: Context, n: int) -> bool:
     """True when the best measured design is older than the last ``n`` measurements."""
     measured = ctx.history.measured
@@ -145,7 +97,9 @@ def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[C
     by predicted mean (scaled to [0, 1]) plus novelty; re-tuned strains (a level changed on a strain
     already built) by predicted mean alone. Alternating keeps both going: the knockout slot that did
     nothing gets tried with other genes while the expression of the best strain is still refined;
-    ``fresh_share`` is the share of picks that go to new strains. At most one pick per strain.
+    ``fresh_share`` is the share of picks that go to new strains. At most one pick per strain with knockouts
+    (the unmodified chassis is no strain to build: on an expression-only space, e.g. the `kinetic` pathway, every
+    design has it, and a cap on it left one local pick per batch; `select_diverse`'s ``per_strain`` exempts it too).
     """
     moves = [c for c in pool if c.origin.source == local.STRATEGY]
     if not moves or n <= 0:
@@ -163,7 +117,8 @@ def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[C
     while len(picks) < n and queues:
         behind = "fresh" if taken["fresh"] <= fresh_share * len(picks) else "retuned"
         kind = behind if behind in queues else next(iter(queues))
-        candidate = next((c for c in queues[kind] if strain(c.design) not in strains and accept(c)), None)
+        candidate = next((c for c in queues[kind] if not (strain(c.design) and strain(c.design) in strains)
+                          and accept(c)), None)
         if candidate is None:
             del queues[kind]
             continue
@@ -175,8 +130,12 @@ def local_picks(pool: list[Candidate], n: int, ctx: Context, accept: Callable[[C
 
 def propose(n: int, ctx: Context, use_bo: bool = True, ga_config: ga.GAConfig | None = None,
             gp_waits_for_import: bool = True, gp_beside_ga: bool = False,
-            gp_source: GPSource | None = None) -> list[Candidate]:
+            gp_source: GPSource | None = None, gp_slots: int | None = None,
+            local_radius: int = 1) -> list[Candidate]:
     """A pool of candidates from GA, BO and random search, best acquisition first.
+
+    ``gp_slots``: how many designs to ask the GP for (default `bo_share`; the adaptive shares pass theirs);
+    ``local_radius``: the local moves' trust radius (`local.propose`).
 
     ``gp_beside_ga`` (the optimizer service) takes the GP's designs, with a random stream of its own drawn
     from ``ctx.rng``, from ``gp_source`` (default `fit_gp`) in a worker thread while the GA waits on the
@@ -184,20 +143,22 @@ def propose(n: int, ctx: Context, use_bo: bool = True, ga_config: ga.GAConfig | 
     while the predictor trained, `services.optimizer.speculation`).
     """
     pool: list[Candidate] = []
+    gp_n = bo_share(n, black_box(ctx)) if gp_slots is None else gp_slots
+    use_bo = use_bo and gp_n > 0
     if use_bo and gp_beside_ga and ctx.surrogate is not None:
         gp_seed = int(ctx.rng.integers(2**63))
         gp_ctx = dataclasses.replace(ctx, rng=np.random.default_rng(gp_seed))
         with ThreadPoolExecutor(1, thread_name_prefix="fluxlab-gp") as executor:
-            gp = executor.submit(gp_source or fit_gp, bo_share(n, black_box(ctx)), gp_ctx, gp_seed,
+            gp = executor.submit(gp_source or fit_gp, gp_n, gp_ctx, gp_seed,
                                  gp_waits_for_import)
-            searched = ga.propose(n, ctx, ga_config) + local.propose(ctx)
+            searched = ga.propose(n, ctx, ga_config) + local.propose(ctx, radius=local_radius)
             pool += ctx.scored(gp.result(), bo.STRATEGY) + searched
     else:
         if use_bo:
             # The GP's batch costs seconds per design; a few of its picks are enough to add its view.
-            pool += bo.propose(bo_share(n, black_box(ctx)), ctx, wait_for_import=gp_waits_for_import)
+            pool += bo.propose(gp_n, ctx, wait_for_import=gp_waits_for_import)
         if ctx.surrogate is not None:
-            pool += ga.propose(n, ctx, ga_config) + local.propose(ctx)
+            pool += ga.propose(n, ctx, ga_config) + local.propose(ctx, radius=local_radius)
     pool += random_search.propose(2 * n, ctx)
     seen: set[str] = set()
     unique: list[Candidate] = []

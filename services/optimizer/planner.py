@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from schemas import CampaignSpec, Design, Strategy
-from services.optimizer import bo, ga, hybrid, multiobjective, random_search
+from services.optimizer import adaptive, bo, ga, hybrid, multiobjective, random_search
 from services.optimizer.acquisition import DEFAULT_BETA, Acquisition
 from services.optimizer.context import Candidate, Context, History, PlannedProposal
 from services.optimizer.feasibility import FeasibilityFilter
@@ -50,9 +50,14 @@ class PlannerOptions:
     diversity_min: float = 0.02
     per_strain: int | None = 2
     """At most this many designs of one knockout set among the batch's acquisition-ranked picks."""
-    adaptive_shares: bool = False
-    """The hybrid's GP and local slots follow each generator's measured improvements (`hybrid.credited_shares`)
-    instead of the fixed quarter each (three quarters local when stalled); needs `History.origins`."""
+    adaptive_shares: bool = True
+    """Cell campaigns: the hybrid's GP and local slots follow each generator's measured improvements
+    (`adaptive.credited_shares`) instead of the fixed quarter each (three quarters local when stalled); needs
+    `History.origins` (without it, or on black-box campaigns, `hybrid.bo_share` and `hybrid.local_share`).
+    The default since 2026-12-06 with `trust_region` (docs/optimizer.md, "A default that adapts")."""
+    trust_region: bool = True
+    """Cell campaigns: the hybrid's local moves reach up to `adaptive.trust_radius` one-step moves from their
+    centres (wider after a batch in which a local move improved, narrower after one in which none did)."""
     wild_type_control: bool = True
     """Cell campaigns: the first batch includes the unmodified strain, as every lab's plate does (it anchors
     the predictor's mechanistic prior and gives the reference the campaign's improvement is measured against)."""
@@ -64,7 +69,26 @@ class PlannerOptions:
     """Two-objective campaigns (`objective.second_target`): the NSGA-II planner's settings (`multiobjective`)."""
 
 
-def _pool(strategy: Strategy, n: int, ctx: Context, options: PlannerOptions) -> list[Candidate]:
+Shares = tuple[int, int | None]
+"""(GP slots, local slots) of the hybrid's batch; local None: the fixed rule (`hybrid.local_share`)."""
+
+
+def _shares(ctx: Context, n: int, options: PlannerOptions, block: int | None = None) -> Shares:
+    """The hybrid's reserved slots of an ``n``-design batch (``block``: the whole batch's size, default ``n``)."""
+    if options.adaptive_shares and ctx.history.measured and ctx.history.origins and not hybrid.black_box(ctx):
+        return adaptive.credited_shares(ctx, n, block)
+    return hybrid.bo_share(n, hybrid.black_box(ctx)), None
+
+
+def _radius(ctx: Context, options: PlannerOptions, block: int) -> int:
+    """The local moves' trust radius (1: one-step moves, as without `PlannerOptions.trust_region`)."""
+    if options.trust_region and ctx.history.measured and ctx.history.origins and not hybrid.black_box(ctx):
+        return adaptive.trust_radius(ctx, block)
+    return 1
+
+
+def _pool(strategy: Strategy, n: int, ctx: Context, options: PlannerOptions,
+          shares: Shares | None = None, radius: int = 1) -> list[Candidate]:
     if strategy == Strategy.RANDOM or (strategy == Strategy.GA and ctx.surrogate is None):
         return random_search.propose(n, ctx)
     if strategy == Strategy.GA:
@@ -73,7 +97,8 @@ def _pool(strategy: Strategy, n: int, ctx: Context, options: PlannerOptions) -> 
         return bo.propose(n, ctx)
     return hybrid.propose(n, ctx, use_bo=options.hybrid_uses_bo, ga_config=options.ga,
                           gp_waits_for_import=options.gp_waits_for_import, gp_beside_ga=options.gp_beside_ga,
-                          gp_source=options.gp_source)
+                          gp_source=options.gp_source, gp_slots=(shares or _shares(ctx, n, options))[0],
+                          local_radius=radius)
 
 
 def _admissible(pool: Sequence[Candidate], ctx: Context) -> list[Candidate]:
@@ -90,14 +115,12 @@ def _admissible(pool: Sequence[Candidate], ctx: Context) -> list[Candidate]:
 
 def _choose(
     strategy: Strategy, pool: list[Candidate], n: int, ctx: Context, accept: Callable[[Candidate], bool],
-    options: PlannerOptions,
+    options: PlannerOptions, shares: Shares | None = None,
 ) -> list[Candidate]:
     if strategy not in (Strategy.GA, Strategy.HYBRID) or ctx.surrogate is None:
         return [c for c in pool if accept(c)][:n]
     reserved: list[Candidate] = []
-    adaptive = options.adaptive_shares and bool(ctx.history.origins)
-    bo_slots, local_slots = (hybrid.credited_shares(ctx, n) if adaptive
-                             else (hybrid.bo_share(n, hybrid.black_box(ctx)), 0))
+    bo_slots, local_slots = shares or _shares(ctx, n, options)
     if strategy == Strategy.HYBRID and options.hybrid_uses_bo:
         gp_picks = [c for c in pool if c.origin.source == bo.STRATEGY]
         reserved = [c for c in gp_picks if accept(c)][:bo_slots]
@@ -105,7 +128,7 @@ def _choose(
         taken_now = {c.design.key() for c in reserved}
         remaining = [c for c in pool if c.design.key() not in taken_now]
         stalled = hybrid.stalled(ctx, n)
-        share = min(local_slots if adaptive else hybrid.local_share(n, stalled), n - len(reserved))
+        share = min(hybrid.local_share(n, stalled) if local_slots is None else local_slots, n - len(reserved))
         reserved += hybrid.local_picks(remaining, share, ctx, accept, fresh_share=0.75 if stalled else 0.5)
     taken = {c.design.key() for c in reserved}
     rest = select_diverse(
@@ -168,9 +191,11 @@ def plan_batch(
     if two_objectives and multiobjective.applies(spec, ctx):
         return _proposals(controls + _two_objectives(strategy, spec, n - len(controls), ctx, accept, options,
                                                      controls), ctx)
-    pool = _admissible(_pool(strategy, n - len(controls), ctx, options), ctx)
+    shares = _shares(ctx, n - len(controls), options, block=n)
+    pool = _admissible(_pool(strategy, n - len(controls), ctx, options, shares, _radius(ctx, options, n)), ctx)
     pool = [c for c in pool if c.design.key() not in {k.design.key() for k in controls}]
-    chosen = _top_up(_choose(strategy, pool, n - len(controls), ctx, accept, options), n - len(controls), ctx, accept)
+    chosen = _top_up(_choose(strategy, pool, n - len(controls), ctx, accept, options, shares), n - len(controls),
+                     ctx, accept)
     return _proposals(controls + chosen, ctx)
 
 
@@ -209,7 +234,7 @@ def gp_request(spec: CampaignSpec, history: History, n: int, seed: int,
         return None
     gp_seed = int(np.random.default_rng(seed).integers(2**63))
     gp_ctx = dataclasses.replace(ctx, rng=np.random.default_rng(gp_seed))
-    return hybrid.bo_share(free, hybrid.black_box(ctx)), gp_ctx, gp_seed
+    return _shares(ctx, free, options, block=n)[0], gp_ctx, gp_seed
 
 
 def _controls(spec: CampaignSpec, ctx: Context, options: PlannerOptions, n: int) -> list[Candidate]:

@@ -9,8 +9,6 @@ from services.optimizer.context import Candidate, Context, History
 from services.optimizer.hybrid import (
     black_box,
     bo_share,
-    credit,
-    credited_shares,
     local_picks,
     local_share,
     novelty,
@@ -78,26 +76,19 @@ def test_stalled_when_the_incumbent_is_older_than_a_batch() -> None:
     assert local_share(8) == 2 and local_share(8, stalled=True) == 6
 
 
-def test_adaptive_shares_follow_the_generators_that_improved() -> None:
-    space = DesignSpace.from_spec(succinate_core_spec())
-    designs = [Design(knockouts=[g]) for g in ("b0723", "b1852", "b2297", "b0903", "b1380", "b3956", "b0721")]
-    values = [1.0, 1.5, 1.4, 2.0, 2.5, 2.4, 3.0]
-    origins = ["hybrid:insilico", "hybrid:local", "hybrid:bo", "hybrid:local", "hybrid:local", "hybrid:ga",
-               "hybrid:local"]
-    history = History(measured=list(zip(designs, values, strict=True)),
-                      origins={d.key(): o for d, o in zip(designs, origins, strict=True)})
-    ctx = Context(space, history, np.random.default_rng(0))
-    # the first design sets the bar; local moves improved 4 times in 4, the GP 0 in 1, the ensemble's pool 0 in 1
-    assert credit(ctx) == {"model": (0, 1), "bo": (0, 1), "local": (4, 4)}
-    bo_slots, local_slots = credited_shares(ctx, 8)
-    assert local_slots > bo_slots >= 1 and bo_slots + local_slots <= 7
-    even = Context(space, History(measured=history.measured[:1], origins=history.origins), np.random.default_rng(0))
-    assert credited_shares(even, 8) == (3, 3)  # no evidence yet: a third each (rounded)
-
-
 def test_black_box_batches_give_the_gp_three_quarters_up_to_six_slots() -> None:
     cell = _ctx([])
     function = Context(DesignSpace.from_spec(hartmann6_spec()), History(), np.random.default_rng(0))
     assert not black_box(cell) and black_box(function)
     assert [bo_share(n) for n in (1, 4, 8, 16)] == [1, 1, 2, 4]  # cells: a quarter
     assert [bo_share(n, True) for n in (1, 4, 8, 16, 32)] == [1, 3, 6, 6, 8]  # three quarters, at most 6
+
+
+def test_local_picks_cap_strains_with_knockouts_not_the_unmodified_chassis() -> None:
+    ctx = _ctx([(Design(expression={"b3956": 2.0}), 3.0)])
+    retuned = [Candidate(Design(expression={"b3956": v}), "hybrid:local", mean=3.0 + v) for v in (0.25, 0.5, 4.0)]
+    variants = [Candidate(Design(knockouts=CORE, expression={"b3956": v}), "hybrid:local", mean=1.0)
+                for v in (0.25, 4.0)]
+    picks = local_picks(retuned + variants, 5, ctx, accept=lambda c: True)
+    assert sum(not c.design.knockouts for c in picks) == 3  # every expression-only move may be picked
+    assert sum(bool(c.design.knockouts) for c in picks) == 1  # one per knockout set
